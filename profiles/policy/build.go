@@ -1,0 +1,136 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/annotations"
+	"github.com/runcage/runcage/profiles/apparmor"
+	"github.com/runcage/runcage/profiles/caps"
+	"github.com/runcage/runcage/profiles/hooks"
+	"github.com/runcage/runcage/profiles/mounts"
+	"github.com/runcage/runcage/profiles/namespaces"
+	"github.com/runcage/runcage/profiles/process"
+	"github.com/runcage/runcage/profiles/rootfs"
+	"github.com/runcage/runcage/profiles/seccomp"
+)
+
+// Seccomp returns the seccomp filter profile p enforces: runcage's built-in
+// allowlist, or the OCI seccomp file it names (relative to p.Dir).
+func (p *Policy) Seccomp(prof *profiles.Profile) (*specs.LinuxSeccomp, error) {
+	switch prof.Seccomp {
+	case "", profiles.SeccompRuntimeDefault:
+		return seccomp.Default(), nil
+	}
+	path := prof.Seccomp
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(prof.Dir, path)
+	}
+	f, err := seccomp.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
+	}
+	return f, nil
+}
+
+func seccompCovers(wide, narrow *specs.LinuxSeccomp) error {
+	return seccomp.Covers(wide, narrow)
+}
+
+// AppArmorText returns the profile's own AppArmor text (<Dir>/apparmor), or
+// nil when it has none and the default is to be generated.
+func AppArmorText(prof *profiles.Profile) ([]byte, error) {
+	if prof.Dir == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(filepath.Join(prof.Dir, "apparmor"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read apparmor profile: %w", err)
+	}
+	return data, nil
+}
+
+// Env is what Modifiers needs from the outside world.
+type Env struct {
+	// Bundle is the bundle directory, for the rootfs checks.
+	Bundle string
+	// AppArmor is the host's AppArmor, or a fake in tests.
+	AppArmor apparmor.Host
+}
+
+// Modifiers assembles the modifiers that enforce prof on a bundle, in the
+// order they must run: input checks first, then the rewrites, seccomp and
+// AppArmor last. A passthrough profile yields an empty list.
+func (p *Policy) Modifiers(prof *profiles.Profile, env Env) (profiles.List, error) {
+	if prof.Passthrough {
+		return nil, nil
+	}
+	capm, err := caps.New(prof)
+	if err != nil {
+		return nil, err
+	}
+	filter, err := p.Seccomp(prof)
+	if err != nil {
+		return nil, err
+	}
+	aaText, err := AppArmorText(prof)
+	if err != nil {
+		return nil, err
+	}
+	return profiles.List{
+		profiles.ModifierFunc(func(s *specs.Spec) error { return annotations.Check(s.Annotations) }),
+		rootfs.New(env.Bundle),
+		process.New(prof),
+		capm,
+		namespaces.New(prof),
+		mounts.New(prof),
+		hooks.New(prof),
+		pidsLimit(prof),
+		seccomp.NewModifier(filter),
+		apparmor.NewModifier(prof, env.AppArmor, aaText),
+	}, nil
+}
+
+// pidsLimit caps linux.resources.pids.limit at the profile's pids_limit.
+func pidsLimit(prof *profiles.Profile) profiles.Modifier {
+	if prof.PidsLimit <= 0 {
+		return nil
+	}
+	return profiles.ModifierFunc(func(s *specs.Spec) error {
+		if s.Linux == nil {
+			s.Linux = &specs.Linux{}
+		}
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		r := s.Linux.Resources
+		if r.Pids == nil {
+			r.Pids = &specs.LinuxPids{}
+		}
+		if r.Pids.Limit == nil || *r.Pids.Limit <= 0 || *r.Pids.Limit > prof.PidsLimit {
+			limit := prof.PidsLimit
+			r.Pids.Limit = &limit
+		}
+		return nil
+	})
+}
+
+// Validate checks a rewritten spec the way the delegate will use it: the
+// seccomp filter must compile with libseccomp.
+func Validate(s *specs.Spec) error {
+	if s.Linux != nil && s.Linux.Seccomp != nil {
+		if err := seccomp.Compile(s.Linux.Seccomp); err != nil {
+			return fmt.Errorf("validate seccomp filter: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,276 @@
+// Package policy loads runcage's policy file, resolves profiles by name,
+// selects the profile for one invocation, and assembles a profile into the
+// list of modifiers that enforce it.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/runcage/runcage/profiles"
+)
+
+// Default locations. Each can be changed by the policy file.
+const (
+	DefaultPath        = "/etc/runcage/config.toml"
+	DefaultStateDir    = "/run/runcage"
+	DefaultProfilesDir = "/etc/runcage/profiles"
+	DefaultProfile     = "default"
+	// EnvConfig names the environment variable that points at the policy.
+	EnvConfig = "RUNCAGE_CONFIG"
+	// AnnotationProfile is the pod/container annotation that may select a
+	// stricter profile, where the policy permits it.
+	AnnotationProfile = "runcage.dev/profile"
+)
+
+// Policy is the administrator's policy file. The zero value is the built-in
+// default policy.
+type Policy struct {
+	// Runtime is the delegate runtime: an absolute path, or a name looked up
+	// in PATH. Empty means `runc` beside the runcage binary, then in PATH.
+	Runtime string `toml:"runtime"`
+	// DefaultProfile is used when nothing else selects a profile.
+	DefaultProfile string `toml:"default_profile"`
+	// StateDir holds state that outlives one invocation.
+	StateDir string `toml:"state_dir"`
+	// ProfilesDir holds one directory per installed profile.
+	ProfilesDir string `toml:"profiles_dir"`
+	// Profiles defines profiles inline; they take precedence over
+	// ProfilesDir and over the built-ins of the same name (except
+	// passthrough, which cannot be redefined).
+	Profiles map[string]*profiles.Profile `toml:"profiles"`
+
+	// Path is where the policy was loaded from; empty for the built-in one.
+	Path string `toml:"-"`
+}
+
+// Load reads the policy from path. When explicit is false and the file does
+// not exist, it returns the built-in default policy; an explicitly named
+// file must exist. Unknown keys are refused, so that a misspelt setting in a
+// security policy is an error rather than silently ignored.
+func Load(path string, explicit bool) (*Policy, error) {
+	p := &Policy{}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		p.fill()
+		return p, nil
+	case err != nil:
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	md, err := toml.Decode(string(data), p)
+	if err != nil {
+		return nil, fmt.Errorf("parse policy %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("policy %s: unknown keys %s", path, strings.Join(keys, ", "))
+	}
+	// The decoder leaves a map alone when the file gives it a scalar, so
+	// check the table keys' types explicitly.
+	// (Implicit tables, made by [profiles.x] headers, have no type.)
+	if t := md.Type("profiles"); t != "" && t != "Hash" {
+		return nil, fmt.Errorf("policy %s: profiles must be a table, not %s", path, t)
+	}
+	for name := range p.Profiles {
+		if t := md.Type("profiles", name); t != "" && t != "Hash" {
+			return nil, fmt.Errorf("policy %s: profiles.%s must be a table, not %s", path, name, t)
+		}
+	}
+	p.Path = path
+	p.fill()
+	for name, prof := range p.Profiles {
+		if err := ValidName(name); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", path, err)
+		}
+		if name == "passthrough" {
+			return nil, fmt.Errorf("policy %s: the built-in profile %q cannot be redefined", path, name)
+		}
+		if prof == nil {
+			prof = &profiles.Profile{}
+			p.Profiles[name] = prof
+		}
+		prof.Name = name
+		if prof.Dir == "" {
+			prof.Dir = filepath.Dir(path)
+		}
+		if err := check(prof); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", path, err)
+		}
+	}
+	if err := ValidName(p.DefaultProfile); err != nil {
+		return nil, fmt.Errorf("policy %s: default_profile: %w", path, err)
+	}
+	return p, nil
+}
+
+func (p *Policy) fill() {
+	if p.DefaultProfile == "" {
+		p.DefaultProfile = DefaultProfile
+	}
+	if p.StateDir == "" {
+		p.StateDir = DefaultStateDir
+	}
+	if p.ProfilesDir == "" {
+		p.ProfilesDir = DefaultProfilesDir
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// ValidName reports whether name can name a profile: 1 to 64 letters,
+// digits, '-', '_' or '.', not starting with a punctuation character.
+func ValidName(name string) error {
+	if !nameRE.MatchString(name) {
+		return profiles.Refusef("profile name %q refused: use 1-64 letters, digits, '-', '_' or '.'", name)
+	}
+	return nil
+}
+
+// check validates the settings of one profile.
+func check(p *profiles.Profile) error {
+	switch p.Mode {
+	case "", profiles.ModeEnforce, profiles.ModeComplain:
+	default:
+		return fmt.Errorf("profile %q: mode %q: want enforce or complain", p.Name, p.Mode)
+	}
+	switch p.UserNS {
+	case "", profiles.Off, profiles.Required:
+	default:
+		return fmt.Errorf("profile %q: userns %q: want required or off", p.Name, p.UserNS)
+	}
+	switch p.AppArmor.Require {
+	case "", profiles.Off, profiles.Required, profiles.IfAvailable:
+	default:
+		return fmt.Errorf("profile %q: apparmor.require %q: want required, if-available or off", p.Name, p.AppArmor.Require)
+	}
+	switch p.AppArmor.Mode {
+	case "", "enforce", "complain":
+	default:
+		return fmt.Errorf("profile %q: apparmor.mode %q: want enforce or complain", p.Name, p.AppArmor.Mode)
+	}
+	for _, ns := range p.HostNamespaces {
+		switch ns {
+		case "pid", "ipc", "network", "uts", "cgroup":
+		default:
+			return fmt.Errorf("profile %q: host_namespaces: %q is not one of pid, ipc, network, uts, cgroup", p.Name, ns)
+		}
+	}
+	for _, n := range p.AnnotationSelectable {
+		if err := ValidName(n); err != nil {
+			return fmt.Errorf("profile %q: annotation_selectable: %w", p.Name, err)
+		}
+	}
+	if p.PidsLimit < 0 {
+		return fmt.Errorf("profile %q: pids_limit must not be negative", p.Name)
+	}
+	if p.Record {
+		return fmt.Errorf("profile %q: record = true: the recorder is not part of this build", p.Name)
+	}
+	if p.Mode == profiles.ModeComplain {
+		return fmt.Errorf("profile %q: mode = complain: complain mode needs the recorder, which is not part of this build", p.Name)
+	}
+	return nil
+}
+
+// Builtin returns the built-in profile called name, or nil.
+func Builtin(name string) *profiles.Profile {
+	switch name {
+	case "default":
+		return &profiles.Profile{
+			Name:        "default",
+			Description: "hardened: no capabilities, no_new_privs, runcage's seccomp allowlist, AppArmor where the host has it, host namespaces and sensitive mounts refused",
+			Mode:        profiles.ModeEnforce,
+			Seccomp:     profiles.SeccompRuntimeDefault,
+			AppArmor:    profiles.AppArmor{Mode: "enforce", Require: profiles.IfAvailable},
+		}
+	case "passthrough":
+		return &profiles.Profile{
+			Name:        "passthrough",
+			Description: "changes nothing: for conformance testing and staged roll-out",
+			Passthrough: true,
+		}
+	}
+	return nil
+}
+
+// BuiltinNames lists the built-in profiles.
+var BuiltinNames = []string{"default", "passthrough"}
+
+// Profile resolves name: an inline profile of the policy first, then
+// <ProfilesDir>/<name>/profile.toml, then the built-ins.
+func (p *Policy) Profile(name string) (*profiles.Profile, error) {
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	if prof, ok := p.Profiles[name]; ok && name != "passthrough" {
+		cp := *prof
+		return &cp, nil
+	}
+	dir := filepath.Join(p.ProfilesDir, name)
+	data, err := os.ReadFile(filepath.Join(dir, "profile.toml"))
+	switch {
+	case err == nil && name != "passthrough":
+		prof := &profiles.Profile{}
+		md, err := toml.Decode(string(data), prof)
+		if err != nil {
+			return nil, fmt.Errorf("parse profile %s: %w", dir, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			return nil, fmt.Errorf("profile %s: unknown key %s", dir, und[0])
+		}
+		prof.Name, prof.Dir = name, dir
+		if prof.Seccomp == "" {
+			if _, err := os.Stat(filepath.Join(dir, "seccomp.json")); err == nil {
+				prof.Seccomp = "seccomp.json"
+			}
+		}
+		if err := check(prof); err != nil {
+			return nil, err
+		}
+		return prof, nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read profile %s: %w", dir, err)
+	}
+	if b := Builtin(name); b != nil {
+		return b, nil
+	}
+	return nil, fmt.Errorf("profile %q not found (not in the policy, not in %s, not built in)", name, p.ProfilesDir)
+}
+
+// Names lists every profile the policy can resolve, sorted.
+func (p *Policy) Names() []string {
+	set := map[string]bool{}
+	for _, n := range BuiltinNames {
+		set[n] = true
+	}
+	for n := range p.Profiles {
+		set[n] = true
+	}
+	if ents, err := os.ReadDir(p.ProfilesDir); err == nil {
+		for _, e := range ents {
+			if e.IsDir() && ValidName(e.Name()) == nil {
+				if _, err := os.Stat(filepath.Join(p.ProfilesDir, e.Name(), "profile.toml")); err == nil {
+					set[e.Name()] = true
+				}
+			}
+		}
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

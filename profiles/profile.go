@@ -1,0 +1,87 @@
+package profiles
+
+// Mode says whether a profile's seccomp filter denies (enforce) or only
+// reports (complain) the syscalls it does not list.
+type Mode string
+
+const (
+	ModeEnforce  Mode = "enforce"
+	ModeComplain Mode = "complain"
+)
+
+// Requirement says what to do when a protection cannot be applied on this host.
+type Requirement string
+
+const (
+	// Required: refuse the container when the protection is unavailable.
+	Required Requirement = "required"
+	// IfAvailable: apply the protection where the host supports it and skip
+	// it silently elsewhere. Only valid for AppArmor, which some kernels lack.
+	IfAvailable Requirement = "if-available"
+	// Off: do not apply the protection.
+	Off Requirement = "off"
+)
+
+// SeccompRuntimeDefault names runcage's own built-in allowlist.
+const SeccompRuntimeDefault = "runtime/default"
+
+// AppArmor configures the AppArmor part of a profile.
+type AppArmor struct {
+	// Mode is "enforce" or "complain"; empty means enforce.
+	Mode string `toml:"mode" json:"mode,omitempty"`
+	// Require is Required, IfAvailable or Off; empty means IfAvailable.
+	Require Requirement `toml:"require" json:"require,omitempty"`
+}
+
+// Profile is one named hardening profile. It is plain data: Modifiers turns
+// it into the list of modifiers that enforce it. The zero value of every
+// field is the strictest setting, so a profile file only lists what it keeps.
+type Profile struct {
+	// Name is the profile's name; it is set from the policy key or directory.
+	Name string `toml:"-" json:"name"`
+	// Description is shown by `runcage profile list`.
+	Description string `toml:"description" json:"description,omitempty"`
+	// Passthrough profiles change nothing at all. They exist for conformance
+	// testing and staged roll-out.
+	Passthrough bool `toml:"passthrough" json:"passthrough,omitempty"`
+	// Mode is enforce (default) or complain.
+	Mode Mode `toml:"mode" json:"mode,omitempty"`
+	// Capabilities lists the capabilities a container may keep, by their
+	// canonical names ("CAP_NET_BIND_SERVICE"). A container keeps the
+	// intersection of this list and what its bundle asked for, in all five
+	// sets. Empty means none.
+	Capabilities []string `toml:"capabilities" json:"capabilities,omitempty"`
+	// Seccomp is SeccompRuntimeDefault, or the path of an OCI seccomp JSON
+	// file (relative paths are resolved against Dir). Empty means
+	// SeccompRuntimeDefault.
+	Seccomp string `toml:"seccomp" json:"seccomp,omitempty"`
+	// AppArmor configures the generated AppArmor profile runcage-<Name>.
+	AppArmor AppArmor `toml:"apparmor" json:"apparmor"`
+	// UserNS is Required (inject or validate a user namespace) or Off.
+	// Empty means Off until the user-namespace support lands.
+	UserNS Requirement `toml:"userns" json:"userns,omitempty"`
+	// HostNamespaces lists the host namespaces a container may share:
+	// any of "pid", "ipc", "network", "uts", "cgroup". Empty means none.
+	HostNamespaces []string `toml:"host_namespaces" json:"host_namespaces,omitempty"`
+	// MaskedPaths and ReadonlyPaths are added to the bundle's own lists and
+	// to runcage's built-in lists, which are at least as strict as Docker's.
+	MaskedPaths   []string `toml:"masked_paths" json:"masked_paths,omitempty"`
+	ReadonlyPaths []string `toml:"readonly_paths" json:"readonly_paths,omitempty"`
+	// Hooks lists the OCI hook paths a bundle may carry (path.Match
+	// patterns). Empty means a bundle with any hook is refused.
+	Hooks []string `toml:"hooks" json:"hooks,omitempty"`
+	// Devices lists the host device paths a bundle may add in linux.devices.
+	Devices []string `toml:"devices" json:"devices,omitempty"`
+	// AnnotationSelectable lists the profiles that the runcage.dev/profile
+	// annotation may select when this profile was chosen first. Each must
+	// also be at least as strict as this one.
+	AnnotationSelectable []string `toml:"annotation_selectable" json:"annotation_selectable,omitempty"`
+	// PidsLimit, when above zero, caps linux.resources.pids.limit: a bundle
+	// asking for more (or for no limit) gets this value, and `update` cannot
+	// raise it. Zero leaves the bundle's limit alone.
+	PidsLimit int64 `toml:"pids_limit" json:"pids_limit,omitempty"`
+	// Record makes runcage start the recorder for containers of this profile.
+	Record bool `toml:"record" json:"record,omitempty"`
+	// Dir is the directory the profile was loaded from, if any.
+	Dir string `toml:"-" json:"dir,omitempty"`
+}

@@ -1,0 +1,202 @@
+package seccomp
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runcage/runcage/profiles"
+)
+
+// forbidden are the syscalls runtime/default must not allow for any
+// arguments. personality, clone and clone3 are checked separately.
+var forbidden = []string{
+	"_sysctl", "acct", "add_key", "adjtimex", "bpf", "chroot", "clock_adjtime",
+	"clock_adjtime64", "clock_settime", "clock_settime64", "create_module",
+	"delete_module", "finit_module", "fsconfig", "fsmount", "fsopen", "fspick",
+	"get_kernel_syms", "init_module", "io_uring_enter", "io_uring_register",
+	"io_uring_setup", "ioperm", "iopl", "kexec_file_load", "kexec_load",
+	"keyctl", "lookup_dcookie", "modify_ldt", "mount", "mount_setattr",
+	"move_mount", "name_to_handle_at", "nfsservctl", "open_by_handle_at",
+	"open_tree", "perf_event_open", "pivot_root", "process_vm_readv",
+	"process_vm_writev", "ptrace", "query_module", "quotactl", "quotactl_fd",
+	"reboot", "request_key", "setns", "settimeofday", "stime", "swapoff",
+	"swapon", "syslog", "sysfs", "umount", "umount2", "unshare", "uselib",
+	"userfaultfd", "ustat", "vm86", "vm86old",
+}
+
+func TestDefaultForbidden(t *testing.T) {
+	d := Default()
+	ix := index(d)
+	for _, n := range forbidden {
+		t.Run(n, func(t *testing.T) {
+			if v := ix.loose(n); v.kind != deny {
+				t.Errorf("Default() may allow %q: %s %v", n, v.kind, v.rules)
+			}
+			if slices.Contains(AllowedSyscalls(d), n) {
+				t.Errorf("AllowedSyscalls(Default()) lists %q", n)
+			}
+		})
+	}
+}
+
+func TestDefaultConditional(t *testing.T) {
+	v := view(t, Default())
+	want := map[string][]string{
+		"personality": {
+			"SCMP_ACT_ALLOW[0 SCMP_CMP_EQ 0 0]",
+			"SCMP_ACT_ALLOW[0 SCMP_CMP_EQ 131072 0]",
+			"SCMP_ACT_ALLOW[0 SCMP_CMP_EQ 131080 0]",
+			"SCMP_ACT_ALLOW[0 SCMP_CMP_EQ 4294967295 0]",
+			"SCMP_ACT_ALLOW[0 SCMP_CMP_EQ 8 0]",
+		},
+		"clone":  {"SCMP_ACT_ALLOW[0 SCMP_CMP_MASKED_EQ 2114060288 0]"},
+		"clone3": {"SCMP_ACT_ERRNO(38)[]"},
+		"socket": {"SCMP_ACT_ALLOW[0 SCMP_CMP_NE 40 0]"},
+	}
+	for n, w := range want {
+		if !slices.Equal(v[n], w) {
+			t.Errorf("%s: rules %q, want %q", n, v[n], w)
+		}
+	}
+	// No other rule has conditions or a non-allow action.
+	for n, keys := range v {
+		if _, ok := want[n]; ok || n == "<default>" {
+			continue
+		}
+		if !slices.Equal(keys, []string{"SCMP_ACT_ALLOW[]"}) {
+			t.Errorf("%s: rules %q, want an unconditional allow", n, keys)
+		}
+	}
+	if got := v["<default>"]; !slices.Equal(got, []string{"SCMP_ACT_ERRNO(1)"}) {
+		t.Errorf("default action %q, want SCMP_ACT_ERRNO(1)", got)
+	}
+	wantArch := []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32, specs.ArchAARCH64, specs.ArchARM}
+	if got := Default().Architectures; !slices.Equal(got, wantArch) {
+		t.Errorf("architectures %v, want %v", got, wantArch)
+	}
+}
+
+// TestDefaultKeeps checks the syscalls runc calls after it loads the filter
+// and those ordinary servers (redis, nginx on Debian) need.
+func TestDefaultKeeps(t *testing.T) {
+	need := []string{
+		// runc >= 1.2 after the filter is loaded, and the Go runtime
+		"close", "close_range", "execve", "execveat", "exit_group", "fcntl",
+		"fstat", "futex", "getdents64", "getpid", "getppid", "gettid",
+		"madvise", "mmap", "munmap", "nanosleep", "newfstatat", "openat",
+		"openat2", "prctl", "read", "readlinkat", "rt_sigaction",
+		"rt_sigprocmask", "rt_sigreturn", "sched_yield", "sigaltstack",
+		"statx", "tgkill", "write", "arch_prctl", "set_tid_address",
+		"set_robust_list", "rseq", "prlimit64", "getrandom",
+		// servers
+		"accept4", "bind", "connect", "epoll_create1", "epoll_ctl",
+		"epoll_pwait", "epoll_wait", "eventfd2", "faccessat2", "fsync",
+		"getsockopt", "listen", "memfd_create", "pidfd_open",
+		"pidfd_send_signal", "pipe2", "pread64", "pwrite64", "recvfrom",
+		"recvmsg", "sendfile", "sendmsg", "sendto", "setgid", "setgroups",
+		"setsockopt", "setuid", "shutdown", "socketpair", "timerfd_create",
+		"uname", "wait4", "writev", "io_setup", "io_submit", "getcwd",
+		"clock_gettime", "clock_nanosleep", "sysinfo", "umask", "chown",
+		"fchown", "unlink", "rename", "ftruncate", "fdatasync",
+		// conditionally
+		"clone", "socket", "personality",
+	}
+	allowed := AllowedSyscalls(Default())
+	for _, n := range need {
+		if !slices.Contains(allowed, n) {
+			t.Errorf("Default() denies %q", n)
+		}
+	}
+}
+
+func TestDefaultSubsetOfDocker(t *testing.T) {
+	docker := dockerDefault(t)
+	d := Default()
+	dix, kix := index(d), index(docker)
+	for _, n := range dix.names() {
+		mine := dix.loose(n)
+		if mine.kind == deny {
+			continue
+		}
+		theirs := kix.strict(n)
+		if !covered(theirs, mine) {
+			t.Errorf("Default() allows %q (%s %v) beyond Docker's default without capabilities (%s %v)",
+				n, mine.kind, mine.rules, theirs.kind, theirs.rules)
+		}
+	}
+	if err := Covers(docker, d); err != nil {
+		t.Errorf("Covers(docker, Default()) = %v", err)
+	}
+
+	// Strictly tighter: Docker allows these without any capability.
+	stricter := []string{
+		"io_uring_setup", "io_uring_enter", "io_uring_register",
+		"name_to_handle_at", "adjtimex", "clock_adjtime", "ptrace",
+		"process_vm_readv", "process_vm_writev", "modify_ldt",
+	}
+	dockerAllowed := AllowedSyscalls(docker)
+	for _, n := range stricter {
+		if !slices.Contains(dockerAllowed, n) {
+			t.Errorf("Docker's default does not allow %q; update the test", n)
+		}
+		if slices.Contains(AllowedSyscalls(d), n) {
+			t.Errorf("Default() allows %q", n)
+		}
+	}
+	err := Covers(d, docker)
+	if !errors.Is(err, profiles.ErrRefused) {
+		t.Fatalf("Covers(Default(), docker) = %v, want a refusal", err)
+	}
+	for _, n := range []string{"adjtimex", "clock_adjtime"} {
+		if !strings.Contains(err.Error(), `"`+n+`"`) {
+			t.Errorf("Covers error %q does not name %q", err, n)
+		}
+	}
+	t.Logf("Default() allows %d syscalls; Docker's default without capabilities on x86 and arm allows %d",
+		len(AllowedSyscalls(d)), len(dockerAllowed))
+}
+
+func TestDefaultIsFreshCopy(t *testing.T) {
+	a := Default()
+	want := Default()
+	a.DefaultAction = specs.ActAllow
+	*a.DefaultErrnoRet = 99
+	a.Architectures[0] = specs.ArchMIPS
+	a.Syscalls[0].Names[0] = "mutated"
+	for i := range a.Syscalls {
+		if a.Syscalls[i].ErrnoRet != nil {
+			*a.Syscalls[i].ErrnoRet = 99
+		}
+		for j := range a.Syscalls[i].Args {
+			a.Syscalls[i].Args[j].Value = 99
+		}
+	}
+	if got := Default(); !reflect.DeepEqual(got, want) {
+		t.Error("mutating one Default() changed the next")
+	}
+}
+
+func TestDefaultJSONIsCanonical(t *testing.T) {
+	// default.json parses strictly, and every rule in it is one runc keeps.
+	d, err := Parse(defaultJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := index(d)
+	n := 0
+	for _, s := range d.Syscalls {
+		n += len(s.Names)
+	}
+	total := 0
+	for _, rules := range ix.byName {
+		total += len(rules)
+	}
+	if total != n {
+		t.Errorf("default.json has %d name rules, %d after runc's skipping and deduplication", n, total)
+	}
+}

@@ -1,0 +1,55 @@
+// Package seccomp holds runcage's seccomp allowlist and the operations that
+// keep a container's filter at least as strict as both the profile and the
+// bundle ask.
+//
+// # The runtime/default allowlist
+//
+// default.json is runcage's built-in filter, profiles.SeccompRuntimeDefault.
+// It is data in the OCI format (specs.LinuxSeccomp), embedded in the binary
+// and returned by Default. It was derived from Docker's default profile
+// (github.com/moby/moby, profiles/seccomp/default.json at commit
+// 00f3d189e420d485e42d15fe494f96d272284e0e, Apache-2.0; a copy is kept in
+// testdata/docker-default.json and the tests prove the subset relation) and
+// is strictly tighter than it:
+//
+//   - No rule depends on a capability. runcage containers keep none, so every
+//     rule Docker gates on a capability (mount, unshare, setns, bpf, ptrace,
+//     chroot, reboot, the module, clock and quota calls, ...) is left out.
+//   - Docker's unconditional allowances of io_uring_setup, io_uring_enter,
+//     io_uring_register, name_to_handle_at, adjtimex, clock_adjtime and
+//     clock_adjtime64 are left out, as are ptrace, process_vm_readv and
+//     process_vm_writev (Docker allows these on kernels from 4.8) and
+//     modify_ldt (Docker allows it on x86).
+//   - personality is allowed only for the values 0x0, 0x8, 0x20000, 0x20008
+//     and 0xffffffff, one SCMP_CMP_EQ rule each, as in Docker.
+//   - clone is allowed only when (flags & 0x7E020000) == 0, so it cannot
+//     create namespaces; clone3 fails with ENOSYS (38), because its flags are
+//     behind a pointer that seccomp cannot inspect, and libc falls back to
+//     clone.
+//   - socket is allowed for every address family except AF_VSOCK (40), as in
+//     Docker.
+//
+// Everything else Docker allows without a capability stays allowed, including
+// what runc itself calls after it loads the filter (openat, openat2, statx,
+// newfstatat, fstat, fcntl, close_range, getpid, execve, execveat, and the Go
+// runtime's futex, mmap, clone for threads, signals and epoll), and what
+// ordinary servers need (epoll, accept4, sendfile, futex, rseq, getrandom,
+// memfd_create, pidfd_open, ...). Syscalls newer than those the filter names
+// are denied; runc answers them with ENOSYS, so libc falls back.
+//
+// The filter lists SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32,
+// SCMP_ARCH_AARCH64 and SCMP_ARCH_ARM, like Docker's arch map for x86 and
+// arm hosts. Syscalls of any other architecture are killed by libseccomp.
+//
+// # Rule semantics
+//
+// The package interprets a filter the way runc and libseccomp execute it: a
+// rule whose action equals the default action is skipped; an unconditional
+// rule for a syscall overrides every conditional rule for it; conditional
+// rules with different actions whose conditions overlap are resolved by
+// libseccomp's tree layout, not by strictness. Tighten therefore never mixes
+// allowing and denying rules for one syscall where libseccomp could let the
+// allowing one win. SCMP_ACT_LOG counts as allowing; SCMP_ACT_TRACE and
+// SCMP_ACT_NOTIFY hand the decision to a tracer or a listener, so they count
+// as allowing wherever a result must not allow more than an input.
+package seccomp

@@ -1,0 +1,147 @@
+package seccomp
+
+import (
+	"errors"
+	"fmt"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ErrInvalid classifies errors about a filter that runc would refuse or that
+// this package cannot reason about: an unknown action, operator, architecture
+// or flag, an argument index above 5, an empty syscall name, a missing
+// default action. Test for it with errors.Is.
+var ErrInvalid = errors.New("invalid seccomp filter")
+
+// maxErrno is the largest errno the kernel returns for SECCOMP_RET_ERRNO
+// (MAX_ERRNO in include/linux/err.h).
+const maxErrno = 4095
+
+// maxArgs is the number of syscall arguments a seccomp rule can inspect.
+const maxArgs = 6
+
+// actionRank orders actions from strictest (0) to most permissive. KILL is
+// runc's alias of KILL_THREAD. TRACE and NOTIFY share a rank: both hand the
+// decision to another process.
+var actionRank = map[specs.LinuxSeccompAction]int{
+	specs.ActKillProcess: 0,
+	specs.ActKillThread:  1,
+	specs.ActKill:        1,
+	specs.ActTrap:        2,
+	specs.ActErrno:       3,
+	specs.ActTrace:       4,
+	specs.ActNotify:      4,
+	specs.ActLog:         5,
+	specs.ActAllow:       6,
+}
+
+var operators = map[specs.LinuxSeccompOperator]bool{
+	specs.OpNotEqual:     true,
+	specs.OpLessThan:     true,
+	specs.OpLessEqual:    true,
+	specs.OpEqualTo:      true,
+	specs.OpGreaterEqual: true,
+	specs.OpGreaterThan:  true,
+	specs.OpMaskedEqual:  true,
+}
+
+// archNames maps the OCI architecture names runc knows to libseccomp's names
+// (runc's libcontainer/seccomp/config.go).
+var archNames = map[specs.Arch]string{
+	specs.ArchX86:         "x86",
+	specs.ArchX86_64:      "amd64",
+	specs.ArchX32:         "x32",
+	specs.ArchARM:         "arm",
+	specs.ArchAARCH64:     "arm64",
+	specs.ArchMIPS:        "mips",
+	specs.ArchMIPS64:      "mips64",
+	specs.ArchMIPS64N32:   "mips64n32",
+	specs.ArchMIPSEL:      "mipsel",
+	specs.ArchMIPSEL64:    "mipsel64",
+	specs.ArchMIPSEL64N32: "mipsel64n32",
+	specs.ArchPPC:         "ppc",
+	specs.ArchPPC64:       "ppc64",
+	specs.ArchPPC64LE:     "ppc64le",
+	specs.ArchRISCV64:     "riscv64",
+	specs.ArchS390:        "s390",
+	specs.ArchS390X:       "s390x",
+	specs.ArchLOONGARCH64: "loong64",
+}
+
+// flagTsync is accepted and ignored by runc; it is not in the runtime-spec.
+const flagTsync specs.LinuxSeccompFlag = "SECCOMP_FILTER_FLAG_TSYNC"
+
+var knownFlags = map[specs.LinuxSeccompFlag]bool{
+	flagTsync:                              true,
+	specs.LinuxSeccompFlagLog:              true,
+	specs.LinuxSeccompFlagSpecAllow:        true,
+	specs.LinuxSeccompFlagWaitKillableRecv: true,
+}
+
+// validate checks what can be checked without libseccomp: every action,
+// operator, architecture and flag is one runc knows, argument indexes are
+// below 6, errno values fit the kernel's range, and syscall names are not
+// empty. Errors satisfy errors.Is(err, ErrInvalid).
+func validate(f *specs.LinuxSeccomp) error {
+	if f == nil {
+		return fmt.Errorf("%w: no filter", ErrInvalid)
+	}
+	if f.DefaultAction == "" {
+		return fmt.Errorf("%w: defaultAction is empty", ErrInvalid)
+	}
+	if _, ok := actionRank[f.DefaultAction]; !ok {
+		return fmt.Errorf("%w: unknown defaultAction %q", ErrInvalid, f.DefaultAction)
+	}
+	if err := checkErrno(f.DefaultErrnoRet); err != nil {
+		return fmt.Errorf("%w: defaultErrnoRet: %w", ErrInvalid, err)
+	}
+	for _, a := range f.Architectures {
+		if _, ok := archNames[a]; !ok {
+			return fmt.Errorf("%w: unknown architecture %q", ErrInvalid, a)
+		}
+	}
+	for _, fl := range f.Flags {
+		if !knownFlags[fl] {
+			return fmt.Errorf("%w: unknown flag %q", ErrInvalid, fl)
+		}
+	}
+	for i, sc := range f.Syscalls {
+		if err := validateSyscall(sc); err != nil {
+			return fmt.Errorf("%w: syscalls[%d]: %w", ErrInvalid, i, err)
+		}
+	}
+	return nil
+}
+
+func validateSyscall(sc specs.LinuxSyscall) error {
+	if len(sc.Names) == 0 {
+		return errors.New("no names")
+	}
+	for _, n := range sc.Names {
+		if n == "" {
+			return errors.New("empty syscall name")
+		}
+	}
+	if _, ok := actionRank[sc.Action]; !ok {
+		return fmt.Errorf("%q: unknown action %q", sc.Names[0], sc.Action)
+	}
+	if err := checkErrno(sc.ErrnoRet); err != nil {
+		return fmt.Errorf("%q: errnoRet: %w", sc.Names[0], err)
+	}
+	for _, a := range sc.Args {
+		if a.Index >= maxArgs {
+			return fmt.Errorf("%q: argument index %d out of range (at most %d)", sc.Names[0], a.Index, maxArgs-1)
+		}
+		if !operators[a.Op] {
+			return fmt.Errorf("%q: unknown operator %q", sc.Names[0], a.Op)
+		}
+	}
+	return nil
+}
+
+func checkErrno(e *uint) error {
+	if e != nil && *e > maxErrno {
+		return fmt.Errorf("%d out of range (at most %d)", *e, maxErrno)
+	}
+	return nil
+}

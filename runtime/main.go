@@ -1,0 +1,101 @@
+// Package runtime is runcage's runc-facing front: it scans runc's command
+// line, hardens the request of the verbs that start processes (create, run,
+// restore, exec) and guards update, then replaces itself with the delegate
+// runtime by execve. Every other invocation is forwarded untouched.
+package runtime
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/runcage/runcage/profiles/policy"
+)
+
+// Version is runcage's version; the build may override it with -ldflags.
+var Version = "0.1.0-dev"
+
+// Main runs runcage with argv (os.Args) and never returns: it either
+// execs the delegate or exits.
+func Main(argv []string) {
+	os.Exit(run(argv))
+}
+
+// ownVerbs are runcage's own subcommands. None of them is a runc verb.
+var ownVerbs = map[string]bool{"check": true, "profile": true, "explain": true}
+
+func run(argv []string) int {
+	inv, err := Scan(argv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runcage: %v\n", err)
+		return 1
+	}
+	if ownVerbs[inv.Verb] {
+		return runOwn(inv)
+	}
+	lg := newLogger(inv.Global)
+	defer lg.close()
+
+	pol, err := loadPolicy(inv.Global)
+	if err != nil {
+		lg.errorf("%v", err)
+		return 1
+	}
+	delegate, err := findDelegate(pol.Runtime)
+	if err != nil {
+		lg.errorf("%v", err)
+		return 1
+	}
+	if inv.Version && inv.Verb == "" {
+		fmt.Printf("runcage version %s\n", Version)
+	}
+	if err := harden(inv, pol, lg); err != nil {
+		lg.errorf("%s", describe(inv, err))
+		return 1
+	}
+	lg.close()
+	err = execDelegate(delegate, inv.Args)
+	lg = newLogger(inv.Global)
+	lg.errorf("%v", err)
+	return 1
+}
+
+// harden applies the selected profile to the request, for the verbs that
+// need it. It returns nil for verbs that are forwarded untouched.
+func harden(inv *Invocation, pol *policy.Policy, lg *logger) error {
+	switch inv.Verb {
+	case "create", "run", "restore":
+		return hardenBundle(inv, pol, lg)
+	case "exec":
+		return hardenExec(inv, pol, lg)
+	case "update":
+		return guardUpdate(inv, pol)
+	case "delete":
+		removeRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
+	}
+	return nil
+}
+
+// describe prefixes err with the verb and container, as runc does.
+func describe(inv *Invocation, err error) string {
+	if inv.ContainerID != "" {
+		return fmt.Sprintf("%s %q: %v", inv.Verb, inv.ContainerID, err)
+	}
+	return fmt.Sprintf("%s: %v", inv.Verb, err)
+}
+
+// loadPolicy loads the policy named by --runcage-config, else RUNCAGE_CONFIG,
+// else the default path (which may be absent).
+func loadPolicy(g GlobalFlags) (*policy.Policy, error) {
+	path, explicit := policy.DefaultPath, false
+	if env := os.Getenv(policy.EnvConfig); env != "" {
+		path, explicit = env, true
+	}
+	if g.RuncageConfig != "" {
+		path, explicit = g.RuncageConfig, true
+	}
+	pol, err := policy.Load(path, explicit)
+	if err != nil {
+		return nil, fmt.Errorf("load policy: %w", err)
+	}
+	return pol, nil
+}

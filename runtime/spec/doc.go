@@ -1,0 +1,387 @@
+// Package spec loads an OCI config.json without losing data and writes it
+// back atomically.
+//
+// A Document keeps the original bytes of the file. Callers change the typed
+// view (Spec) and then call Marshal, which rewrites only the members whose
+// typed value changed: unknown fields, fields newer than the vendored
+// runtime-spec, number spellings and key order of untouched members all
+// survive byte for byte.
+package spec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ErrMalformed classifies config files that are not a single well-formed
+// JSON object, contain duplicate keys, or do not decode into an OCI spec.
+var ErrMalformed = errors.New("malformed config")
+
+// Document is one loaded JSON file of type T (a config.json is a
+// Document[specs.Spec], an exec process file a Document[specs.Process]).
+// Value is the typed view that modifiers change; Marshal merges those
+// changes into the original bytes. A Document is not safe for concurrent use.
+type Document[T any] struct {
+	// Value is the typed view of the document. Callers may change it freely.
+	Value *T
+
+	raw    []byte
+	before []byte // typed marshal of the spec as loaded
+}
+
+// Parse decodes an OCI config into a Document. See ParseAs.
+func Parse(data []byte) (*Document[specs.Spec], error) { return ParseAs[specs.Spec](data) }
+
+// ParseAs decodes data into a Document. It refuses (with ErrMalformed) input
+// that is not exactly one JSON object, that has an object with two keys
+// equal under case folding (encoding/json, and so runc, would merge them
+// silently), or that does not decode into T.
+func ParseAs[T any](data []byte) (*Document[T], error) {
+	if err := checkStructure(data); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	var s T
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	before, err := json.Marshal(&s)
+	if err != nil {
+		return nil, fmt.Errorf("encode spec: %w", err)
+	}
+	return &Document[T]{Value: &s, raw: data, before: before}, nil
+}
+
+// Original returns the bytes the document was parsed from. The caller must
+// not modify them.
+func (d *Document[T]) Original() []byte { return d.raw }
+
+// Changed reports whether the typed view differs from what was loaded.
+func (d *Document[T]) Changed() (bool, error) {
+	after, err := json.Marshal(d.Value)
+	if err != nil {
+		return false, fmt.Errorf("encode spec: %w", err)
+	}
+	return !bytes.Equal(after, d.before), nil
+}
+
+// Marshal returns the document with the changes made to Spec merged into
+// the original bytes. If nothing changed it returns the original bytes.
+// Members are matched to spec fields the way encoding/json matches them
+// (case-insensitively), so the output decodes in runc exactly as Spec.
+func (d *Document[T]) Marshal() ([]byte, error) {
+	after, err := json.Marshal(d.Value)
+	if err != nil {
+		return nil, fmt.Errorf("encode spec: %w", err)
+	}
+	if bytes.Equal(after, d.before) {
+		return d.raw, nil
+	}
+	out, err := merge(d.raw, d.before, after)
+	if err != nil {
+		return nil, fmt.Errorf("merge config: %w", err)
+	}
+	return out, nil
+}
+
+// member is one key/value pair of a JSON object, in document order.
+type member struct {
+	key   string
+	value json.RawMessage
+	text  []byte // the member as written: key, separator and value; nil if built
+}
+
+// splitObject returns the members of a JSON object in order, or ok=false if
+// data is not an object.
+func splitObject(data []byte) (members []member, ok bool, err error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, false, err
+	}
+	if d, isDelim := tok.(json.Delim); !isDelim || d != '{' {
+		return nil, false, nil
+	}
+	for dec.More() {
+		start := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, false, err
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, false, err
+		}
+		text := bytes.TrimLeft(data[start:dec.InputOffset()], " \t\r\n,")
+		members = append(members, member{key: key, value: v, text: text})
+	}
+	return members, true, nil
+}
+
+// splitArray returns the elements of a JSON array, or ok=false if data is not
+// an array.
+func splitArray(data []byte) (elems []json.RawMessage, ok bool, err error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, false, err
+	}
+	if d, isDelim := tok.(json.Delim); !isDelim || d != '[' {
+		return nil, false, nil
+	}
+	for dec.More() {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, false, err
+		}
+		elems = append(elems, v)
+	}
+	return elems, true, nil
+}
+
+// merge rewrites raw so that it decodes like after, keeping every member
+// whose typed value did not change between before and after.
+func merge(raw, before, after []byte) ([]byte, error) {
+	rawMembers, rawIsObj, err := splitObject(raw)
+	if err != nil {
+		return nil, err
+	}
+	afterMembers, afterIsObj, err := splitObject(after)
+	if err != nil {
+		return nil, err
+	}
+	if !rawIsObj || !afterIsObj {
+		return mergeArray(raw, before, after)
+	}
+	beforeMembers, _, err := splitObject(before)
+	if err != nil {
+		return nil, err
+	}
+	beforeByKey := make(map[string]json.RawMessage, len(beforeMembers))
+	for _, m := range beforeMembers {
+		beforeByKey[m.key] = m.value
+	}
+	afterByKey := make(map[string]json.RawMessage, len(afterMembers))
+	for _, m := range afterMembers {
+		afterByKey[m.key] = m.value
+	}
+	// typedKey finds the typed key a raw key decodes into, as encoding/json
+	// does: exact match first, then case-insensitive.
+	typedKey := func(k string) (string, bool) {
+		if _, ok := beforeByKey[k]; ok {
+			return k, true
+		}
+		if _, ok := afterByKey[k]; ok {
+			return k, true
+		}
+		for tk := range beforeByKey {
+			if strings.EqualFold(tk, k) {
+				return tk, true
+			}
+		}
+		for tk := range afterByKey {
+			if strings.EqualFold(tk, k) {
+				return tk, true
+			}
+		}
+		return "", false
+	}
+
+	var out []member
+	seen := make(map[string]bool)
+	for _, m := range rawMembers {
+		tk, known := typedKey(m.key)
+		if !known {
+			out = append(out, m) // unknown to the typed view: keep as is
+			continue
+		}
+		seen[tk] = true
+		b, inBefore := beforeByKey[tk]
+		a, inAfter := afterByKey[tk]
+		switch {
+		case !inAfter:
+			if inBefore {
+				continue // cleared by a modifier: drop it
+			}
+			out = append(out, m) // e.g. an explicit null the typed view omits
+		case inBefore && bytes.Equal(a, b):
+			out = append(out, m)
+		case inBefore:
+			v, err := merge(m.value, b, a)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, member{key: m.key, value: v})
+
+		default:
+			out = append(out, member{key: m.key, value: a})
+		}
+	}
+	for _, m := range afterMembers {
+		if !seen[m.key] {
+			out = append(out, member{key: m.key, value: m.value})
+		}
+	}
+	return encodeObject(out), nil
+}
+
+// mergeArray merges arrays element by element when their lengths agree, so
+// that unknown fields inside unchanged or changed objects survive; otherwise
+// the typed value replaces raw, reusing the raw bytes of any element whose
+// typed value is unchanged.
+func mergeArray(raw, before, after []byte) ([]byte, error) {
+	rawElems, rawIsArr, err := splitArray(raw)
+	if err != nil {
+		return nil, err
+	}
+	afterElems, afterIsArr, err := splitArray(after)
+	if err != nil {
+		return nil, err
+	}
+	beforeElems, beforeIsArr, err := splitArray(before)
+	if err != nil {
+		return nil, err
+	}
+	if !rawIsArr || !afterIsArr || !beforeIsArr || len(rawElems) != len(beforeElems) {
+		return after, nil
+	}
+	out := make([]json.RawMessage, 0, len(afterElems))
+	if len(afterElems) == len(beforeElems) {
+		for i := range afterElems {
+			if bytes.Equal(afterElems[i], beforeElems[i]) {
+				out = append(out, rawElems[i])
+				continue
+			}
+			v, err := merge(rawElems[i], beforeElems[i], afterElems[i])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return encodeArray(out), nil
+	}
+	used := make([]bool, len(beforeElems))
+	for _, a := range afterElems {
+		v := a
+		for j, b := range beforeElems {
+			if !used[j] && bytes.Equal(a, b) {
+				used[j], v = true, rawElems[j]
+				break
+			}
+		}
+		out = append(out, v)
+	}
+	return encodeArray(out), nil
+}
+
+func encodeObject(ms []member) []byte {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, m := range ms {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if m.text != nil {
+			buf.Write(m.text)
+			continue
+		}
+		k, _ := json.Marshal(m.key)
+		buf.Write(k)
+		buf.WriteByte(':')
+		buf.Write(bytes.TrimSpace(m.value))
+	}
+	buf.WriteByte('}')
+	return buf.Bytes()
+}
+
+func encodeArray(es []json.RawMessage) []byte {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, e := range es {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(bytes.TrimSpace(e))
+	}
+	buf.WriteByte(']')
+	return buf.Bytes()
+}
+
+// checkStructure verifies data is exactly one JSON object and that no object
+// anywhere in it has two keys equal under case folding.
+func checkStructure(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("parse json: %w", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return errors.New("config is not a JSON object")
+	}
+	if err := walkObject(dec, "$"); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+func walkObject(dec *json.Decoder, path string) error {
+	keys := make(map[string]string)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("parse json at %s: %w", path, err)
+		}
+		key, _ := tok.(string)
+		fold := strings.ToLower(key)
+		if prev, dup := keys[fold]; dup {
+			if prev == key {
+				return fmt.Errorf("duplicate key %q at %s", key, path)
+			}
+			return fmt.Errorf("keys %q and %q at %s differ only in case", prev, key, path)
+		}
+		keys[fold] = key
+		if err := walkValue(dec, path+"."+key); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // closing '}'
+		return fmt.Errorf("parse json at %s: %w", path, err)
+	}
+	return nil
+}
+
+func walkValue(dec *json.Decoder, path string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("parse json at %s: %w", path, err)
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	switch d {
+	case '{':
+		return walkObject(dec, path)
+	case '[':
+		for i := 0; dec.More(); i++ {
+			if err := walkValue(dec, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return fmt.Errorf("parse json at %s: %w", path, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+package spec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// harden applies the kind of changes runcage's modifiers make.
+func harden(s *specs.Spec) {
+	c := s.Process.Capabilities
+	c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient = nil, nil, nil, nil, nil
+	s.Process.NoNewPrivileges = true
+	s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/proc/keys")
+	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow}}}
+	s.Mounts[1].Options[3] = "ro"
+}
+
+func TestGoldenRoundTrip(t *testing.T) {
+	in, err := os.ReadFile("testdata/future.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := Parse(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harden(doc.Value)
+	out, err := doc.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "future.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, want) {
+		t.Errorf("output differs from %s (run with -update after checking):\n got %s\nwant %s", golden, out, want)
+	}
+
+	// Every untouched member survives byte for byte, unknown ones included.
+	for _, keep := range []string{
+		`"x-vendor-extension": {"keep": [1, 2.50, 1e3, 18446744073709551616]}`,
+		`"futureProcessField": {"nested": true}`,
+		`"args": ["sh", "-c", "echo \u00e9 \u2028"]`,
+		`{"destination": "/proc", "type": "proc", "source": "proc", "futureMountField": "kept"}`,
+		`"futureLinuxField": [{"a": 1}]`,
+		`"memoryPolicy": {"mode": "MPOL_INTERLEAVE", "nodes": "0-1"}`,
+		`"root": {"path": "rootfs", "readonly": true}`,
+		`"rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]`,
+	} {
+		if !bytes.Contains(out, []byte(keep)) {
+			t.Errorf("output lost %s", keep)
+		}
+	}
+	// The output decodes to exactly the typed view.
+	var got specs.Spec
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, doc.Value) {
+		t.Errorf("decoded output differs from the typed view")
+	}
+	if bytes.Contains(out, []byte("ambient")) || bytes.Contains(out, []byte("CAP_CHOWN")) {
+		t.Errorf("cleared capabilities survived: %s", out)
+	}
+	// Parsing the output again and changing nothing gives the same bytes.
+	doc2, err := Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harden(doc2.Value)
+	doc2.Value.Linux.MaskedPaths = doc2.Value.Linux.MaskedPaths[:2]
+	out2, err := doc2.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, out2) {
+		t.Errorf("second rewrite changed the output:\n%s\n%s", out, out2)
+	}
+}
+
+func TestUnchangedKeepsBytes(t *testing.T) {
+	in := []byte("{\n  \"ociVersion\": \"1.0.2\",  \"zzz\": 1.000 }\n")
+	doc, err := Parse(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := doc.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(in, out) {
+		t.Errorf("unchanged document was rewritten: %q", out)
+	}
+	if ch, _ := doc.Changed(); ch {
+		t.Error("Changed() = true for an untouched document")
+	}
+}
+
+func TestCaseFoldedKeysAreMerged(t *testing.T) {
+	// encoding/json (and so runc) matches "Process" to the process field.
+	in := []byte(`{"ociVersion":"1.0.2","Process":{"cwd":"/","noNewPrivileges":false,"user":{"uid":0,"gid":0}}}`)
+	doc, err := Parse(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Value.Process.NoNewPrivileges = true
+	out, err := doc.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(strings.ToLower(string(out)), `"process"`) != 1 {
+		t.Fatalf("process member duplicated: %s", out)
+	}
+	var got specs.Spec
+	if err := json.Unmarshal(out, &got); err != nil || !got.Process.NoNewPrivileges {
+		t.Fatalf("change lost: %s (%v)", out, err)
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	for name, in := range map[string]string{
+		"not json":            `{"ociVersion": `,
+		"array":               `[]`,
+		"trailing":            `{"ociVersion":"1.0.2"} {}`,
+		"duplicate key":       `{"process":{"cwd":"/"},"process":{"cwd":"/tmp"}}`,
+		"case duplicate":      `{"process":{"cwd":"/"},"Process":{"cwd":"/tmp"}}`,
+		"nested duplicate":    `{"process":{"capabilities":{"bounding":[],"bounding":["CAP_SYS_ADMIN"]}}}`,
+		"wrong type":          `{"process":{"cwd":7}}`,
+		"duplicate in array":  `{"mounts":[{"destination":"/a","destination":"/b"}]}`,
+		"empty":               ``,
+		"string":              `"x"`,
+		"bad unicode literal": `{"ociVersion":"\x"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(in))
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Parse(%q) = %v, want ErrMalformed", in, err)
+			}
+		})
+	}
+}
+
+func TestSaveKeepsOriginalAndIsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	in, _ := os.ReadFile("testdata/future.json")
+	if err := os.WriteFile(filepath.Join(dir, ConfigName), in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harden(b.Doc.Value)
+	wrote, err := b.Save()
+	if err != nil || !wrote {
+		t.Fatalf("Save() = %v, %v", wrote, err)
+	}
+	orig, _ := os.ReadFile(filepath.Join(dir, ConfigName+OrigSuffix))
+	if !bytes.Equal(orig, in) {
+		t.Error("original not kept byte for byte")
+	}
+	st, _ := os.Stat(filepath.Join(dir, ConfigName))
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode = %v, want 0600", st.Mode().Perm())
+	}
+	// A second load of the rewritten config that changes nothing writes nothing
+	// and keeps the true original.
+	b2, err := LoadBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harden(b2.Doc.Value)
+	b2.Doc.Value.Linux.MaskedPaths = b2.Doc.Value.Linux.MaskedPaths[:2]
+	if wrote, err := b2.Save(); err != nil || wrote {
+		t.Fatalf("second Save() = %v, %v; want no write", wrote, err)
+	}
+	orig2, _ := os.ReadFile(filepath.Join(dir, ConfigName+OrigSuffix))
+	if !bytes.Equal(orig2, in) {
+		t.Error("second create replaced the original")
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 {
+		t.Errorf("temp files left behind: %v", ents)
+	}
+}
+
+func TestLoadRefusesSymlinkConfig(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink("/etc/hostname", filepath.Join(dir, ConfigName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadBundle(dir); err == nil {
+		t.Fatal("LoadBundle followed a symlinked config.json")
+	}
+}

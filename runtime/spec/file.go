@@ -1,0 +1,181 @@
+package spec
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// ConfigName is the name of the OCI config inside a bundle.
+const ConfigName = "config.json"
+
+// OrigSuffix is appended to ConfigName for the copy of the original config
+// that runcage keeps beside the rewritten one.
+const OrigSuffix = ".runcage-orig"
+
+// ReadFile reads a regular file without following a symlink in its last
+// component. It returns the contents and the file's permission bits.
+func ReadFile(path string) ([]byte, os.FileMode, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s: not a regular file", path)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, 0, err
+	}
+	return data, st.Mode().Perm(), nil
+}
+
+// WriteFileAtomic replaces path with data so that a reader, or a crash at
+// any point, sees either the old contents or the new ones, never a partial
+// file. It writes a temporary file in the same directory (created with
+// O_EXCL, so it never truncates or follows anything that exists), fsyncs it,
+// renames it over path and fsyncs the directory. It never uses os.Create.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	var suffix [6]byte
+	if _, err := rand.Read(suffix[:]); err != nil {
+		return fmt.Errorf("random temp name: %w", err)
+	}
+	tmp := filepath.Join(dir, "."+base+".runcage-"+hex.EncodeToString(suffix[:]))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+	if err != nil {
+		return fmt.Errorf("create temp file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err = f.Chmod(perm); err != nil { // umask may have narrowed it
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// Bundle is a loaded bundle directory: its config document and where it
+// came from.
+type Bundle struct {
+	Dir  string
+	Doc  *Document[specs.Spec]
+	perm os.FileMode
+}
+
+// LoadBundle reads and parses <dir>/config.json.
+func LoadBundle(dir string) (*Bundle, error) {
+	path := filepath.Join(dir, ConfigName)
+	data, perm, err := ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read bundle config: %w", err)
+	}
+	doc, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return &Bundle{Dir: dir, Doc: doc, perm: perm}, nil
+}
+
+// Spec returns the typed view of the bundle's config.
+func (b *Bundle) Spec() *specs.Spec { return b.Doc.Value }
+
+// Save writes the rewritten config atomically when it differs from what was
+// loaded, after first saving the loaded bytes as config.json.runcage-orig
+// (also atomically). It reports whether it wrote anything. A config that is
+// already in its rewritten form is left alone, together with its -orig copy,
+// so that running create twice on one bundle keeps the true original.
+func (b *Bundle) Save() (bool, error) {
+	return saveWithOrig(filepath.Join(b.Dir, ConfigName), b.Doc, b.perm)
+}
+
+// saveWithOrig writes doc to path atomically when it changed, keeping the
+// loaded bytes as path+OrigSuffix first.
+func saveWithOrig[T any](path string, doc *Document[T], perm os.FileMode) (bool, error) {
+	out, err := doc.Marshal()
+	if err != nil {
+		return false, err
+	}
+	if bytes.Equal(out, doc.Original()) {
+		return false, nil
+	}
+	if err := WriteFileAtomic(path+OrigSuffix, doc.Original(), perm); err != nil {
+		return false, fmt.Errorf("keep original %s: %w", filepath.Base(path), err)
+	}
+	if err := WriteFileAtomic(path, out, perm); err != nil {
+		return false, fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return true, nil
+}
+
+// ProcessFile is a loaded `runc exec --process` file.
+type ProcessFile struct {
+	Path string
+	Doc  *Document[specs.Process]
+	perm os.FileMode
+}
+
+// LoadProcess reads and parses an exec process file.
+func LoadProcess(path string) (*ProcessFile, error) {
+	data, perm, err := ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read process file: %w", err)
+	}
+	doc, err := ParseAs[specs.Process](data)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return &ProcessFile{Path: path, Doc: doc, perm: perm}, nil
+}
+
+// Save replaces the process file atomically when it changed. Unlike
+// Bundle.Save it keeps no -orig copy: the caller (a container engine)
+// deletes its process file after exec, and a copy would be left behind.
+func (p *ProcessFile) Save() (bool, error) {
+	out, err := p.Doc.Marshal()
+	if err != nil {
+		return false, err
+	}
+	if bytes.Equal(out, p.Doc.Original()) {
+		return false, nil
+	}
+	if err := WriteFileAtomic(p.Path, out, p.perm); err != nil {
+		return false, fmt.Errorf("write %s: %w", filepath.Base(p.Path), err)
+	}
+	return true, nil
+}

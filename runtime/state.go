@@ -1,0 +1,92 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/runcage/runcage/runtime/spec"
+)
+
+// record is what runcage remembers about a container it created, so that
+// later exec calls enforce the profile the container really got (which an
+// annotation may have tightened) rather than the handler's default.
+type record struct {
+	Profile      string `json:"profile"`
+	Bundle       string `json:"bundle"`
+	AppArmor     string `json:"apparmor,omitempty"`
+	SelinuxLabel string `json:"selinuxLabel,omitempty"`
+}
+
+// runcDefaultRoot is runc's --root default for root.
+const runcDefaultRoot = "/run/runc"
+
+// idRE is runc's own rule for container ids.
+var idRE = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// recordPath returns where the record of container id under the given runc
+// root lives: <state>/containers/<hash of root>/<id>.json. Ids runc would
+// reject get no path.
+func recordPath(stateDir, root, id string) (string, bool) {
+	if id == "" || !idRE.MatchString(id) || id == "." || id == ".." {
+		return "", false
+	}
+	if root == "" {
+		root = runcDefaultRoot
+	}
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	sum := sha256.Sum256([]byte(root))
+	return filepath.Join(stateDir, "containers", hex.EncodeToString(sum[:8]), id+".json"), true
+}
+
+func saveRecord(stateDir, root, id string, rec *record) error {
+	path, ok := recordPath(stateDir, root, id)
+	if !ok {
+		return nil // runc will refuse the id itself
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return spec.WriteFileAtomic(path, data, 0o600)
+}
+
+// loadRecord returns the record of a container, or nil if runcage did not
+// create it.
+func loadRecord(stateDir, root, id string) (*record, error) {
+	path, ok := recordPath(stateDir, root, id)
+	if !ok {
+		return nil, nil
+	}
+	data, _, err := spec.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read container record: %w", err)
+	}
+	var rec record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("parse container record %s: %w", path, err)
+	}
+	return &rec, nil
+}
+
+// removeRecord forgets a container. It is called before `delete` is handed
+// to the delegate.
+func removeRecord(stateDir, root, id string) {
+	if path, ok := recordPath(stateDir, root, id); ok {
+		_ = os.Remove(path)
+	}
+}
