@@ -307,7 +307,38 @@ func diff(path string, a, b any, out *[]string) {
 		}
 		return
 	}
+	al, aok := a.([]any)
+	bl, bok := b.([]any)
+	if aok && bok {
+		if len(al) == len(bl) {
+			for i := range al {
+				diff(fmt.Sprintf("%s[%d]", path, i), al[i], bl[i], out)
+			}
+			return
+		}
+		// Lists of different length: show what was removed and added.
+		for _, v := range al {
+			if !containsValue(bl, v) {
+				*out = append(*out, fmt.Sprintf("- %s[]: %s", path, short(v)))
+			}
+		}
+		for _, v := range bl {
+			if !containsValue(al, v) {
+				*out = append(*out, fmt.Sprintf("+ %s[]: %s", path, short(v)))
+			}
+		}
+		return
+	}
 	*out = append(*out, fmt.Sprintf("~ %s: %s -> %s", path, short(a), short(b)))
+}
+
+func containsValue(list []any, v any) bool {
+	for _, x := range list {
+		if reflect.DeepEqual(x, v) {
+			return true
+		}
+	}
+	return false
 }
 
 func short(v any) string {

@@ -47,7 +47,7 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger) error {
 	if err := mods.Modify(s); err != nil {
 		return err
 	}
-	if err := policy.Validate(s); err != nil {
+	if err := pol.Validate(s); err != nil {
 		return fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
 	wrote, err := b.Save()

@@ -125,10 +125,11 @@ func pidsLimit(prof *profiles.Profile) profiles.Modifier {
 }
 
 // Validate checks a rewritten spec the way the delegate will use it: the
-// seccomp filter must compile with libseccomp.
-func Validate(s *specs.Spec) error {
+// seccomp filter must compile with libseccomp. Filters that compiled before
+// are remembered under the policy's state directory.
+func (p *Policy) Validate(s *specs.Spec) error {
 	if s.Linux != nil && s.Linux.Seccomp != nil {
-		if err := seccomp.Compile(s.Linux.Seccomp); err != nil {
+		if err := seccomp.CompileCached(s.Linux.Seccomp, filepath.Join(p.StateDir, "seccomp-ok")); err != nil {
 			return fmt.Errorf("validate seccomp filter: %w", err)
 		}
 	}

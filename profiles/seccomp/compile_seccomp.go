@@ -42,21 +42,10 @@ func build(f *specs.LinuxSeccomp) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if defAct == libseccomp.ActNotify {
-		return 0, fmt.Errorf("%w: SCMP_ACT_NOTIFY cannot be the default action", ErrInvalid)
-	}
 	apiLevel, _ := libseccomp.GetAPI() // pre-2.4 libseccomp is level 0
 	for _, sc := range f.Syscalls {
-		if sc.Action != specs.ActNotify {
-			continue
-		}
-		if apiLevel < 6 {
+		if sc.Action == specs.ActNotify && apiLevel < 6 {
 			return 0, fmt.Errorf("seccomp notify needs libseccomp API level 6, have %d", apiLevel)
-		}
-		for _, n := range sc.Names {
-			if n == "write" {
-				return 0, fmt.Errorf("%w: SCMP_ACT_NOTIFY cannot be used for write", ErrInvalid)
-			}
 		}
 	}
 
@@ -250,4 +239,11 @@ func exportLen(filter *libseccomp.ScmpFilter) (int, error) {
 		return insns, fmt.Errorf("bpf program has %d instructions, the kernel loads at most %d", insns, maxInsns)
 	}
 	return insns, nil
+}
+
+// libVersion names the libseccomp the binary is linked with, so that a
+// cached compile result is not reused across library versions.
+func libVersion() string {
+	maj, mnr, mic := libseccomp.GetLibraryVersion()
+	return fmt.Sprintf("libseccomp %d.%d.%d", maj, mnr, mic)
 }

@@ -76,8 +76,13 @@ func TestDefaultConditional(t *testing.T) {
 		t.Errorf("default action %q, want SCMP_ACT_ERRNO(1)", got)
 	}
 	wantArch := []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32, specs.ArchAARCH64, specs.ArchARM}
-	if got := Default().Architectures; !slices.Equal(got, wantArch) {
-		t.Errorf("architectures %v, want %v", got, wantArch)
+	if got := defaultFilter().Architectures; !slices.Equal(got, wantArch) {
+		t.Errorf("default.json architectures %v, want %v", got, wantArch)
+	}
+	if native := NativeArches(); native != nil {
+		if got := Default().Architectures; !slices.Equal(got, native) {
+			t.Errorf("Default() architectures %v, want this host's family %v", got, native)
+		}
 	}
 }
 

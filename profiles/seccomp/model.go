@@ -2,24 +2,38 @@ package seccomp
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// rule is one syscall rule of a filter, for one syscall name.
+// rule is one syscall rule of a filter, for one syscall name, in a normal
+// form: two rules that runc compiles to the same libseccomp rule are equal.
+// Build it with newRule.
 type rule struct {
 	action specs.LinuxSeccompAction
 	errno  *uint
-	args   []specs.LinuxSeccompArg // sorted by argLess
+	args   []specs.LinuxSeccompArg // sorted by argCompare, no duplicates
+	aKey   string                  // actionKey(action, errno)
+	fKey   string                  // aKey + "[" + argsKey(args) + "]"
 }
 
+// newRule returns the rule in normal form: SCMP_ACT_KILL is spelled
+// SCMP_ACT_KILL_THREAD (runc's alias), ERRNO and TRACE always carry their
+// return code (runc's default is EPERM) and other actions none, and the
+// conditions are sorted without duplicates.
 func newRule(action specs.LinuxSeccompAction, errno *uint, args []specs.LinuxSeccompArg) rule {
+	if action == specs.ActKill {
+		action = specs.ActKillThread
+	}
 	r := rule{action: action}
-	if usesErrno(action) && errno != nil {
-		e := *errno
+	if usesErrno(action) {
+		e := uint(1) // EPERM
+		if errno != nil {
+			e = *errno
+		}
 		r.errno = &e
 	}
 	if len(args) > 0 {
@@ -27,6 +41,8 @@ func newRule(action specs.LinuxSeccompAction, errno *uint, args []specs.LinuxSec
 		slices.SortFunc(r.args, argCompare)
 		r.args = slices.Compact(r.args)
 	}
+	r.aKey = actionKey(r.action, r.errno)
+	r.fKey = r.aKey + "[" + argsKey(r.args) + "]"
 	return r
 }
 
@@ -46,23 +62,15 @@ func argCompare(a, b specs.LinuxSeccompArg) int {
 
 func (r rule) conditional() bool { return len(r.args) > 0 }
 
-// actionKey is the action as libseccomp sees it: KILL and KILL_THREAD are one
-// action, and ERRNO and TRACE carry their return code (EPERM when unset).
+// actionKey names a normalized action with its return code.
 func actionKey(a specs.LinuxSeccompAction, errno *uint) string {
-	if a == specs.ActKill {
-		a = specs.ActKillThread
-	}
-	if !usesErrno(a) {
+	if errno == nil {
 		return string(a)
 	}
-	e := uint(1) // runc's default: EPERM
-	if errno != nil {
-		e = *errno
-	}
-	return fmt.Sprintf("%s(%d)", a, e)
+	return string(a) + "(" + strconv.FormatUint(uint64(*errno), 10) + ")"
 }
 
-func (r rule) actionKey() string { return actionKey(r.action, r.errno) }
+func (r rule) actionKey() string { return r.aKey }
 
 func argsKey(args []specs.LinuxSeccompArg) string {
 	var b strings.Builder
@@ -70,14 +78,20 @@ func argsKey(args []specs.LinuxSeccompArg) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "%d %s %d %d", a.Index, a.Op, a.Value, a.ValueTwo)
+		b.WriteString(strconv.FormatUint(uint64(a.Index), 10))
+		b.WriteByte(' ')
+		b.WriteString(string(a.Op))
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatUint(a.Value, 10))
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatUint(a.ValueTwo, 10))
 	}
 	return b.String()
 }
 
 // key identifies a rule: two rules with the same key compile to the same
 // libseccomp rule.
-func (r rule) key() string { return r.actionKey() + "[" + argsKey(r.args) + "]" }
+func (r rule) key() string { return r.fKey }
 
 func (r rule) rank() int { return actionRank[r.action] }
 

@@ -124,7 +124,7 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if !reflect.DeepEqual(got, Default()) {
+	if !reflect.DeepEqual(got, defaultFilter()) {
 		t.Error("Load(default.json) differs from Default()")
 	}
 

@@ -43,10 +43,12 @@ import (
 // architectures missing from a filter are killed, so listing fewer is
 // stricter); if the bundle lists none, the result lists none and only the
 // native architecture is allowed. Flags are the union of both; the listener
-// path and metadata are the bundle's, or the profile's when the bundle has
-// none. Rules are grouped by action and arguments and sorted, so the output
-// is deterministic, and Tighten is idempotent:
-// Tighten(p, Tighten(p, b)) equals Tighten(p, b).
+// path and metadata are the bundle's if it names a listener, else the
+// profile's. Rules are grouped by action and arguments and sorted, so the output
+// is deterministic whatever the order of the input rules, and Tighten is
+// idempotent: Tighten(p, Tighten(p, b)) equals Tighten(p, b). (With a nil b
+// the two are equal in meaning, and equal exactly when p is already in
+// Tighten's form, as Default() is.)
 //
 // Tighten returns an error satisfying errors.Is(err, ErrInvalid) if profile is
 // invalid, and one also satisfying errors.Is(err, profiles.ErrRefused) if
@@ -56,7 +58,10 @@ func Tighten(profile, bundle *specs.LinuxSeccomp) (*specs.LinuxSeccomp, error) {
 		return nil, fmt.Errorf("check profile seccomp filter: %w", err)
 	}
 	if bundle == nil || (bundle.DefaultAction == "" && len(bundle.Syscalls) == 0) {
-		return clone(profile), nil
+		// Intersect the profile with itself: the same filter, in Tighten's
+		// canonical form, so that a second pass over a rewritten bundle
+		// changes nothing.
+		bundle = profile
 	}
 	if err := validate(bundle); err != nil {
 		return nil, fmt.Errorf("%w: %w", profiles.Refusef("bundle seccomp filter refused"), err)
@@ -66,8 +71,11 @@ func Tighten(profile, bundle *specs.LinuxSeccomp) (*specs.LinuxSeccomp, error) {
 	out := &specs.LinuxSeccomp{
 		Architectures:    intersectArches(profile.Architectures, bundle.Architectures),
 		Flags:            unionFlags(profile.Flags, bundle.Flags),
-		ListenerPath:     cmp.Or(bundle.ListenerPath, profile.ListenerPath),
-		ListenerMetadata: cmp.Or(bundle.ListenerMetadata, profile.ListenerMetadata),
+		ListenerPath:     profile.ListenerPath,
+		ListenerMetadata: profile.ListenerMetadata,
+	}
+	if bundle.ListenerPath != "" {
+		out.ListenerPath, out.ListenerMetadata = bundle.ListenerPath, bundle.ListenerMetadata
 	}
 	def := pix.defRule
 	if bix.defRule.rank() < def.rank() {
@@ -203,8 +211,9 @@ func denyWithin(p, b []rule) []rule {
 
 // group turns per-name rules into OCI syscall entries: one entry per distinct
 // rule, naming every syscall that has it. Rules equal to the default action
-// are dropped, as runc would. Entries are sorted by action strictness,
-// action, errno, conditions and first name.
+// are dropped, as runc would. Entries are sorted from the most permissive
+// action to the strictest, then by action and errno, unconditional before
+// conditional, by conditions, and by first name.
 func group(perName map[string][]rule, skip string) []specs.LinuxSyscall {
 	type entry struct {
 		r     rule
@@ -233,7 +242,9 @@ func group(perName map[string][]rule, skip string) []specs.LinuxSyscall {
 	slices.SortFunc(entries, func(a, b *entry) int {
 		return cmp.Or(
 			cmp.Compare(b.r.rank(), a.r.rank()), // allowing rules first
-			strings.Compare(a.r.key(), b.r.key()),
+			strings.Compare(a.r.actionKey(), b.r.actionKey()),
+			cmp.Compare(len(a.r.args), len(b.r.args)), // unconditional first
+			slices.CompareFunc(a.r.args, b.r.args, argCompare),
 			strings.Compare(a.names[0], b.names[0]),
 		)
 	})

@@ -3,6 +3,7 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -80,8 +81,9 @@ var knownFlags = map[specs.LinuxSeccompFlag]bool{
 
 // validate checks what can be checked without libseccomp: every action,
 // operator, architecture and flag is one runc knows, argument indexes are
-// below 6, errno values fit the kernel's range, and syscall names are not
-// empty. Errors satisfy errors.Is(err, ErrInvalid).
+// below 6, errno values fit the kernel's range, syscall names are not empty,
+// and SCMP_ACT_NOTIFY is neither the default action nor used for write
+// (runc refuses both). Errors satisfy errors.Is(err, ErrInvalid).
 func validate(f *specs.LinuxSeccomp) error {
 	if f == nil {
 		return fmt.Errorf("%w: no filter", ErrInvalid)
@@ -91,6 +93,11 @@ func validate(f *specs.LinuxSeccomp) error {
 	}
 	if _, ok := actionRank[f.DefaultAction]; !ok {
 		return fmt.Errorf("%w: unknown defaultAction %q", ErrInvalid, f.DefaultAction)
+	}
+	if f.DefaultAction == specs.ActNotify {
+		// runc refuses it: the write that hands over the listener's
+		// file descriptor would itself wait for the listener.
+		return fmt.Errorf("%w: SCMP_ACT_NOTIFY cannot be the default action", ErrInvalid)
 	}
 	if err := checkErrno(f.DefaultErrnoRet); err != nil {
 		return fmt.Errorf("%w: defaultErrnoRet: %w", ErrInvalid, err)
@@ -124,6 +131,9 @@ func validateSyscall(sc specs.LinuxSyscall) error {
 	}
 	if _, ok := actionRank[sc.Action]; !ok {
 		return fmt.Errorf("%q: unknown action %q", sc.Names[0], sc.Action)
+	}
+	if sc.Action == specs.ActNotify && slices.Contains(sc.Names, "write") {
+		return errors.New(`SCMP_ACT_NOTIFY cannot be used for "write"`)
 	}
 	if err := checkErrno(sc.ErrnoRet); err != nil {
 		return fmt.Errorf("%q: errnoRet: %w", sc.Names[0], err)
