@@ -22,7 +22,7 @@ deps:
 build: deps $(BIN)/runcage $(BIN)/runc
 
 $(BIN)/runcage: $(shell find cmd runtime profiles -name '*.go' -o -name '*.json' 2>/dev/null) go.mod go.sum
-	CGO_ENABLED=1 $(GO) build -trimpath -tags seccomp -ldflags '$(LDFLAGS)' -o $@ ./cmd/runcage
+	CGO_ENABLED=1 $(GO) build -trimpath -tags "seccomp urfave_cli_no_docs" -ldflags '$(LDFLAGS)' -o $@ ./cmd/runcage
 
 # The delegate: runc built from the version pinned in go.mod, with seccomp.
 $(BIN)/runc: go.mod go.sum

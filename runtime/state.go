@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 
 	"github.com/runcage/runcage/runtime/spec"
 )
@@ -27,14 +26,22 @@ type record struct {
 // runcDefaultRoot is runc's --root default for root.
 const runcDefaultRoot = "/run/runc"
 
-// idRE is runc's own rule for container ids.
-var idRE = regexp.MustCompile(`^[\w+\-.]+$`)
+// validID is runc's own rule for container ids, ^[\w+-.]+$.
+func validID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return id != ""
+}
 
 // recordPath returns where the record of container id under the given runc
 // root lives: <state>/containers/<hash of root>/<id>.json. Ids runc would
 // reject get no path.
 func recordPath(stateDir, root, id string) (string, bool) {
-	if id == "" || !idRE.MatchString(id) || id == "." || id == ".." {
+	if id == "" || !validID(id) || id == "." || id == ".." {
 		return "", false
 	}
 	if root == "" {
