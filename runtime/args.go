@@ -50,18 +50,14 @@ var (
 	// --additional-gids, --interval, ...) was given a value runc cannot
 	// parse.
 	ErrBadNumber = errors.New("invalid numeric value")
-	// ErrUnknownFlag means a flag runc v1.5.2 does not know was given to a
-	// verb whose arguments runcage must read exactly (see Scan), or a global
-	// flag named "runcage-..." that is not one of runcage's.
+	// ErrUnknownFlag means a global flag named "runcage-..." that is not
+	// one of runcage's.
 	ErrUnknownFlag = errors.New("unknown flag")
 	// ErrMisplacedFlag means a runcage flag was given after the verb.
 	ErrMisplacedFlag = errors.New("runcage flags must come before the verb")
 	// ErrConflictingFlags means two spellings of one flag ("-b" and
 	// "--bundle"), which runc refuses, or a runcage flag given twice.
 	ErrConflictingFlags = errors.New("conflicting flags")
-	// ErrArgCount means the verb got a number of positional arguments runc
-	// refuses, such as "create" with no container id or with two.
-	ErrArgCount = errors.New("wrong number of arguments")
 	// ErrNoProcessFlag is returned by Invocation.WithExecProcess when there
 	// is no --process value to replace.
 	ErrNoProcessFlag = errors.New("no exec --process flag")
@@ -79,8 +75,8 @@ type Invocation struct {
 	Args []string
 	// Verb is the verb runc will run: "create", "run", "exec", ..., or a word
 	// runcage does not know, which is forwarded. It is "" when runc runs no
-	// verb: none was given, or a global -h/--help or -v/--version makes runc
-	// print text and exit.
+	// verb: none was given (or an empty word), or a global -h/--help or
+	// -v/--version makes runc print text and exit.
 	Verb string
 	// VerbIndex is the index of Verb in Args, -1 when Verb is "".
 	VerbIndex int
@@ -141,9 +137,10 @@ type GlobalFlags struct {
 }
 
 // ExecFlags holds the flags of "runc exec" that decide what the new process
-// may do. runc ignores all but Process's neighbours (--detach, --pid-file,
-// --console-socket, ...) when Process is set, and reads the process from
-// that file instead.
+// may do. When Process is non-empty runc reads the whole process from that
+// file and ignores --cap, --apparmor, --no-new-privs, --process-label,
+// --user, --cwd, --env, --tty and Command; otherwise it starts from the
+// container's config.json process and applies them.
 type ExecFlags struct {
 	// Process is the -p/--process value: a process.json file.
 	Process string
@@ -182,13 +179,15 @@ type VerbFlag struct {
 	// Name is the flag's first name in runc ("bundle" for "-b"), or the
 	// name as written for a flag runcage does not know.
 	Name string
-	// Value is the value given. For a bool flag it is "true" or "false".
+	// Value is the value given. For a known bool flag it is "true" or
+	// "false"; for an unknown flag it is the text after "=", if any.
 	Value string
 	// Index is the index in Invocation.Args of the flag itself.
 	Index int
 	// ValueIndex is the index in Invocation.Args of the element holding
-	// the value: Index+something for a separate value, Index itself for
-	// "name=value" and for bool flags.
+	// the value: the separate value's own index, or Index itself for
+	// "name=value" and for bool flags. After urfave's reordering the
+	// separate value need not be at Index+1.
 	ValueIndex int
 	// Unknown is true for a flag runcage does not know, forwarded as a
 	// bool flag (see GlobalFlags.Unknown).
@@ -216,7 +215,8 @@ func (inv *Invocation) WithExecProcess(path string) ([]string, error) {
 	return out, nil
 }
 
-// The prefix runcage's own flags share; runc has no flag that starts so.
+// argvRuncagePrefix starts the name of each of runcage's own flags; no runc
+// flag starts so.
 const argvRuncagePrefix = "runcage-"
 
 // argvKind says whether a flag takes a value.
@@ -262,13 +262,10 @@ type argvVerb struct {
 	flags *argvFlagSet
 	// noReorder is urfave's SkipArgReorder.
 	noReorder bool
-	// strict verbs are those whose arguments runcage acts on; an unknown
-	// flag makes Scan fail instead of guessing.
-	strict bool
 	// takesID is true when the first positional argument is a container id.
 	takesID bool
-	// exactArgs, when >= 0, and minArgs are runc's positional-count checks,
-	// enforced for strict verbs only.
+	// exactArgs, when >= 0, and minArgs are runc's positional counts; a
+	// surplus tells Scan that a bare unknown flag took a value.
 	exactArgs, minArgs int
 }
 
@@ -303,12 +300,12 @@ var argvVerbs = map[string]*argvVerb{
 		"image-path=s work-path=s parent-path=s leave-running tcp-established " +
 			"tcp-skip-in-flight link-remap ext-unix-sk shell-job lazy-pages status-fd=i " +
 			"page-server=s file-locks pre-dump manage-cgroups-mode=s empty-ns=s auto-dedup")},
-	"create": {takesID: true, strict: true, exactArgs: 1, flags: argvFlags(
+	"create": {takesID: true, exactArgs: 1, flags: argvFlags(
 		"bundle,b=s console-socket=s pidfd-socket=s pid-file=s no-pivot no-new-keyring " +
 			"preserve-fds=i")},
 	"delete": {takesID: true, exactArgs: -1, flags: argvFlags("force,f")},
 	"events": {takesID: true, exactArgs: -1, flags: argvFlags("interval=d stats")},
-	"exec": {takesID: true, strict: true, noReorder: true, exactArgs: -1, minArgs: 1, flags: argvFlags(
+	"exec": {takesID: true, noReorder: true, exactArgs: -1, minArgs: 1, flags: argvFlags(
 		"console-socket=s pidfd-socket=s cwd=s env,e=s tty,t user,u=s additional-gids,g=i64 " +
 			"process,p=s detach,d pid-file=s process-label=s apparmor=s no-new-privs cap,c=s " +
 			"preserve-fds=i cgroup=s ignore-paused")},
@@ -317,18 +314,18 @@ var argvVerbs = map[string]*argvVerb{
 	"list":     {exactArgs: -1, flags: argvFlags("format,f=s quiet,q")},
 	"pause":    {takesID: true, exactArgs: -1, flags: argvFlags("")},
 	"ps":       {takesID: true, noReorder: true, exactArgs: -1, flags: argvFlags("format,f=s")},
-	"restore": {takesID: true, strict: true, exactArgs: 1, flags: argvFlags(
+	"restore": {takesID: true, exactArgs: 1, flags: argvFlags(
 		"console-socket=s image-path=s work-path=s tcp-established ext-unix-sk shell-job " +
 			"file-locks manage-cgroups-mode=s bundle,b=s detach,d pid-file=s no-subreaper " +
 			"no-pivot empty-ns=s auto-dedup lazy-pages lsm-profile=s lsm-mount-context=s")},
 	"resume": {takesID: true, exactArgs: -1, flags: argvFlags("")},
-	"run": {takesID: true, strict: true, exactArgs: 1, flags: argvFlags(
+	"run": {takesID: true, exactArgs: 1, flags: argvFlags(
 		"bundle,b=s console-socket=s pidfd-socket=s detach,d keep pid-file=s no-subreaper " +
 			"no-pivot no-new-keyring preserve-fds=i")},
 	"spec":  {exactArgs: -1, flags: argvFlags("bundle,b=s rootless")},
 	"start": {takesID: true, exactArgs: -1, flags: argvFlags("")},
 	"state": {takesID: true, exactArgs: -1, flags: argvFlags("")},
-	"update": {takesID: true, strict: true, exactArgs: 1, flags: argvFlags(
+	"update": {takesID: true, exactArgs: 1, flags: argvFlags(
 		"resources,r=s blkio-weight=i cpu-period=s cpu-quota=s cpu-burst=s cpu-share=s " +
 			"cpu-rt-period=s cpu-rt-runtime=s cpuset-cpus=s cpuset-mems=s kernel-memory=s " +
 			"kernel-memory-tcp=s memory=s cpu-idle=s memory-reservation=s memory-swap=s " +
@@ -348,12 +345,15 @@ var argvVerbs = map[string]*argvVerb{
 // Verbs runcage does not know are forwarded with their arguments unread.
 //
 // For the verbs runcage acts on (create, run, restore, exec, update) Scan
-// must agree with runc exactly, so it refuses what runc v1.5.2 would refuse:
-// an unknown flag, a value flag with no value, two spellings of one flag, a
-// bad bool value, and the wrong number of positional arguments. For the
-// other known verbs it refuses only what no runc accepts (bad flag syntax, a
-// missing value, conflicting spellings, a bad bool) and reads an unknown
-// flag as GlobalFlags.Unknown describes. On error the Invocation is nil.
+// refuses the malformed flags of runc's own flags that runc would refuse
+// too (ErrMissingValue, ErrConflictingFlags, ErrBadBool, ErrBadNumber,
+// ErrBadFlagSyntax), before anything is rewritten, so that the bundle and
+// process file runcage reads are the ones runc will read. Flags of a newer
+// runc are forwarded, never rejected: a bare unknown flag is read as a bool,
+// and if that leaves a positional argument too many, the container id is
+// taken as the last one (where every caller puts it). A wrong number of
+// positional arguments is forwarded for runc to report. A runcage flag after any known verb
+// is ErrMisplacedFlag. On error the Invocation is nil.
 func Scan(argv []string) (*Invocation, error) {
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("scan argv: %w", ErrEmptyArgv)
@@ -542,9 +542,8 @@ func (inv *Invocation) scanVerb(v *argvVerb) error {
 			if strings.HasPrefix(name, argvRuncagePrefix) {
 				return fmt.Errorf("%q: %w", s, ErrMisplacedFlag)
 			}
-			if v.strict {
-				return fmt.Errorf("%q: %w", s, ErrUnknownFlag)
-			}
+			// A flag from a newer runc: forward it, never reject it. A
+			// bare one is read as a bool (see the id rule below).
 			vfl.Unknown = true
 			vfl.Value = value
 			inv.VerbFlags = append(inv.VerbFlags, vfl)
@@ -593,21 +592,31 @@ func (inv *Invocation) scanVerb(v *argvVerb) error {
 	}
 	if v.takesID && len(pos) > 0 {
 		inv.ContainerID = args[pos[0]]
+		// A bare unknown flag that in fact took a value leaves one
+		// positional too many; every caller puts the id last, so take it.
+		if v.exactArgs > 0 && len(pos) > v.exactArgs && inv.hasBareUnknown() {
+			inv.ContainerID = args[pos[len(pos)-1]]
+		}
 	}
 	if inv.Exec != nil && len(pos) > 1 {
 		for _, k := range pos[1:] {
 			inv.Exec.Command = append(inv.Exec.Command, args[k])
 		}
 	}
-	if v.strict {
-		if v.exactArgs >= 0 && len(pos) != v.exactArgs {
-			return fmt.Errorf("want %d, got %d: %w", v.exactArgs, len(pos), ErrArgCount)
-		}
-		if len(pos) < v.minArgs {
-			return fmt.Errorf("want at least %d, got %d: %w", v.minArgs, len(pos), ErrArgCount)
+	// A wrong number of arguments is runc's to report: it refuses the
+	// command line itself, after runcage has at most hardened the bundle.
+	return nil
+}
+
+// hasBareUnknown reports whether a verb flag runcage does not know was given
+// without an "=value", so that it may have consumed the next argument.
+func (inv *Invocation) hasBareUnknown() bool {
+	for _, f := range inv.VerbFlags {
+		if f.Unknown && f.Value == "" {
+			return true
 		}
 	}
-	return nil
+	return false
 }
 
 // applyVerbFlag copies one known verb flag into inv's fields.

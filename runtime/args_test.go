@@ -313,18 +313,22 @@ var argvTestSemantics = []argvTestCase{
 	{name: "-- keeps -b as the id", argv: argvTestArgs("runc create -- -b"), verb: "create", id: "-b"},
 	// A bool flag takes the next non-flag as its "value" in urfave's
 	// reordering, which then ends flag parsing: runc sees three arguments.
-	{name: "bool before id then bundle", argv: argvTestArgs("runc create --no-pivot id -b /b"), wantErr: ErrArgCount},
+	// Argument-count errors are runc's to report; runcage forwards them.
+	{name: "bool before id then bundle", argv: argvTestArgs("runc create --no-pivot id -b /b"), verb: "create", id: "id"},
 	{name: "bundle missing value", argv: argvTestArgs("runc create -b"), wantErr: ErrMissingValue},
 	// Reordered, "-b" goes first and takes "id" as its value.
-	{name: "id becomes the bundle", argv: argvTestArgs("runc create id -b"), wantErr: ErrArgCount},
-	{name: "no id", argv: argvTestArgs("runc create -b /b"), wantErr: ErrArgCount},
-	{name: "two ids", argv: argvTestArgs("runc run -b /b id other"), wantErr: ErrArgCount},
+	{name: "id becomes the bundle", argv: argvTestArgs("runc create id -b"), verb: "create", bundle: "id"},
+	{name: "no id", argv: argvTestArgs("runc create -b /b"), verb: "create", bundle: "/b"},
+	{name: "two ids", argv: argvTestArgs("runc run -b /b id other"), verb: "run", bundle: "/b", id: "id"},
 	{name: "create --help needs no id", argv: argvTestArgs("runc create --help"), verb: "create", help: true},
 	{name: "create -h=false", argv: argvTestArgs("runc create -h=false -b /b id"), verb: "create", bundle: "/b", id: "id"},
-	{name: "unknown create flag", argv: argvTestArgs("runc create --frobnicate -b /b id"), wantErr: ErrUnknownFlag},
+	// Flags of a newer runc are forwarded, never rejected.
+	{name: "unknown create flag", argv: argvTestArgs("runc create --frobnicate -b /b id"), verb: "create", bundle: "/b", id: "id"},
+	{name: "unknown create flag with value", argv: argvTestArgs("runc create --frobnicate 7 -b /b id"), verb: "create", bundle: "/b", id: "id"},
+	{name: "unknown create flag with = value", argv: argvTestArgs("runc create --frobnicate=7 --bundle /b id"), verb: "create", bundle: "/b", id: "id"},
 	// After the id an unknown flag is not reordered, so runc counts it as a
 	// second positional argument.
-	{name: "unknown create flag after id", argv: argvTestArgs("runc create -b /b id --frobnicate"), wantErr: ErrArgCount},
+	{name: "unknown create flag after id", argv: argvTestArgs("runc create -b /b id --frobnicate"), verb: "create", bundle: "/b", id: "id"},
 	{name: "bad flag syntax", argv: argvTestArgs("runc create ---b /b id"), wantErr: ErrBadFlagSyntax},
 	{name: "bad bool", argv: argvTestArgs("runc create --no-pivot=yes -b /b id"), wantErr: ErrBadBool},
 	{name: "bad int", argv: argvTestArgs("runc create --preserve-fds two -b /b id"), wantErr: ErrBadNumber},
@@ -388,8 +392,8 @@ var argvTestSemantics = []argvTestCase{
 	{name: "process -p=", argv: argvTestArgs("runc exec -d -p=/p.json id"), verb: "exec", id: "id", exec: &ExecFlags{Process: "/p.json", ProcessIndex: 2, ProcessInline: true, Detach: true}},
 	{name: "exec flags after id are the command", argv: argvTestArgs("runc exec id --cap CAP_SYS_ADMIN -p /p.json"), verb: "exec", id: "id", exec: &ExecFlags{ProcessIndex: -1, Command: []string{"--cap", "CAP_SYS_ADMIN", "-p", "/p.json"}}},
 	{name: "exec -- then id", argv: argvTestArgs("runc exec -t -- id sh"), verb: "exec", id: "id", exec: &ExecFlags{ProcessIndex: -1, Tty: true, Command: []string{"sh"}}},
-	{name: "exec unknown flag", argv: argvTestArgs("runc exec --privileged id sh"), wantErr: ErrUnknownFlag},
-	{name: "exec no id", argv: argvTestArgs("runc exec -p /p.json"), wantErr: ErrArgCount},
+	{name: "exec unknown flag", argv: argvTestArgs("runc exec --privileged id sh"), verb: "exec", id: "id", exec: &ExecFlags{ProcessIndex: -1, Command: []string{"sh"}}},
+	{name: "exec no id", argv: argvTestArgs("runc exec -p /p.json"), verb: "exec", exec: &ExecFlags{Process: "/p.json", ProcessIndex: 2}},
 	{name: "exec process at the end", argv: argvTestArgs("runc exec -p"), wantErr: ErrMissingValue},
 	{name: "exec bad gid", argv: argvTestArgs("runc exec -g 0x10 id sh"), wantErr: ErrBadNumber},
 	{name: "exec --help", argv: argvTestArgs("runc exec --help"), verb: "exec", help: true, exec: &ExecFlags{ProcessIndex: -1}},
@@ -397,8 +401,8 @@ var argvTestSemantics = []argvTestCase{
 	// update and the lenient verbs.
 	{name: "pids-limit hex", argv: argvTestArgs("runc update --pids-limit=0x10 id"), verb: "update", id: "id", pidsLimit: argvTestInt(16)},
 	{name: "pids-limit bad", argv: argvTestArgs("runc update --pids-limit lots id"), wantErr: ErrBadNumber},
-	{name: "update unknown flag", argv: argvTestArgs("runc update --memory-high 1G id"), wantErr: ErrUnknownFlag},
-	{name: "update two ids", argv: argvTestArgs("runc update -r - a b"), wantErr: ErrArgCount},
+	{name: "update unknown flag", argv: argvTestArgs("runc update --memory-high 1G id"), verb: "update", id: "id"},
+	{name: "update two ids", argv: argvTestArgs("runc update -r - a b"), verb: "update", id: "a", resources: "-"},
 	{name: "delete unknown flag forwarded", argv: argvTestArgs("runc delete --newflag id"), verb: "delete", id: "id"},
 	{name: "delete unknown = flag forwarded", argv: argvTestArgs("runc delete id --newflag=3"), verb: "delete", id: "id"},
 	{name: "delete bad syntax", argv: argvTestArgs("runc delete -=x id"), wantErr: ErrBadFlagSyntax},
@@ -577,8 +581,7 @@ func TestWithExecProcess(t *testing.T) {
 func TestScanErrorText(t *testing.T) {
 	for argv, want := range map[string]string{
 		"runc --root":                       `scan argv: "--root": flag needs a value`,
-		"runc create --frobnicate -b /b id": `scan create arguments: "--frobnicate": unknown flag`,
-		"runc exec":                         `scan exec arguments: want at least 1, got 0: wrong number of arguments`,
+		"runcage --runcage-bogus=1 state x": `scan argv: "--runcage-bogus=1": unknown flag`,
 		"runcage --runcage-profile=":        `scan argv: "--runcage-profile=": flag value is empty`,
 	} {
 		_, err := Scan(argvTestArgs(argv))
