@@ -14,6 +14,7 @@ for a in sh cat grep mount unshare mknod echo id; do ln -s busybox "$work/bundle
 cd "$work/bundle"
 "$top/bin/runc" spec
 probe='grep -E "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status
+echo "uid_map:        $(cat /proc/self/uid_map)"
 mount -t tmpfs none /tmp 2>/dev/null && echo "mount tmpfs:    allowed" || echo "mount tmpfs:    denied"
 unshare -U true 2>/dev/null && echo "unshare -U:     allowed" || echo "unshare -U:     denied"
 mknod /tmp/null c 1 3 2>/dev/null && echo "mknod:          allowed" || echo "mknod:          denied"'

@@ -58,7 +58,8 @@ type Profile struct {
 	// AppArmor configures the generated AppArmor profile runcage-<Name>.
 	AppArmor AppArmor `toml:"apparmor" json:"apparmor"`
 	// UserNS is Required (inject or validate a user namespace) or Off.
-	// Empty means Off until the user-namespace support lands.
+	// Empty means Required: root in a container is never root on the host
+	// unless a profile says userns = "off".
 	UserNS Requirement `toml:"userns" json:"userns,omitempty"`
 	// HostNamespaces lists the host namespaces a container may share:
 	// any of "pid", "ipc", "network", "uts", "cgroup". Empty means none.

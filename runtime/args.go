@@ -776,3 +776,14 @@ func argvPrintable(s string) string {
 	}
 	return q
 }
+
+// flagSet reports whether the known bool verb flag name (its long name) was
+// given as true.
+func (inv *Invocation) flagSet(name string) bool {
+	for _, f := range inv.VerbFlags {
+		if !f.Unknown && f.Name == name && f.Value == "true" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,67 +1,144 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/apparmor"
 	"github.com/runcage/runcage/profiles/policy"
+	"github.com/runcage/runcage/profiles/userns"
 	"github.com/runcage/runcage/runtime/spec"
 )
 
 // hardenBundle is the shared path of create, run and restore: select the
 // profile, load config.json losslessly, apply the profile, validate the
-// result, write it atomically (keeping the original), and record what was
-// applied so that exec can enforce the same profile.
-func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger) error {
+// result, set up the user namespace, write the config atomically (keeping
+// the original), and record what was applied so that exec and delete act
+// on the same profile. When it mounted or allocated anything it returns an
+// afterFunc that undoes it if the delegate fails.
+func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate string) (afterFunc, error) {
 	prof, src, err := pol.Select(inv.Global.RuncageProfile, inv.Argv0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if prof.Passthrough {
 		lg.debugf("profile %q (from %s): forwarding unchanged", prof.Name, src)
-		return nil
+		return nil, nil
 	}
 	dir := inv.Bundle
 	if dir == "" {
 		if dir, err = os.Getwd(); err != nil {
-			return fmt.Errorf("find bundle: %w", err)
+			return nil, fmt.Errorf("find bundle: %w", err)
 		}
 	}
 	if dir, err = filepath.Abs(dir); err != nil {
-		return fmt.Errorf("find bundle: %w", err)
+		return nil, fmt.Errorf("find bundle: %w", err)
 	}
 	b, err := spec.LoadBundle(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s := b.Spec()
 	if prof, err = pol.Tighten(prof, s.Annotations); err != nil {
-		return err
+		return nil, err
 	}
 	mods, err := pol.Modifiers(prof, policy.Env{Bundle: dir, AppArmor: apparmor.SystemHost{}})
 	if err != nil {
-		return fmt.Errorf("profile %q: %w", prof.Name, err)
+		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
 	if err := mods.Modify(s); err != nil {
-		return err
+		return nil, err
 	}
 	if err := pol.Validate(s); err != nil {
-		return fmt.Errorf("profile %q: %w", prof.Name, err)
+		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
+	}
+	rec := &record{Profile: prof.Name, Bundle: dir}
+	var setup *userns.Setup
+	if prof.UserNS == profiles.Required {
+		if !validID(inv.ContainerID) {
+			return nil, profiles.Refusef("container id %q refused: not a valid runc container id", inv.ContainerID)
+		}
+		setup = newSetup(pol, delegate)
+		if prev, _ := loadRecord(pol.StateDir, inv.Global.Root, inv.ContainerID); prev.injectedFor(s) {
+			// create again on a bundle runcage already rewrote for this
+			// container: its user namespace and mounts are in place.
+			rec.Userns = prev.Userns
+		} else if rec.Userns, err = setup.Apply(s, dir, inv.ContainerID); err != nil {
+			return nil, err
+		}
+	}
+	undo := func() error {
+		removeRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
+		if setup == nil {
+			return nil
+		}
+		return setup.Undo(rec.Userns, inv.ContainerID)
 	}
 	wrote, err := b.Save()
 	if err != nil {
-		return err
+		return nil, errors.Join(err, undo())
 	}
 	lg.debugf("profile %q (from %s) applied to %s (rewritten: %v)", prof.Name, src, dir, wrote)
-	rec := &record{Profile: prof.Name, Bundle: dir}
 	if s.Process != nil {
 		rec.AppArmor = s.Process.ApparmorProfile
 		rec.SelinuxLabel = s.Process.SelinuxLabel
 	}
 	if err := saveRecord(pol.StateDir, inv.Global.Root, inv.ContainerID, rec); err != nil {
-		return fmt.Errorf("record container state: %w", err)
+		return nil, errors.Join(fmt.Errorf("record container state: %w", err), undo())
 	}
-	return nil
+	if setup == nil {
+		return nil, nil
+	}
+	foreground := inv.Verb == "run" && !inv.flagSet("detach") && !inv.flagSet("keep")
+	return func(code int) error {
+		// A failed create leaves no container for delete to clean up, and
+		// a foreground run without --keep destroys its container on exit.
+		if code != 0 || foreground {
+			return undo()
+		}
+		return nil
+	}, nil
+}
+
+// afterDelete makes delete clean up what create set up for the container:
+// once the delegate has deleted it (its state directory is gone), the
+// id-mapped mounts are unmounted and the ids released.
+func afterDelete(inv *Invocation, pol *policy.Policy) (afterFunc, error) {
+	rec, err := loadRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
+	if err != nil || rec == nil || rec.Userns == nil {
+		removeRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
+		return nil, nil
+	}
+	return func(int) error {
+		root := inv.Global.Root
+		if root == "" {
+			root = runcDefaultRoot
+		}
+		if _, err := os.Stat(filepath.Join(root, inv.ContainerID)); err == nil {
+			return nil // still there: the delete failed, keep everything
+		}
+		removeRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
+		return newSetup(pol, "").Undo(rec.Userns, inv.ContainerID)
+	}, nil
+}
+
+// newSetup returns the user-namespace setup the policy configures.
+func newSetup(pol *policy.Policy, delegate string) *userns.Setup {
+	st := &userns.Setup{
+		Alloc: &userns.Allocator{
+			Dir:       filepath.Join(pol.StateDir, "userns"),
+			PoolStart: pol.UserNS.PoolStart,
+			PoolEnd:   pol.UserNS.PoolEnd,
+			Size:      pol.UserNS.Size,
+		},
+		MountDir: filepath.Join(pol.StateDir, "mnt"),
+		MinSize:  pol.UserNS.MinSize,
+	}
+	if delegate != "" {
+		st.IDMapMounts = idmapMountsCheck(pol.StateDir, delegate)
+	}
+	return st
 }

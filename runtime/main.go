@@ -48,9 +48,22 @@ func run(argv []string) int {
 	if inv.Version && inv.Verb == "" {
 		fmt.Printf("runcage version %s\n", Version)
 	}
-	if err := harden(inv, pol, lg); err != nil {
+	after, err := harden(inv, pol, lg, delegate)
+	if err != nil {
 		lg.errorf("%s", describe(inv, err))
 		return 1
+	}
+	if after != nil {
+		// runcage has work to do once the delegate is done: run it as a
+		// child rather than replacing itself.
+		code, err := superviseDelegate(delegate, inv.Args)
+		if err != nil {
+			lg.errorf("%v", err)
+		}
+		if err := after(code); err != nil {
+			lg.errorf("%s", describe(inv, err))
+		}
+		return code
 	}
 	lg.close()
 	err = execDelegate(delegate, inv.Args)
@@ -59,20 +72,24 @@ func run(argv []string) int {
 	return 1
 }
 
+// afterFunc is work runcage does once the delegate has exited with code.
+type afterFunc func(code int) error
+
 // harden applies the selected profile to the request, for the verbs that
-// need it. It returns nil for verbs that are forwarded untouched.
-func harden(inv *Invocation, pol *policy.Policy, lg *logger) error {
+// need it. It returns nil, nil for verbs that are forwarded untouched, and
+// an afterFunc when the delegate must be supervised.
+func harden(inv *Invocation, pol *policy.Policy, lg *logger, delegate string) (afterFunc, error) {
 	switch inv.Verb {
 	case "create", "run", "restore":
-		return hardenBundle(inv, pol, lg)
+		return hardenBundle(inv, pol, lg, delegate)
 	case "exec":
-		return hardenExec(inv, pol, lg)
+		return nil, hardenExec(inv, pol, lg)
 	case "update":
-		return guardUpdate(inv, pol)
+		return nil, guardUpdate(inv, pol)
 	case "delete":
-		removeRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
+		return afterDelete(inv, pol)
 	}
-	return nil
+	return nil, nil
 }
 
 // describe prefixes err with the verb and container, as runc does.

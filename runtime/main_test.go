@@ -54,6 +54,17 @@ func newFake(t *testing.T, extraPolicy string) *fake {
 	if err := os.WriteFile(f.policy, []byte(pol), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Creates really set up user namespaces (id-mapped mounts, id ranges):
+	// delete the test container the way an engine would. The fake
+	// delegate keeps no state, so runcage sees it gone and cleans up.
+	t.Cleanup(func() {
+		if _, stderr, code := f.run(t, "", "delete", "c1"); code != 0 {
+			t.Errorf("delete: exit %d: %s", code, stderr)
+		}
+		if data, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(data), dir) {
+			t.Errorf("mounts left under %s after delete", dir)
+		}
+	})
 	return f
 }
 

@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runcage/runcage/profiles/userns"
 	"github.com/runcage/runcage/runtime/spec"
 )
 
@@ -21,6 +24,8 @@ type record struct {
 	Bundle       string `json:"bundle"`
 	AppArmor     string `json:"apparmor,omitempty"`
 	SelinuxLabel string `json:"selinuxLabel,omitempty"`
+	// Userns is what the user-namespace setup did, to undo on delete.
+	Userns *userns.Result `json:"userns,omitempty"`
 }
 
 // runcDefaultRoot is runc's --root default for root.
@@ -95,5 +100,13 @@ func loadRecord(stateDir, root, id string) (*record, error) {
 func removeRecord(stateDir, root, id string) {
 	if path, ok := recordPath(stateDir, root, id); ok {
 		_ = os.Remove(path)
+		_ = os.Remove(filepath.Dir(path)) // only succeeds once it is empty
 	}
+}
+
+// injectedFor reports whether r records a user namespace runcage injected
+// and whose rootfs mount s already uses.
+func (r *record) injectedFor(s *specs.Spec) bool {
+	return r != nil && r.Userns != nil && r.Userns.Injected && r.Userns.Dir != "" &&
+		s.Root != nil && s.Root.Path == filepath.Join(r.Userns.Dir, "rootfs")
 }

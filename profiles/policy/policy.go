@@ -42,6 +42,8 @@ type Policy struct {
 	StateDir string `toml:"state_dir"`
 	// ProfilesDir holds one directory per installed profile.
 	ProfilesDir string `toml:"profiles_dir"`
+	// UserNS configures the pool user-namespace ranges come from.
+	UserNS UserNSPolicy `toml:"userns"`
 	// Profiles defines profiles inline; they take precedence over
 	// ProfilesDir and over the built-ins of the same name (except
 	// passthrough, which cannot be redefined).
@@ -49,6 +51,18 @@ type Policy struct {
 
 	// Path is where the policy was loaded from; empty for the built-in one.
 	Path string `toml:"-"`
+}
+
+// UserNSPolicy is the [userns] table of the policy file.
+type UserNSPolicy struct {
+	// PoolStart and PoolEnd bound the host ids handed out (default
+	// 100000 and 1<<31). Host id 0 is never handed out.
+	PoolStart uint32 `toml:"pool_start"`
+	PoolEnd   uint32 `toml:"pool_end"`
+	// Size is the size of each pod's range (default 65536).
+	Size uint32 `toml:"size"`
+	// MinSize is the smallest mapping a bundle may bring (default 65536).
+	MinSize uint32 `toml:"min_size"`
 }
 
 // Load reads the policy from path. When explicit is false and the file does
@@ -143,8 +157,12 @@ func ValidName(name string) error {
 	return nil
 }
 
-// check validates the settings of one profile.
+// check validates the settings of one profile and fills in the defaults
+// whose zero value is not the strictest spelling (userns: required).
 func check(p *profiles.Profile) error {
+	if p.UserNS == "" {
+		p.UserNS = profiles.Required
+	}
 	switch p.Mode {
 	case "", profiles.ModeEnforce, profiles.ModeComplain:
 	default:
@@ -195,10 +213,11 @@ func Builtin(name string) *profiles.Profile {
 	case "default":
 		return &profiles.Profile{
 			Name:        "default",
-			Description: "hardened: no capabilities, no_new_privs, runcage's seccomp allowlist, AppArmor where the host has it, host namespaces and sensitive mounts refused",
+			Description: "hardened: no capabilities, no_new_privs, runcage's seccomp allowlist, a user namespace, AppArmor where the host has it, host namespaces and sensitive mounts refused",
 			Mode:        profiles.ModeEnforce,
 			Seccomp:     profiles.SeccompRuntimeDefault,
 			AppArmor:    profiles.AppArmor{Mode: "enforce", Require: profiles.IfAvailable},
+			UserNS:      profiles.Required,
 		}
 	case "passthrough":
 		return &profiles.Profile{
