@@ -19,6 +19,7 @@ import (
 	"github.com/runcage/runcage/profiles/apparmor"
 	"github.com/runcage/runcage/profiles/policy"
 	"github.com/runcage/runcage/profiles/seccomp"
+	"github.com/runcage/runcage/profiles/userns"
 	"github.com/runcage/runcage/runtime/spec"
 )
 
@@ -101,6 +102,16 @@ func check(w io.Writer, inv *Invocation) error {
 		fmt.Fprintf(w, "  runtime/default filter: compiles with libseccomp (%d syscalls allowed)\n", len(seccomp.AllowedSyscalls(seccomp.Default())))
 	}
 	fmt.Fprintf(w, "user namespaces: %s\n", usernsStatus())
+	for _, dir := range []string{"/var/lib", pol.StateDir} {
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		if err := userns.Probe(dir); err != nil {
+			fmt.Fprintf(w, "id-mapped mounts on %s: no (%v)\n", dir, err)
+		} else {
+			fmt.Fprintf(w, "id-mapped mounts on %s: yes\n", dir)
+		}
+	}
 	ok, why := apparmor.Available()
 	state := "absent"
 	if ok {
@@ -133,6 +144,11 @@ func check(w io.Writer, inv *Invocation) error {
 		return nil
 	}
 	fmt.Fprintf(w, "delegate:        %s\n", delegate)
+	if err := idmapMountsCheck(pol.StateDir, delegate)(); err != nil {
+		fmt.Fprintf(w, "  idmap mount option: no (%v)\n", err)
+	} else {
+		fmt.Fprintf(w, "  idmap mount option: yes\n")
+	}
 	for _, args := range [][]string{{"--version"}, {"features"}} {
 		out, err := runDelegate(delegate, args...)
 		if err != nil {

@@ -7,14 +7,27 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/runcage/runcage/runtime/spec"
 )
 
 // delegateFeatures is the part of `runc features` runcage relies on.
 type delegateFeatures struct {
-	MountOptions []string `json:"mountOptions"`
+	Linux *struct {
+		MountExtensions *struct {
+			IDMap *struct {
+				Enabled *bool `json:"enabled"`
+			} `json:"idmap"`
+		} `json:"mountExtensions"`
+	} `json:"linux"`
+}
+
+// idmap reports whether the delegate supports id-mapped mounts (runc's
+// "idmap" mount option), as `features` announces it.
+func (f *delegateFeatures) idmap() bool {
+	l := f.Linux
+	return l != nil && l.MountExtensions != nil && l.MountExtensions.IDMap != nil &&
+		l.MountExtensions.IDMap.Enabled != nil && *l.MountExtensions.IDMap.Enabled
 }
 
 // features returns the delegate's `features` output, cached under the
@@ -52,7 +65,7 @@ func idmapMountsCheck(stateDir, delegate string) func() error {
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(f.MountOptions, "idmap") {
+		if !f.idmap() {
 			return fmt.Errorf("the delegate runtime %s does not support the idmap mount option (runc 1.2 or later does)", delegate)
 		}
 		return nil
