@@ -72,14 +72,19 @@ func newEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &testEnv{t: t, bin: bin, dir: t.TempDir()}
-	// t.TempDir makes 0700 directories; a container whose root is mapped
-	// to an unprivileged host id must be able to reach its bundle.
-	for _, d := range []string{e.dir, filepath.Dir(e.dir)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	// Not t.TempDir: its path holds the test's name, which would leak into
+	// refusal messages and satisfy the substring checks on them. The mode is
+	// 0755 so a container whose root is mapped to an unprivileged host id can
+	// reach its bundle.
+	dir, err := os.MkdirTemp("", "runcage-it-")
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.RemoveAll(dir) }) // registered first, so runs last
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{t: t, bin: bin, dir: dir}
 	if filepath.Join(filepath.Dir(bin.Runcage), "runc") != bin.Runc {
 		e.policyEnv = []string{"RUNCAGE_CONFIG=" + e.policy("runtime = "+strconv.Quote(bin.Runc)+"\n")}
 	}
@@ -261,13 +266,24 @@ func shSpec(caps []string, script string) *specs.Spec {
 	return BaseSpec(caps, "sh", "-c", script)
 }
 
-// capSets names the bundles every profile test runs with.
-var capSets = []struct {
+// capSet is a kind of bundle every profile test runs with.
+type capSet struct {
 	name string
 	caps []string
-}{
-	{"runc-spec-caps", RuncSpecCaps},
-	{"docker-default-caps", DockerDefaultCaps},
+	nnp  bool // process.noNewPrivileges
+}
+
+func (cs capSet) spec(script string) *specs.Spec {
+	s := shSpec(cs.caps, script)
+	s.Process.NoNewPrivileges = cs.nnp
+	return s
+}
+
+// capSets are the bundles `runc spec` writes (no_new_privs on) and the ones
+// Docker and containerd write by default (no_new_privs off).
+var capSets = []capSet{
+	{"runc-spec-caps", RuncSpecCaps, true},
+	{"docker-default-caps", DockerDefaultCaps, false},
 }
 
 // containsFold reports whether s contains sub, ignoring case.

@@ -24,7 +24,7 @@ func TestDefaultProfileHardens(t *testing.T) {
 			e := newEnv(t)
 			for _, rt := range []Runtime{e.runcage(""), e.runcage("default")} {
 				t.Run(strings.ReplaceAll(rt.Name, "/", "-"), func(t *testing.T) {
-					b, _ := e.bundle("bundle-"+strconv.Itoa(int(idCounter.Add(1))), shSpec(cs.caps, hardeningScript), RootfsOptions{})
+					b, _ := e.bundle("bundle-"+strconv.Itoa(int(idCounter.Add(1))), cs.spec(hardeningScript), RootfsOptions{})
 					res := e.mustRun(rt, b, 0)
 					if !strings.Contains(res.Stdout, "\ndone\n") {
 						t.Fatalf("script did not finish:\n%s", res)
@@ -142,7 +142,7 @@ func TestPassthroughEqualsRunc(t *testing.T) {
 	for _, cs := range capSets {
 		t.Run(cs.name, func(t *testing.T) {
 			e := newEnv(t)
-			spec := shSpec(cs.caps, hardeningScript)
+			spec := cs.spec(hardeningScript)
 			b1, _ := e.bundle("plain", spec, RootfsOptions{})
 			b2, _ := e.bundle("passthrough", spec, RootfsOptions{})
 			plain := e.mustRun(e.runc(), b1, 0)
@@ -166,7 +166,11 @@ func TestPassthroughEqualsRunc(t *testing.T) {
 					t.Errorf("passthrough %s = %s, want %s (the bundle's capabilities)", k, stPass[k], mask)
 				}
 			}
-			for k, want := range map[string]string{"CapInh": zeroCaps, "CapAmb": zeroCaps, "NoNewPrivs": "1", "Seccomp": "0"} {
+			nnp := "0"
+			if cs.nnp {
+				nnp = "1"
+			}
+			for k, want := range map[string]string{"CapInh": zeroCaps, "CapAmb": zeroCaps, "NoNewPrivs": nnp, "Seccomp": "0"} {
 				if stPass[k] != want {
 					t.Errorf("passthrough %s = %s, want %s", k, stPass[k], want)
 				}

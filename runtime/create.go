@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/apparmor"
@@ -37,9 +40,26 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	if dir, err = filepath.Abs(dir); err != nil {
 		return nil, fmt.Errorf("find bundle: %w", err)
 	}
+	if containerExists(inv.Global.Root, inv.ContainerID) {
+		// runc will refuse the duplicate id itself. Set nothing up, and so
+		// undo nothing: the live container's ids and mounts are its own.
+		return nil, nil
+	}
+	prev, err := loadRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
+	if err != nil {
+		return nil, err
+	}
 	b, err := spec.LoadBundle(dir)
 	if err != nil {
 		return nil, err
+	}
+	if staleMount(b.Spec(), pol.StateDir) && !prev.injectedFor(b.Spec()) {
+		// The bundle was rewritten for a container that is gone (runc's
+		// tests and some engines run a bundle again): its root.path names
+		// a mount that no longer exists. Start again from the original.
+		if b, err = spec.LoadBundleOrig(dir); err != nil {
+			return nil, fmt.Errorf("bundle was rewritten by runcage for another container: %w", err)
+		}
 	}
 	s := b.Spec()
 	if prof, err = pol.Tighten(prof, s.Annotations); err != nil {
@@ -62,12 +82,23 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 			return nil, profiles.Refusef("container id %q refused: not a valid runc container id", inv.ContainerID)
 		}
 		setup = newSetup(pol, delegate)
-		if prev, _ := loadRecord(pol.StateDir, inv.Global.Root, inv.ContainerID); prev.injectedFor(s) {
+		switch {
+		case prev.injectedFor(s):
 			// create again on a bundle runcage already rewrote for this
 			// container: its user namespace and mounts are in place.
 			rec.Userns = prev.Userns
-		} else if rec.Userns, err = setup.Apply(s, dir, inv.ContainerID); err != nil {
-			return nil, err
+		default:
+			if prev != nil && prev.Userns != nil {
+				// Left by a container runc no longer knows (deleted
+				// behind runcage's back, or a crash): clean it up first
+				// so mounts never stack.
+				if err := setup.Undo(prev.Userns, inv.ContainerID); err != nil {
+					return nil, fmt.Errorf("clean up a stale setup of this container id: %w", err)
+				}
+			}
+			if rec.Userns, err = setup.Apply(s, dir, inv.ContainerID); err != nil {
+				return nil, err
+			}
 		}
 	}
 	undo := func() error {
@@ -113,11 +144,7 @@ func afterDelete(inv *Invocation, pol *policy.Policy) (afterFunc, error) {
 		return nil, nil
 	}
 	return func(int) error {
-		root := inv.Global.Root
-		if root == "" {
-			root = runcDefaultRoot
-		}
-		if _, err := os.Stat(filepath.Join(root, inv.ContainerID)); err == nil {
+		if containerExists(inv.Global.Root, inv.ContainerID) {
 			return nil // still there: the delete failed, keep everything
 		}
 		removeRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
@@ -141,4 +168,26 @@ func newSetup(pol *policy.Policy, delegate string) *userns.Setup {
 		st.IDMapMounts = idmapMountsCheck(pol.StateDir, delegate)
 	}
 	return st
+}
+
+// containerExists reports whether the delegate has state for id under root.
+func containerExists(root, id string) bool {
+	if !validID(id) {
+		return false
+	}
+	if root == "" {
+		root = runcDefaultRoot
+	}
+	_, err := os.Lstat(filepath.Join(root, id))
+	return err == nil
+}
+
+// staleMount reports whether s's root.path lies under runcage's own mount
+// directory, that is, whether s is a config runcage already rewrote.
+func staleMount(s *specs.Spec, stateDir string) bool {
+	if s.Root == nil {
+		return false
+	}
+	rel, err := filepath.Rel(filepath.Join(stateDir, "mnt"), s.Root.Path)
+	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
 }

@@ -1,13 +1,20 @@
 // Command startbench measures what runcage adds to a container's start-up.
 //
-// It builds one busybox bundle, then alternates plain runc and runcage
-// (default profile) -n times through create → start → wait for exit (polling
-// `state` every millisecond until "stopped") → delete, with a container that
-// runs `true`. It prints a markdown report: median and p90 per runtime and
-// phase, the runcage/runc ratio, peak RSS (wait4 ru_maxrss) of the create
-// invocations, and runcage's own overhead measured with /bin/true as the
-// delegate (RUNCAGE_CONFIG with runtime = "/bin/true"), which isolates the
-// policy load, spec rewrite and execve from runc's work.
+// It builds one busybox bundle, then takes plain runc, runcage (default
+// profile) and plain runc on the config.json runcage writes -n times each,
+// interleaved, through create → start → wait for exit (polling `state` every
+// millisecond until "stopped") → delete, with a container that runs `true`.
+// It prints a markdown report: median and p90 per runtime and phase, and
+// the runcage/runc ratio. It then times runcage alone, with /bin/true as the
+// delegate (RUNCAGE_CONFIG with runtime = "/bin/true"), which isolates
+// runcage's own work from runc's. Last, it reports peak RSS (wait4
+// ru_maxrss) of runc create, runcage create and runcage alone.
+//
+// ru_maxrss survives fork and execve: a child's figure can never be lower
+// than its parent's resident set when it was spawned. So peak RSS is measured
+// through a launcher, this same program re-executed in a minimal mode that
+// spawns the command and reports its ru_maxrss. The report shows the
+// launcher's floor.
 //
 // Run it as root from the repository after `make build`:
 //
@@ -26,7 +33,6 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"iter"
 	"math"
 	"os"
 	"os/exec"
@@ -41,12 +47,19 @@ import (
 
 const modulePath = "github.com/runcage/runcage"
 
+// launchArg as argv[1] selects launcher mode; see launch.
+const launchArg = "__startbench_launch"
+
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == launchArg {
+		os.Exit(launch(os.Args[2:]))
+	}
 	n := flag.Int("n", 100, "number of create/start/wait/delete cycles per runtime (at least 100 for docs/benchmarks.md)")
 	warmup := flag.Int("warmup", 5, "untimed warm-up cycles per runtime")
+	rssRuns := flag.Int("rss-runs", 30, "launcher runs per peak-RSS row")
 	busybox := flag.String("busybox", "/bin/busybox", "statically linked busybox for the rootfs")
 	flag.Parse()
-	if err := run(*n, *warmup, *busybox); err != nil {
+	if err := run(*n, *warmup, *rssRuns, *busybox); err != nil {
 		fmt.Fprintln(os.Stderr, "startbench:", err)
 		os.Exit(1)
 	}
@@ -139,12 +152,60 @@ func invoke(env []string, path string, args ...string) (invocation, error) {
 	return inv, nil
 }
 
+// launch is launcher mode: it spawns argv (absolute path first) with stdio
+// on /dev/null, waits, prints the child's ru_maxrss in KiB and exits with
+// the child's status. The launcher does nothing else, so its own small
+// resident set is the floor of what it can report.
+func launch(argv []string) int {
+	null, err := syscall.Open(os.DevNull, syscall.O_RDWR, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 125
+	}
+	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{uintptr(null), uintptr(null), uintptr(null)},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 126
+	}
+	var ws syscall.WaitStatus
+	var ru syscall.Rusage
+	for {
+		_, err = syscall.Wait4(pid, &ws, 0, &ru)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 127
+	}
+	fmt.Println(ru.Maxrss)
+	return ws.ExitStatus()
+}
+
+// peakRSS runs argv through the launcher and returns its ru_maxrss in KiB.
+func peakRSS(env []string, argv ...string) (int64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	inv, err := invoke(env, self, append([]string{launchArg}, argv...)...)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(inv.stdout), 10, 64)
+}
+
 // rt is one runtime under test.
 type rt struct {
-	name string
-	path string
-	env  []string
-	root string
+	name   string
+	path   string
+	env    []string
+	root   string
+	config []byte // config.json as the bundle holds it before create
 }
 
 func (r rt) invoke(args ...string) (invocation, error) {
@@ -155,17 +216,20 @@ func (r rt) invoke(args ...string) (invocation, error) {
 type cycle struct {
 	create, start, wait, delete, total time.Duration
 	polls                              int
-	createRSS                          int64
 }
 
-func (r rt) cycle(bundle, id string) (cycle, error) {
-	var c cycle
+func (r rt) cycle(bundle, id string) (c cycle, err error) {
+	defer func() {
+		if err != nil {
+			r.invoke("delete", "--force", id)
+		}
+	}()
 	t0 := time.Now()
 	inv, err := r.invoke("create", "--bundle", bundle, id)
 	if err != nil {
 		return c, err
 	}
-	c.create, c.createRSS = inv.elapsed, inv.maxrss
+	c.create = inv.elapsed
 	t1 := time.Now()
 	if _, err := r.invoke("start", id); err != nil {
 		return c, err
@@ -262,7 +326,7 @@ func restore(bundle string, config []byte) error {
 	return os.WriteFile(filepath.Join(bundle, "config.json"), config, 0o644)
 }
 
-func run(n, warmup int, busybox string) error {
+func run(n, warmup, rssRuns int, busybox string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("must run as root")
 	}
@@ -295,20 +359,41 @@ func run(n, warmup int, busybox string) error {
 		}
 		runcageEnv = []string{"RUNCAGE_CONFIG=" + p}
 	}
+	// The policy naming /bin/true as the delegate serves twice: to capture
+	// the spec runcage hands runc, and below to time runcage alone.
+	truePolicy, err := writePolicy("true.toml", "/bin/true")
+	if err != nil {
+		return err
+	}
+	trueEnv := []string{"RUNCAGE_CONFIG=" + truePolicy}
+	captureID := fmt.Sprintf("capture-%d", os.Getpid())
+	if _, err := invoke(trueEnv, runcagePath, "--root", filepath.Join(tmp, "root-capture"), "create", "--bundle", bundle, captureID); err != nil {
+		return fmt.Errorf("capture runcage's spec: %w", err)
+	}
+	// The captured spec may point at what runcage set up for this
+	// container (an id range, an id-mapped rootfs); it stays until this
+	// delete.
+	defer invoke(trueEnv, runcagePath, "--root", filepath.Join(tmp, "root-capture"), "delete", "--force", captureID)
+	hardened, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(hardened, config) {
+		return errors.New("runcage's default profile left config.json unchanged; is it the default profile?")
+	}
+
 	rts := []rt{
-		{name: "runc", path: runcPath, root: filepath.Join(tmp, "root-runc")},
-		{name: "runcage (default profile)", path: runcagePath, env: runcageEnv, root: filepath.Join(tmp, "root-runcage")},
+		{name: "runc", path: runcPath, root: filepath.Join(tmp, "root-runc"), config: config},
+		{name: "runcage (default profile)", path: runcagePath, env: runcageEnv, root: filepath.Join(tmp, "root-runcage"), config: config},
+		{name: "runc on runcage's rewritten config.json", path: runcPath, root: filepath.Join(tmp, "root-runc-hard"), config: hardened},
 	}
 	cycles := make([][]cycle, len(rts))
 	id := 0
 	for i := -warmup; i < n; i++ {
-		// Alternate the order too, so neither runtime always runs second.
-		order := []int{0, 1}
-		if i%2 != 0 {
-			order = []int{1, 0}
-		}
-		for _, k := range order {
-			if err := restore(bundle, config); err != nil {
+		// Rotate the order too, so no runtime always runs in the same slot.
+		for j := range rts {
+			k := (i + warmup + j) % len(rts)
+			if err := restore(bundle, rts[k].config); err != nil {
 				return err
 			}
 			id++
@@ -322,54 +407,95 @@ func run(n, warmup int, busybox string) error {
 		}
 	}
 
-	// runcage alone: the delegate is /bin/true, so the time and RSS are
-	// runcage's own (plus one execve of a trivial program). Direct /bin/true
-	// with the same argv is the baseline for process start-up.
-	truePolicy, err := writePolicy("true.toml", "/bin/true")
-	if err != nil {
-		return err
-	}
-	trueEnv := []string{"RUNCAGE_CONFIG=" + truePolicy}
-	type solo struct {
-		name string
-		do   func(id string) (invocation, error)
-	}
+	// runcage alone: the delegate is /bin/true, so the time is runcage's
+	// own plus one execve of a trivial program. Direct /bin/true with the
+	// same argv is the baseline for process start-up. runcage still sets
+	// up what the profile needs (a user-namespace range, an id-mapped
+	// rootfs), so each create is deleted again through runcage, untimed.
 	soloRoot := filepath.Join(tmp, "root-solo")
-	solos := []solo{
-		{"/bin/true, same argv (process start-up baseline)", func(id string) (invocation, error) {
-			return invoke(nil, "/bin/true", "--root", soloRoot, "create", "--bundle", bundle, id)
-		}},
-		{"runcage create → /bin/true (load, rewrite, execve)", func(id string) (invocation, error) {
-			return invoke(trueEnv, runcagePath, "--root", soloRoot, "create", "--bundle", bundle, id)
-		}},
-		{"runcage state → /bin/true (argv scan, execve)", func(id string) (invocation, error) {
-			return invoke(trueEnv, runcagePath, "--root", soloRoot, "state", id)
-		}},
+	trueRT := rt{name: "/bin/true", path: "/bin/true", root: soloRoot}
+	aloneRT := rt{name: "runcage → /bin/true", path: runcagePath, env: trueEnv, root: soloRoot}
+	solos := []probe{
+		{name: "/bin/true, same argv (process start-up baseline)", rt: trueRT, verb: []string{"create", "--bundle", bundle}},
+		{name: "runcage create → /bin/true (all of runcage's own create work)", rt: aloneRT, verb: []string{"create", "--bundle", bundle}, del: true},
+		{name: "runcage state → /bin/true (start-up and hand-over only)", rt: aloneRT, verb: []string{"state"}},
 	}
-	soloRes := make([][]invocation, len(solos))
+	seq := 0
 	for i := -warmup; i < n; i++ {
-		for k, s := range solos {
-			if err := restore(bundle, config); err != nil {
-				return err
-			}
-			inv, err := s.do(fmt.Sprintf("solo-%d", i+warmup))
+		for k := range solos {
+			seq++
+			inv, err := solos[k].do(bundle, config, fmt.Sprintf("solo-%d-%d", os.Getpid(), seq), nil)
 			if err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
+				return fmt.Errorf("%s: %w", solos[k].name, err)
 			}
 			if i >= 0 {
-				soloRes[k] = append(soloRes[k], inv)
+				solos[k].times = append(solos[k].times, inv.elapsed)
 			}
 		}
 	}
 
-	report(os.Stdout, n, runcPath, runcagePath, rts, cycles, func(yield func(string, []invocation) bool) {
-		for k, s := range solos {
-			if !yield(s.name, soloRes[k]) {
-				return
+	// Peak RSS, through the launcher.
+	rssRows := []probe{
+		{name: "launcher floor: /bin/true", rt: rt{path: "/bin/true"}},
+		{name: "runc create", rt: rts[0], verb: []string{"create", "--bundle", bundle}, del: true},
+		{name: "runcage create (→ runc)", rt: rts[1], verb: []string{"create", "--bundle", bundle}, del: true},
+		{name: "runcage create → /bin/true (runcage alone)", rt: aloneRT, verb: []string{"create", "--bundle", bundle}, del: true},
+		{name: "runcage state → /bin/true (runcage alone)", rt: aloneRT, verb: []string{"state"}},
+	}
+	for range max(rssRuns, 1) {
+		for k := range rssRows {
+			seq++
+			var kib int64
+			_, err := rssRows[k].do(bundle, config, fmt.Sprintf("rss-%d-%d", os.Getpid(), seq), &kib)
+			if err != nil {
+				return fmt.Errorf("peak RSS of %s: %w", rssRows[k].name, err)
 			}
+			rssRows[k].kib = append(rssRows[k].kib, kib)
 		}
-	})
+	}
+
+	report(os.Stdout, n, runcPath, runcagePath, rts, cycles, solos, rssRows)
 	return nil
+}
+
+// probe is one measured invocation: rt's binary with --root (if rt has
+// one), then verb and a container id (if verb is not empty). If del is set,
+// the container is force-deleted with the same runtime afterwards, untimed.
+type probe struct {
+	name  string
+	rt    rt
+	verb  []string
+	del   bool
+	times []time.Duration
+	kib   []int64
+}
+
+// do restores config.json, runs the probe once with container id id and
+// returns the invocation. If kib is not nil, it runs through the launcher
+// and stores the peak RSS there instead of timing.
+func (p *probe) do(bundle string, config []byte, id string, kib *int64) (inv invocation, err error) {
+	if err := restore(bundle, config); err != nil {
+		return inv, err
+	}
+	var args []string
+	if p.rt.root != "" {
+		args = append(args, "--root", p.rt.root)
+	}
+	if len(p.verb) > 0 {
+		args = append(append(args, p.verb...), id)
+	}
+	if p.del {
+		defer func() {
+			if _, derr := p.rt.invoke("delete", "--force", id); derr != nil && err == nil {
+				err = derr
+			}
+		}()
+	}
+	if kib != nil {
+		*kib, err = peakRSS(p.rt.env, append([]string{p.rt.path}, args...)...)
+		return inv, err
+	}
+	return invoke(p.rt.env, p.rt.path, args...)
 }
 
 func quantile(ds []time.Duration, q float64) time.Duration {
@@ -396,13 +522,13 @@ func field(cs []cycle, f func(cycle) time.Duration) []time.Duration {
 	return out
 }
 
-func report(w *os.File, n int, runcPath, runcagePath string, rts []rt, cycles [][]cycle, solos iter.Seq2[string, []invocation]) {
+func report(w *os.File, n int, runcPath, runcagePath string, rts []rt, cycles [][]cycle, solos, rss []probe) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	ver, _ := exec.Command(runcPath, "--version").Output()
 	p("### Start-up: create → start → wait (state poll, 1 ms) → delete, container runs `true`")
 	p("")
-	p("%s, kernel %s, %d CPUs, %s; runc: %s; n = %d cycles per runtime, alternating.",
+	p("%s, kernel %s, %d CPUs, %s; runc %s; n = %d cycles per runtime, interleaved in rotating order.",
 		time.Now().UTC().Format("2006-01-02"), strings.TrimSpace(string(kernel)), runtime.NumCPU(), runtime.GOARCH,
 		strings.Fields(string(ver) + " ? ? ?")[2], n)
 	if n < 100 {
@@ -412,6 +538,8 @@ func report(w *os.File, n int, runcPath, runcagePath string, rts []rt, cycles []
 	p("")
 	p("| runtime | cycle median | cycle p90 | create median | create p90 | start median | wait median | delete median | state polls (median) |")
 	p("|---|---|---|---|---|---|---|---|---|")
+	total := func(c cycle) time.Duration { return c.total }
+	create := func(c cycle) time.Duration { return c.create }
 	for k, r := range rts {
 		cs := cycles[k]
 		polls := make([]int64, len(cs))
@@ -419,10 +547,8 @@ func report(w *os.File, n int, runcPath, runcagePath string, rts []rt, cycles []
 			polls[i] = int64(c.polls)
 		}
 		p("| %s | %s | %s | %s | %s | %s | %s | %s | %d |", r.name,
-			ms(quantile(field(cs, func(c cycle) time.Duration { return c.total }), .5)),
-			ms(quantile(field(cs, func(c cycle) time.Duration { return c.total }), .9)),
-			ms(quantile(field(cs, func(c cycle) time.Duration { return c.create }), .5)),
-			ms(quantile(field(cs, func(c cycle) time.Duration { return c.create }), .9)),
+			ms(quantile(field(cs, total), .5)), ms(quantile(field(cs, total), .9)),
+			ms(quantile(field(cs, create), .5)), ms(quantile(field(cs, create), .9)),
 			ms(quantile(field(cs, func(c cycle) time.Duration { return c.start }), .5)),
 			ms(quantile(field(cs, func(c cycle) time.Duration { return c.wait }), .5)),
 			ms(quantile(field(cs, func(c cycle) time.Duration { return c.delete }), .5)),
@@ -432,42 +558,30 @@ func report(w *os.File, n int, runcPath, runcagePath string, rts []rt, cycles []
 		a, b := quantile(field(cycles[1], f), q), quantile(field(cycles[0], f), q)
 		return fmt.Sprintf("%.2f", float64(a)/float64(b))
 	}
-	total := func(c cycle) time.Duration { return c.total }
-	create := func(c cycle) time.Duration { return c.create }
 	p("| **ratio runcage/runc** | **%s** | **%s** | **%s** | **%s** | | | | |",
 		ratio(total, .5), ratio(total, .9), ratio(create, .5), ratio(create, .9))
 	p("")
-	p("### Peak RSS of `create` (wait4 ru_maxrss)")
+	p("The third row runs plain runc on the config.json runcage writes (captured once with a /bin/true delegate): it separates what runc spends applying the hardened spec from what runcage spends itself.")
 	p("")
-	p("runcage execve's runc, so the runcage row is the larger of runcage's own peak and runc's (and that of the children runc reaps); the /bin/true rows below isolate runcage.")
-	p("ru_maxrss survives execve and fork, so no row can read below the benchmark process's own resident set at launch: the \"/bin/true, same argv\" row shows that floor, and a figure equal to it means \"at most this much\".")
+	p("### runcage alone (RUNCAGE_CONFIG with `runtime = \"/bin/true\"`), n = %d", n)
+	p("")
+	p("| invocation | median | p90 |")
+	p("|---|---|---|")
+	for _, s := range solos {
+		p("| %s | %s | %s |", s.name, ms(quantile(s.times, .5)), ms(quantile(s.times, .9)))
+	}
+	p("")
+	p("### Peak RSS (wait4 ru_maxrss through the launcher), %d runs each", len(rss[0].kib))
+	p("")
+	p("runcage either execve's runc or runs it as a child and waits (when it has work to do afterwards); either way \"runcage create (→ runc)\" is the larger of runcage's own peak and runc's. The \"runcage alone\" rows isolate runcage. No figure can be lower than the launcher floor.")
 	p("")
 	p("| invocation | median | max |")
 	p("|---|---|---|")
-	rss := func(cs []cycle) []int64 {
-		out := make([]int64, len(cs))
-		for i, c := range cs {
-			out[i] = c.createRSS
-		}
-		return out
+	for _, r := range rss {
+		p("| %s | %d KiB | %d KiB |", r.name, quantileInt(r.kib, .5), quantileInt(r.kib, 1))
 	}
-	r0, r1 := rss(cycles[0]), rss(cycles[1])
-	p("| runc create | %d KiB | %d KiB |", quantileInt(r0, .5), quantileInt(r0, 1))
-	p("| runcage create (→ runc) | %d KiB | %d KiB |", quantileInt(r1, .5), quantileInt(r1, 1))
-	p("| difference | %+d KiB | %+d KiB |", quantileInt(r1, .5)-quantileInt(r0, .5), quantileInt(r1, 1)-quantileInt(r0, 1))
-	p("")
-	p("### runcage alone (RUNCAGE_CONFIG with `runtime = \"/bin/true\"`)")
-	p("")
-	p("| invocation | median | p90 | peak RSS median |")
-	p("|---|---|---|---|")
-	for name, invs := range solos {
-		ds := make([]time.Duration, len(invs))
-		rs := make([]int64, len(invs))
-		for i, inv := range invs {
-			ds[i], rs[i] = inv.elapsed, inv.maxrss
-		}
-		p("| %s | %s | %s | %d KiB |", name, ms(quantile(ds, .5)), ms(quantile(ds, .9)), quantileInt(rs, .5))
-	}
+	p("| difference: runcage create (→ runc) − runc create | %+d KiB | %+d KiB |",
+		quantileInt(rss[2].kib, .5)-quantileInt(rss[1].kib, .5), quantileInt(rss[2].kib, 1)-quantileInt(rss[1].kib, 1))
 	p("")
 	p("Binaries: `%s`, `%s`.", runcPath, runcagePath)
 }

@@ -96,6 +96,9 @@ type Bundle struct {
 	Dir  string
 	Doc  *Document[specs.Spec]
 	perm os.FileMode
+	// fromOrig is set when Doc was loaded from the -orig copy: config.json
+	// must then be written even if the document did not change.
+	fromOrig bool
 }
 
 // LoadBundle reads and parses <dir>/config.json.
@@ -112,6 +115,21 @@ func LoadBundle(dir string) (*Bundle, error) {
 	return &Bundle{Dir: dir, Doc: doc, perm: perm}, nil
 }
 
+// LoadBundleOrig loads a bundle from the config.json.runcage-orig that an
+// earlier rewrite kept. Saving it rewrites config.json from that original.
+func LoadBundleOrig(dir string) (*Bundle, error) {
+	path := filepath.Join(dir, ConfigName+OrigSuffix)
+	data, perm, err := ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read original config: %w", err)
+	}
+	doc, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return &Bundle{Dir: dir, Doc: doc, perm: perm, fromOrig: true}, nil
+}
+
 // Spec returns the typed view of the bundle's config.
 func (b *Bundle) Spec() *specs.Spec { return b.Doc.Value }
 
@@ -121,7 +139,18 @@ func (b *Bundle) Spec() *specs.Spec { return b.Doc.Value }
 // already in its rewritten form is left alone, together with its -orig copy,
 // so that running create twice on one bundle keeps the true original.
 func (b *Bundle) Save() (bool, error) {
-	return saveWithOrig(filepath.Join(b.Dir, ConfigName), b.Doc, b.perm)
+	path := filepath.Join(b.Dir, ConfigName)
+	if b.fromOrig {
+		out, err := b.Doc.Marshal()
+		if err != nil {
+			return false, err
+		}
+		if err := WriteFileAtomic(path, out, b.perm); err != nil {
+			return false, fmt.Errorf("write %s: %w", ConfigName, err)
+		}
+		return true, nil
+	}
+	return saveWithOrig(path, b.Doc, b.perm)
 }
 
 // saveWithOrig writes doc to path atomically when it changed, keeping the
