@@ -1,0 +1,193 @@
+// Package record holds runcage's recording model: the trace format that the
+// recorder agent writes, that importers (strace logs, audit logs, complain
+// logs) produce, and that profile generation consumes.
+package record
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+)
+
+// TraceVersion is the version of the trace format this package writes. A
+// reader refuses traces with a newer version rather than guess at them.
+const TraceVersion = 1
+
+// Sources of a trace.
+const (
+	SourceRuncage  = "runcage"  // the recorder agent (record mode)
+	SourceComplain = "complain" // the complain-mode audit log
+	SourceStrace   = "strace"   // an `strace -f` log
+	SourceAudit    = "audit"    // audit type=SECCOMP records
+	SourceMerged   = "merged"   // the union of several traces
+)
+
+// Trace is what a workload was seen doing. It is a set: merging two traces
+// is their union, and the order of entries carries no meaning (Normalize
+// sorts them so that equal traces marshal to equal bytes).
+type Trace struct {
+	// Version is TraceVersion.
+	Version int `json:"version"`
+	// Name is the recording name: the runcage.dev/recording-name
+	// annotation, the Kubernetes container name, or the container id.
+	Name string `json:"name"`
+	// Source says what produced the trace (Source* constants).
+	Source string `json:"source"`
+	// Containers lists the container ids the trace was recorded from.
+	Containers []string `json:"containers,omitempty"`
+	// Arch is the seccomp architecture the syscall names belong to, in the
+	// OCI spelling ("SCMP_ARCH_X86_64").
+	Arch string `json:"arch,omitempty"`
+	// Started and Updated bound the recording.
+	Started time.Time `json:"started,omitzero"`
+	Updated time.Time `json:"updated,omitzero"`
+	// Complete is true once the traced container has exited and the trace
+	// was written for the last time. Periodic snapshots have it false.
+	Complete bool `json:"complete"`
+	// Syscalls maps each syscall name seen to the number of times it was
+	// seen.
+	Syscalls map[string]uint64 `json:"syscalls"`
+	// Files are the paths the workload named in path-taking syscalls.
+	Files []FileAccess `json:"files,omitempty"`
+	// Sockets are the socket families, types and protocols created.
+	Sockets []Socket `json:"sockets,omitempty"`
+	// Capabilities maps a capability name ("CAP_CHOWN") to the evidence that
+	// the workload needed it, one short line each (at most a few per
+	// capability).
+	Capabilities map[string][]string `json:"capabilities,omitempty"`
+}
+
+// FileAccess is one path and how it was used.
+type FileAccess struct {
+	// Path is absolute, as seen inside the container.
+	Path string `json:"path"`
+	// Access is a set of letters, sorted: r (read), w (write), x (execute),
+	// c (create), d (delete), m (mkdir), l (link/rename target), s (stat
+	// only), u (unix socket connect/bind).
+	Access string `json:"access"`
+}
+
+// Socket is one socket(2) triple, by name ("AF_INET", "SOCK_STREAM").
+type Socket struct {
+	Family   string `json:"family"`
+	Type     string `json:"type"`
+	Protocol int    `json:"protocol,omitempty"`
+}
+
+// New returns an empty trace of the current version.
+func New(name, source string) *Trace {
+	return &Trace{Version: TraceVersion, Name: name, Source: source, Syscalls: map[string]uint64{}}
+}
+
+// ErrBadTrace is wrapped by every error about a trace's contents.
+var ErrBadTrace = errors.New("bad trace")
+
+// Parse decodes and checks a trace.
+func Parse(data []byte) (*Trace, error) {
+	var t Trace
+	if err := json.Unmarshal(data, &t); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadTrace, err)
+	}
+	if t.Version < 1 || t.Version > TraceVersion {
+		return nil, fmt.Errorf("%w: version %d (this runcage reads 1 to %d)", ErrBadTrace, t.Version, TraceVersion)
+	}
+	if t.Syscalls == nil {
+		t.Syscalls = map[string]uint64{}
+	}
+	t.Normalize()
+	return &t, nil
+}
+
+// Marshal returns the normalized, indented JSON of t.
+func (t *Trace) Marshal() ([]byte, error) {
+	t.Normalize()
+	b, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("marshal trace: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// Normalize sorts and deduplicates every set in t.
+func (t *Trace) Normalize() {
+	slices.Sort(t.Containers)
+	t.Containers = slices.Compact(t.Containers)
+	byPath := map[string]string{}
+	for _, f := range t.Files {
+		byPath[f.Path] = unionLetters(byPath[f.Path], f.Access)
+	}
+	t.Files = t.Files[:0]
+	for _, p := range slices.Sorted(maps.Keys(byPath)) {
+		t.Files = append(t.Files, FileAccess{Path: p, Access: byPath[p]})
+	}
+	if len(t.Files) == 0 {
+		t.Files = nil
+	}
+	sort.Slice(t.Sockets, func(i, j int) bool {
+		a, b := t.Sockets[i], t.Sockets[j]
+		if a.Family != b.Family {
+			return a.Family < b.Family
+		}
+		if a.Type != b.Type {
+			return a.Type < b.Type
+		}
+		return a.Protocol < b.Protocol
+	})
+	t.Sockets = slices.Compact(t.Sockets)
+	for c, ev := range t.Capabilities {
+		slices.Sort(ev)
+		t.Capabilities[c] = slices.Compact(ev)
+	}
+}
+
+// Merge adds everything in o to t (set union; counts add up).
+func (t *Trace) Merge(o *Trace) {
+	if t.Syscalls == nil {
+		t.Syscalls = map[string]uint64{}
+	}
+	for s, n := range o.Syscalls {
+		t.Syscalls[s] += n
+	}
+	t.Containers = append(t.Containers, o.Containers...)
+	t.Files = append(t.Files, o.Files...)
+	t.Sockets = append(t.Sockets, o.Sockets...)
+	for c, ev := range o.Capabilities {
+		if t.Capabilities == nil {
+			t.Capabilities = map[string][]string{}
+		}
+		t.Capabilities[c] = append(t.Capabilities[c], ev...)
+	}
+	if t.Arch == "" {
+		t.Arch = o.Arch
+	}
+	if t.Started.IsZero() || (!o.Started.IsZero() && o.Started.Before(t.Started)) {
+		t.Started = o.Started
+	}
+	if o.Updated.After(t.Updated) {
+		t.Updated = o.Updated
+	}
+	t.Complete = t.Complete && o.Complete
+	t.Normalize()
+}
+
+// SyscallNames returns the sorted names of the syscalls seen.
+func (t *Trace) SyscallNames() []string {
+	return slices.Sorted(maps.Keys(t.Syscalls))
+}
+
+func unionLetters(a, b string) string {
+	seen := map[rune]bool{}
+	for _, r := range a + b {
+		seen[r] = true
+	}
+	out := make([]rune, 0, len(seen))
+	for r := range seen {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return string(out)
+}
