@@ -31,7 +31,7 @@ func TestLogQuietOnSuccess(t *testing.T) {
 	if res := rt.Exec(invokeTimeout, "delete", id); res.Exit != 0 {
 		t.Fatalf("%s", res)
 	}
-	// A second bundle: reusing one after delete is TestBundleReusableAfterDelete's concern.
+	// A second bundle: reusing one after delete is TestUsernsBundleReusableAfterDelete's concern.
 	b2, _ := e.bundle("quiet-run", BaseSpec(DockerDefaultCaps, "echo", "quiet-ok"), RootfsOptions{})
 	res := e.mustRun(rt, b2, 0)
 	if !strings.Contains(res.Stdout, "quiet-ok") {

@@ -83,9 +83,9 @@ func (e *testEnv) mustCreate(rt Runtime, bundle, id string) {
 	}
 }
 
-// TestDefaultProfileUserNamespace checks from inside the container that it
+// TestUsernsDefaultProfile checks from inside the container that it
 // runs in a user namespace whose mappings leave out host id 0.
-func TestDefaultProfileUserNamespace(t *testing.T) {
+func TestUsernsDefaultProfile(t *testing.T) {
 	e := newEnv(t)
 	b, _ := e.bundle("userns", BaseSpec(DockerDefaultCaps, "sh", "-c", "cat /proc/self/uid_map; echo --; cat /proc/self/gid_map"), RootfsOptions{})
 	res := e.mustRun(e.runcage(""), b, 0)
@@ -107,10 +107,10 @@ func TestDefaultProfileUserNamespace(t *testing.T) {
 	}
 }
 
-// TestBundleReusableAfterDelete runs the same bundle twice, as `runc run`
+// TestUsernsBundleReusableAfterDelete runs the same bundle twice, as `runc run`
 // allows and runc's own integration suite does: what runcage rewrote for
 // the first container must not break the second.
-func TestBundleReusableAfterDelete(t *testing.T) {
+func TestUsernsBundleReusableAfterDelete(t *testing.T) {
 	e := newEnv(t)
 	b, _ := e.bundle("reuse", BaseSpec(RuncSpecCaps, "echo", "reuse-ok"), RootfsOptions{})
 	for i := range 2 {
@@ -121,10 +121,10 @@ func TestBundleReusableAfterDelete(t *testing.T) {
 	}
 }
 
-// TestDuplicateCreateKeepsLiveContainer checks that a create refused for a
+// TestUsernsDuplicateCreateKeepsLiveContainer checks that a create refused for a
 // duplicate container id leaves the live container with that id alone: its
 // host id range stays allocated to it, so the next container gets another.
-func TestDuplicateCreateKeepsLiveContainer(t *testing.T) {
+func TestUsernsDuplicateCreateKeepsLiveContainer(t *testing.T) {
 	e := newEnv(t)
 	rt := e.runcage("")
 	spec := BaseSpec(RuncSpecCaps, "true")

@@ -93,7 +93,7 @@ func BenchmarkMountIDMappedOverlay(b *testing.B) {
 				b.StopTimer()
 				mkdirs(b, rootfs)
 				b.StartTimer()
-				cleanup, err := MountIDMappedOverlay(layers, rootfs, filepath.Join(dir, "state"), testRange, ns)
+				cleanup, err := MountIDMappedOverlay(Overlay{Lower: layers}, rootfs, filepath.Join(dir, "state"), testRange, ns)
 				if err != nil {
 					b.Fatal(err)
 				}

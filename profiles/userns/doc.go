@@ -14,7 +14,9 @@
 //   - Mounts. NewUsernsFD makes a user namespace that only carries a
 //     mapping; IDMappedBind and MountIDMappedOverlay use it to show an image
 //     to the container's root as its own, through id-mapped mounts, in a time
-//     that does not depend on the size of the image. Unmount undoes them.
+//     that does not depend on the size of the image; an overlay rootfs keeps
+//     its writes in the engine's upper directory, with the image's ids.
+//     Unmount undoes them.
 //   - Probing. Probe tells whether id-mapped mounts work on a filesystem, so
 //     that `runcage check` can report it and a container can be refused with
 //     a precise reason.

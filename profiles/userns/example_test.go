@@ -41,7 +41,7 @@ func Example() {
 		if err := os.MkdirAll(newRoot, 0o700); err != nil {
 			return "", nil, err
 		}
-		lower, upper, _, isOverlay, err := userns.OverlayInfo(rootfs)
+		ovl, isOverlay, err := userns.ReadOverlay(rootfs)
 		if err != nil {
 			return "", nil, err
 		}
@@ -51,11 +51,8 @@ func Example() {
 			}
 			return newRoot, []string{dir, newRoot}, nil
 		}
-		layers, err := userns.Layers(lower, upper)
-		if err != nil {
-			return "", nil, err
-		}
-		cleanup, err = userns.MountIDMappedOverlay(layers, newRoot, filepath.Join(dir, "ovl"), r, ns)
+		// Writes go to the engine's upper directory, with the image's ids.
+		cleanup, err = userns.MountIDMappedOverlay(ovl, newRoot, filepath.Join(dir, "ovl"), r, ns)
 		if err != nil {
 			return "", nil, err
 		}

@@ -66,6 +66,12 @@ func unsupported(err error) bool {
 // When the kernel or the filesystem of src refuses, the error wraps
 // ErrIDMapUnsupported as an *UnsupportedError naming the filesystem type.
 func IDMappedBind(src, dst string, usernsFD *os.File) error {
+	return idMappedBind(src, dst, usernsFD, 0)
+}
+
+// idMappedBind is IDMappedBind that also sets the MOUNT_ATTR_* flags attr
+// (such as MOUNT_ATTR_RDONLY) on the new mount.
+func idMappedBind(src, dst string, usernsFD *os.File, attr uint64) error {
 	if usernsFD == nil {
 		return errors.New("id-mapped bind: no user namespace")
 	}
@@ -80,8 +86,8 @@ func IDMappedBind(src, dst string, usernsFD *os.File) error {
 	defer unix.Close(tree)
 	// Private: the copy must not be a peer of src, so that mounts made
 	// under one never show up under the other.
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(usernsFD.Fd()), Propagation: unix.MS_PRIVATE}
-	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+	ma := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP | attr, Userns_fd: uint64(usernsFD.Fd()), Propagation: unix.MS_PRIVATE}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &ma); err != nil {
 		err = os.NewSyscallError("mount_setattr", err)
 		if unsupported(err) {
 			return fmt.Errorf("id-mapped bind %s: %w", src, &UnsupportedError{FSType: fsType(src), Path: src, Err: err})

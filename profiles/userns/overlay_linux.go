@@ -5,48 +5,101 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
+
+// Overlay is an overlay mount as the kernel shows it in
+// /proc/self/mountinfo: what MountIDMappedOverlay needs to show the same
+// files to a container in a user namespace.
+type Overlay struct {
+	// Mountpoint is where the overlay is mounted (symlinks resolved).
+	Mountpoint string
+	// Lower lists the lower layers from the top one down.
+	Lower []string
+	// Upper and Work are the upper and work directories; both are empty
+	// for a read-only overlay.
+	Upper, Work string
+	// Options are the feature options the mounter set that change what an
+	// overlay writes to its upper directory ("index=off", "redirect_dir=on",
+	// "metacopy=off", "nfs_export=off", "xino=auto", "uuid=on"), as
+	// "key=value", to be given again to an overlay sharing the upper.
+	Options []string
+}
+
+// mirroredOptions are the overlay options that decide the on-disk format of
+// the upper directory. An overlay that shares an engine's upper must use the
+// same; the kernel prints only those that differ from its defaults, so the
+// defaults are the same for both mounts.
+var mirroredOptions = []string{"index", "redirect_dir", "metacopy", "nfs_export", "xino", "uuid"}
 
 // OverlayInfo tells whether mountpoint is the root of an overlay mount and,
 // if so, its layers as the kernel shows them in /proc/self/mountinfo:
 // lower lists the lower layers from the top one down; upper and work are
 // empty for a read-only overlay. A path that is not a mount point, or whose
-// topmost mount is not an overlay, gives isOverlay false and no error.
+// topmost mount is not an overlay, gives isOverlay false and no error. It is
+// ReadOverlay without the options.
+func OverlayInfo(mountpoint string) (lower []string, upper, work string, isOverlay bool, err error) {
+	o, isOverlay, err := ReadOverlay(mountpoint)
+	return o.Lower, o.Upper, o.Work, isOverlay, err
+}
+
+// ReadOverlay tells whether mountpoint is the root of an overlay mount and,
+// if so, returns its layers and options as /proc/self/mountinfo shows them.
+// A path that is not a mount point, or whose topmost mount is not an
+// overlay, gives isOverlay false and no error.
 //
 // It understands both forms the kernel prints: "lowerdir=a:b:c" (as given
 // to mount(2), with "\:" for a colon inside a path) and one "lowerdir+=a"
 // per layer (fsconfig), after undoing the octal escapes ("\040" for a
-// space, "\054" for a comma). It returns an error for what it cannot
-// rebuild faithfully: data-only layers ("::" or "datadir+"), relative layer
-// paths (Docker and containerd use them when the option string would be too
-// long, and mountinfo does not say what they are relative to), and an
-// overlay mounted from a subdirectory of another overlay (bind mount).
-func OverlayInfo(mountpoint string) (lower []string, upper, work string, isOverlay bool, err error) {
+// space, "\054" for a comma). It returns an error, with isOverlay true, for
+// what it cannot rebuild faithfully:
+//   - data-only layers ("::" or "datadir+");
+//   - relative layer paths: containerd's snapshotter and Docker's overlay2
+//     driver pass layers relative to their own directory (containerd:
+//     ".../snapshots", by changing the working directory of the mounting
+//     process; Docker: ".../overlay2", "l/<short id>" symlinks) when the
+//     options would not fit in a page. The kernel resolves them against
+//     the mounter's working directory at mount time and prints them as
+//     given; mountinfo does not say what they were relative to, and
+//     guessing from a naming convention would id-map whatever directory the
+//     guess names;
+//   - the "userxattr" option (an overlay mounted inside a user namespace,
+//     which keeps its metadata in user.* xattrs) and "volatile";
+//   - an overlay mounted from a subdirectory of another overlay (bind
+//     mount).
+func ReadOverlay(mountpoint string) (o Overlay, isOverlay bool, err error) {
 	real, err := filepath.EvalSymlinks(mountpoint)
 	if err != nil {
-		return nil, "", "", false, fmt.Errorf("overlay info: %w", err)
+		return Overlay{}, false, fmt.Errorf("overlay info: %w", err)
 	}
 	real, err = filepath.Abs(real)
 	if err != nil {
-		return nil, "", "", false, fmt.Errorf("overlay info: %w", err)
+		return Overlay{}, false, fmt.Errorf("overlay info: %w", err)
 	}
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return nil, "", "", false, fmt.Errorf("overlay info: %w", err)
+		return Overlay{}, false, fmt.Errorf("overlay info: %w", err)
 	}
 	defer f.Close()
-	return overlayInfo(f, real)
+	return readOverlay(f, real)
 }
 
 func overlayInfo(r io.Reader, mountpoint string) (lower []string, upper, work string, isOverlay bool, err error) {
+	o, isOverlay, err := readOverlay(r, mountpoint)
+	return o.Lower, o.Upper, o.Work, isOverlay, err
+}
+
+func readOverlay(r io.Reader, mountpoint string) (o Overlay, isOverlay bool, err error) {
 	mounts, err := parseMountInfo(r)
 	if err != nil {
-		return nil, "", "", false, fmt.Errorf("overlay info: %w", err)
+		return Overlay{}, false, fmt.Errorf("overlay info: %w", err)
 	}
 	// The last entry for a mount point is the one on top, the one a path
 	// lookup sees.
@@ -57,21 +110,22 @@ func overlayInfo(r io.Reader, mountpoint string) (lower []string, upper, work st
 		}
 	}
 	if top == nil || top.FSType != "overlay" {
-		return nil, "", "", false, nil
+		return Overlay{}, false, nil
 	}
 	if top.Root != "/" {
-		return nil, "", "", true, fmt.Errorf("overlay info: %s shows directory %q of an overlay, not its root", mountpoint, top.Root)
+		return Overlay{}, true, fmt.Errorf("overlay info: %s shows directory %q of an overlay, not its root", mountpoint, top.Root)
 	}
-	lower, upper, work, err = parseOverlayOptions(top.SuperOptions)
+	o, err = parseOverlayOptions(top.SuperOptions)
 	if err != nil {
-		return nil, "", "", true, fmt.Errorf("overlay info: %s: %w", mountpoint, err)
+		return Overlay{}, true, fmt.Errorf("overlay info: %s: %w", mountpoint, err)
 	}
-	return lower, upper, work, true, nil
+	o.Mountpoint = mountpoint
+	return o, true, nil
 }
 
-// parseOverlayOptions reads the layers out of an overlay's super options as
-// mountinfo prints them.
-func parseOverlayOptions(opts string) (lower []string, upper, work string, err error) {
+// parseOverlayOptions reads the layers and the mirrored options out of an
+// overlay's super options as mountinfo prints them.
+func parseOverlayOptions(opts string) (o Overlay, err error) {
 	for _, opt := range strings.Split(opts, ",") {
 		key, val, _ := strings.Cut(opt, "=")
 		val = unescapeOctal(val)
@@ -80,29 +134,38 @@ func parseOverlayOptions(opts string) (lower []string, upper, work string, err e
 			// The string the mounter gave, with its backslash escapes.
 			layers, err := splitLowerdir(val)
 			if err != nil {
-				return nil, "", "", err
+				return Overlay{}, err
 			}
-			lower = append(lower, layers...)
+			o.Lower = append(o.Lower, layers...)
 		case "lowerdir+":
 			// One path, taken literally by the kernel.
-			lower = append(lower, val)
+			o.Lower = append(o.Lower, val)
 		case "datadir+":
-			return nil, "", "", errors.New("data-only lower layers (datadir+) are not supported")
+			return Overlay{}, errors.New("data-only lower layers (datadir+) are not supported")
 		case "upperdir":
-			upper = unescapeBackslash(val)
+			o.Upper = unescapeBackslash(val)
 		case "workdir":
-			work = unescapeBackslash(val)
+			o.Work = unescapeBackslash(val)
+		case "userxattr", "volatile":
+			return Overlay{}, fmt.Errorf("overlay option %q is not supported", key)
+		default:
+			if slices.Contains(mirroredOptions, key) && val != "" {
+				o.Options = append(o.Options, key+"="+val)
+			}
 		}
 	}
-	if len(lower) == 0 {
-		return nil, "", "", errors.New("no lower layers in the mount options")
+	if len(o.Lower) == 0 {
+		return Overlay{}, errors.New("no lower layers in the mount options")
 	}
-	for _, p := range append(append([]string(nil), lower...), upper, work) {
+	if (o.Upper == "") != (o.Work == "") {
+		return Overlay{}, errors.New("an upper directory without a work directory, or the reverse")
+	}
+	for _, p := range append(append([]string(nil), o.Lower...), o.Upper, o.Work) {
 		if p != "" && !filepath.IsAbs(p) {
-			return nil, "", "", fmt.Errorf("layer path %q is relative, and mountinfo does not say to what", p)
+			return Overlay{}, fmt.Errorf("layer path %q is relative: the engine mounted it relative to a working directory that mountinfo does not show, and runcage does not guess which directory that was", p)
 		}
 	}
-	return lower, upper, work, nil
+	return o, nil
 }
 
 // splitLowerdir splits a legacy lowerdir value at unescaped colons and
@@ -145,153 +208,219 @@ func unescapeBackslash(s string) string {
 	return b.String()
 }
 
-// Layers returns the lower layers for MountIDMappedOverlay that show what an
-// engine's overlay (lower, upper from OverlayInfo) shows: the engine's upper
-// directory on top when it holds anything, then lower. Whiteouts and opaque
-// directories in that upper keep working as a lower layer.
-func Layers(lower []string, upper string) ([]string, error) {
-	if upper == "" {
-		return lower, nil
-	}
-	d, err := os.Open(upper)
-	if err != nil {
-		return nil, fmt.Errorf("read upper layer: %w", err)
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(1)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read upper layer: %w", err)
-	}
-	if len(names) == 0 {
-		return lower, nil
-	}
-	return append([]string{upper}, lower...), nil
-}
+// workName is the name of the work directory MountIDMappedOverlay makes
+// next to the engine's upper directory.
+const workName = "runcage-work"
 
-// MountIDMappedOverlay mounts at dst an overlay that shows the layers lower
-// (top first) id-mapped through usernsFD, with its own upper directory owned
-// by the range's root, so that container root owns the image's files without
-// a single file being chowned. It costs one id-mapped bind per layer, not a
-// walk over the image.
+// MountIDMappedOverlay mounts at dst an overlay that shows what the engine's
+// overlay o shows, to a container whose user namespace maps ids 0 to
+// r.Size-1 to host r.HostID onwards (usernsFD, from NewUsernsFD with
+// r.Mappings()), without a single file being chowned. It costs one
+// id-mapped bind per layer plus one for the upper directory, not a walk
+// over the image.
+//
+// What the container writes goes to the engine's own upper directory, with
+// the ids it has inside the container, as if there were no user namespace:
+// a file container root creates is owned by 0 on disk. So the writes
+// survive a stop and start (the engine mounts the same upper again) and
+// `docker diff`, `commit`, `export` and `cp` see them.
 //
 // Under stateDir (created if missing, mode 0700) it makes:
-//   - lower-0 ... lower-N: id-mapped binds of each layer (IDMappedBind);
-//   - upper and work: the new overlay's upper and work directories, owned
-//     by r.HostID:r.HostID; upper takes the mode of the top layer's root,
-//     because the overlay's root directory is the upper directory. An
-//     existing upper is reused, so a caller may keep a container's writes
-//     across a stop and start by keeping stateDir; it must then keep the
-//     pod's Range too, because the files in the upper are owned by it.
+//   - lower-0 ... lower-N: the lower layers, each id-mapped through
+//     usernsFD, read-only, nosuid and nodev;
+//   - private (mode 0700) and private/upper-parent: the directory holding
+//     the engine's upper, id-mapped read-write (nosuid, nodev) through a
+//     second namespace (see below);
+//   - private/upper-parent/runcage-work: the new overlay's own work
+//     directory, next to the engine's upper, as the kernel requires (the
+//     upper and work directories must be on one mount). The engine's work
+//     directory is never used: mounting an overlay on a work directory
+//     empties and recreates its "work" subdirectory, and the engine's
+//     overlay, still mounted, then fails every copy-up (seen on Linux
+//     6.18: EPERM, ENOENT). It is removed again by Unmount;
 //
-// then mounts the overlay at dst, which must be an existing empty directory
-// that runcage created. dst is then what root.path should name.
+// then mounts the overlay at dst, nosuid, with o's lower layers, upper
+// directory and Options. dst must be an existing empty directory that
+// runcage created. A read-only engine overlay (no upper) gives a read-only
+// overlay of the id-mapped lowers and nothing else.
 //
-// Why not simpler: an overlay mount cannot itself be id-mapped (overlayfs
-// does not set FS_ALLOW_IDMAP, so mount_setattr fails with EINVAL), and the
-// upper directory must not be id-mapped either: overlayfs creates its work
-// directory with the mounter's credentials, host root, which the id-mapping
-// cannot represent, so it fails with EOVERFLOW and the overlay silently
-// comes up read-only (seen on Linux 6.18: "failed to create directory
-// .../work (errno: 75); mounting read-only"). So only the lower layers are
-// id-mapped, and the new overlay is checked to be writable. Files that the
-// container creates therefore land in the upper directory owned by the
-// host range (host r.HostID+k for container id k), not by the image's ids,
-// which is what the upper of any user-namespaced overlay holds.
+// The engine's upper and work directories must be in the same directory,
+// as Docker's overlay2 ("<id>/diff", "<id>/work"), containerd's overlayfs
+// snapshotter ("snapshots/<n>/fs", "snapshots/<n>/work") and
+// containers/storage ("<id>/diff", "<id>/work") all have them; otherwise it
+// refuses: id-mapping a higher common ancestor would expose more of the
+// engine's directories, and id-mapping the two separately fails (overlayfs
+// wants them on one mount: EINVAL).
 //
-// The engine's own overlay (Docker, containerd) is left mounted and
-// untouched. Its upper directory is not written to: if it holds anything
-// (for example files the engine put there), the caller passes it as the top
-// lower layer (see Layers), so nothing the engine put there is lost, but
-// what the container writes goes to stateDir/upper, not to the engine's
-// upper, and `docker diff`-like tools do not see it. The engine's work
-// directory is not used.
+// # The extra id
+//
+// Overlayfs makes its internal files (the work directory's contents,
+// whiteouts, the temporary file of a copy-up before it is given its owner)
+// with the credentials of whoever mounted it: host root. The pod's mapping
+// cannot represent host 0, so these fail with EOVERFLOW (and the overlay
+// comes up read-only, or a delete of a lower file fails). The upper parent
+// is therefore id-mapped through a namespace with the pod's mapping plus one
+// line: id r.Size (the first id after the container's range) maps to host
+// 0, for uids and gids alike. On disk those files are owned by
+// r.Size:r.Size (65536 for the default range size). Security:
+//   - Only that mount has the extra line. Through it, and only through it,
+//     an entry of the engine's upper or of runcage-work whose on-disk owner
+//     or group is r.Size looks like host root's. The lower layers are
+//     id-mapped without it: a lower file owned by r.Size on disk shows as
+//     unmapped (overflow id 65534), so the container can read it as
+//     "other" and never write it: the VFS refuses write access to an inode
+//     whose owner is unmapped (EACCES, whatever its mode), and copy-up
+//     refuses a file whose owner it cannot map (EOVERFLOW).
+//   - In the container's namespace host 0 is unmapped. The container sees
+//     such files as owned by nobody:nogroup, cannot chown or chgrp anything
+//     to them (the target id must be mapped in its namespace), and its
+//     capabilities do not apply to them (capable_wrt_inode_uidgid needs
+//     the owner mapped). The kernel ignores the set-user-ID and
+//     set-group-ID bits of a file whose owner or group is not mapped in the
+//     namespace of the process that executes it, and the container runs
+//     with no_new_privileges anyway.
+//   - The one way the container can make a file with group r.Size on disk
+//     is to create it in a set-group-ID directory with that group (the new
+//     file inherits the group); it cannot set the set-group-ID bit on it
+//     (the kernel strips it: the group is not one of the caller's).
+//   - On the host, an on-disk owner of r.Size is an ordinary unprivileged
+//     id outside every pod's range as seen through its own mounts. What
+//     could turn it into host root is executing a set-user-ID file through
+//     runcage's mounts, which the state directory's 0711 parents let any
+//     host user reach by name. Every mount made here is nosuid, so that
+//     never happens (without it, a host user running such a file through
+//     dst gets euid 0; the unit test proves both). The container's own
+//     rootfs is then nosuid too, which changes nothing under
+//     no_new_privileges.
+//
+// # Sharing the upper with the engine's overlay
+//
+// The engine's overlay stays mounted on the same upper directory while the
+// container runs. The kernel allows this with a warning ("upperdir is in-use
+// as upperdir/workdir of another mount, accessing files from both mounts
+// will result in undefined behavior") and refuses it (EBUSY) when the new
+// overlay has index=on; MountIDMappedOverlay then fails. The container only
+// ever uses the new overlay. What the engine does through its own mount
+// while the container runs (for example `docker cp` into a running
+// container, or a process on the host reading <bundle>/rootfs) may see a
+// stale view: each overlay caches its own lookups, so a file the container
+// created or deleted may be missing from, or still shown in, the engine's
+// mount until its caches drop it, and two copy-ups of one file, one
+// through each mount, may lose one of the two writes. It refuses an upper
+// directory that another overlay than the engine's (at o.Mountpoint)
+// already uses.
 //
 // cleanup lists, in the order they were made, what Unmount must undo:
-// stateDir (when this call created it), each lower-N, upper, work, and dst.
+// stateDir (when this call created it), each lower-N, private,
+// private/upper-parent, private/upper-parent/runcage-work and dst.
 // Unmount(cleanup) detaches the overlay and the binds and removes the
-// directories, dst included. A caller that keeps the upper drops it (and
-// stateDir) from the list. On error, everything this call made is undone
-// (an upper or work directory that existed before is kept) and cleanup is
-// nil.
-func MountIDMappedOverlay(lower []string, dst, stateDir string, r Range, usernsFD *os.File) (cleanup []string, err error) {
-	if len(lower) == 0 {
+// directories (runcage-work through the id-mapped mount, before the mount
+// is detached; never the engine's upper), dst included. On error,
+// everything this call made is undone and cleanup is nil.
+func MountIDMappedOverlay(o Overlay, dst, stateDir string, r Range, usernsFD *os.File) (cleanup []string, err error) {
+	if len(o.Lower) == 0 {
 		return nil, errors.New("id-mapped overlay: no lower layers")
 	}
-	if r.HostID == 0 || r.Size == 0 {
+	if r.HostID == 0 || r.Size == 0 || r.Size == math.MaxUint32 || r.end() > math.MaxUint32 {
 		return nil, fmt.Errorf("id-mapped overlay: bad range %s", r)
+	}
+	if (o.Upper == "") != (o.Work == "") {
+		return nil, errors.New("id-mapped overlay: an upper directory needs a work directory")
+	}
+	upperParent := filepath.Dir(o.Upper)
+	if o.Upper != "" && (upperParent != filepath.Dir(o.Work) || o.Upper == o.Work || !filepath.IsAbs(o.Upper)) {
+		return nil, fmt.Errorf("id-mapped overlay: the engine's upper directory %s and work directory %s are not in the same directory", o.Upper, o.Work)
 	}
 	if st, err := os.Stat(dst); err != nil {
 		return nil, fmt.Errorf("id-mapped overlay: %w", err)
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("id-mapped overlay: %s is not a directory", dst)
 	}
-	// undo is cleanup minus what existed before this call (a kept upper).
-	var undo []string
-	add := func(p string, made bool) {
-		cleanup = append(cleanup, p)
-		if made {
-			undo = append(undo, p)
-		}
-	}
+	// made is cleanup until it is returned; the deferred undo needs it
+	// after a return has set cleanup to nil.
+	var made []string
 	defer func() {
 		if err != nil {
-			if uerr := Unmount(undo); uerr != nil {
+			if uerr := Unmount(made); uerr != nil {
 				err = errors.Join(err, fmt.Errorf("undo: %w", uerr))
 			}
 			cleanup = nil
 		}
 	}()
+	mkdir := func(p string, mode os.FileMode) error {
+		if err := os.Mkdir(p, mode); err != nil {
+			return fmt.Errorf("id-mapped overlay: %w", err)
+		}
+		made = append(made, p)
+		return nil
+	}
 	if _, err := os.Lstat(stateDir); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(stateDir, 0o700); err != nil {
 			return nil, fmt.Errorf("id-mapped overlay: %w", err)
 		}
-		add(stateDir, true)
+		made = append(made, stateDir)
 	} else if err != nil {
 		return nil, fmt.Errorf("id-mapped overlay: %w", err)
 	}
 
-	mapped := make([]string, len(lower))
-	for i, l := range lower {
+	const layerAttr = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV
+	mapped := make([]string, len(o.Lower))
+	for i, l := range o.Lower {
 		p := filepath.Join(stateDir, fmt.Sprintf("lower-%d", i))
-		if err := os.Mkdir(p, 0o700); err != nil {
-			return nil, fmt.Errorf("id-mapped overlay: %w", err)
+		if err := mkdir(p, 0o700); err != nil {
+			return nil, err
 		}
-		add(p, true)
-		if err := IDMappedBind(l, p, usernsFD); err != nil {
+		if err := idMappedBind(l, p, usernsFD, layerAttr); err != nil {
 			return nil, fmt.Errorf("id-mapped overlay: layer %d: %w", i, err)
 		}
 		mapped[i] = p
 	}
-
-	var top unix.Stat_t
-	if err := unix.Stat(lower[0], &top); err != nil {
-		return nil, fmt.Errorf("id-mapped overlay: stat top layer: %w", err)
-	}
-	upper, work := filepath.Join(stateDir, "upper"), filepath.Join(stateDir, "work")
-	for _, d := range []struct {
-		path string
-		mode uint32
-	}{{upper, top.Mode & 0o7777}, {work, 0o700}} {
-		err := os.Mkdir(d.path, 0o700)
-		if errors.Is(err, fs.ErrExist) {
-			// Kept from an earlier run: it must still be a plain directory.
-			if fi, lerr := os.Lstat(d.path); lerr != nil || !fi.IsDir() {
-				return nil, fmt.Errorf("id-mapped overlay: %s exists and is not a directory", d.path)
-			}
-		} else if err != nil {
+	if o.Upper == "" {
+		if err := mountOverlay(mapped, "", "", o.Options, dst); err != nil {
 			return nil, fmt.Errorf("id-mapped overlay: %w", err)
 		}
-		add(d.path, err == nil)
-		if err := os.Lchown(d.path, int(r.HostID), int(r.HostID)); err != nil {
-			return nil, fmt.Errorf("id-mapped overlay: %w", err)
-		}
-		// After the chown, which clears set-id bits.
-		if err := unix.Fchmodat(unix.AT_FDCWD, d.path, d.mode, 0); err != nil {
-			return nil, fmt.Errorf("id-mapped overlay: chmod %s: %w", d.path, err)
-		}
+		return append(made, dst), nil
 	}
 
-	if err := mountOverlay(mapped, upper, work, dst); err != nil {
+	if err := upperInUse(o); err != nil {
+		return nil, fmt.Errorf("id-mapped overlay: %w", err)
+	}
+	ns, err := NewUsernsFD(UpperMappings(r), UpperMappings(r))
+	if err != nil {
+		return nil, fmt.Errorf("id-mapped overlay: user namespace for the upper directory: %w", err)
+	}
+	defer ns.Close()
+	private := filepath.Join(stateDir, "private")
+	if err := mkdir(private, 0o700); err != nil {
+		return nil, err
+	}
+	parent := filepath.Join(private, "upper-parent")
+	if err := mkdir(parent, 0o700); err != nil {
+		return nil, err
+	}
+	if err := idMappedBind(upperParent, parent, ns, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV); err != nil {
+		return nil, fmt.Errorf("id-mapped overlay: upper directory: %w", err)
+	}
+	upper := filepath.Join(parent, filepath.Base(o.Upper))
+	if fi, err := os.Lstat(upper); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("id-mapped overlay: the engine's upper directory %s is not a directory (%v)", o.Upper, err)
+	}
+	// The work directory: made through the id-mapped mount, so owned by
+	// r.Size on disk, or left over from a run that did not clean up (it
+	// is removed on delete), which the kernel empties when it mounts.
+	work := filepath.Join(parent, workName)
+	if err := os.Mkdir(work, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("id-mapped overlay: %w", err)
+	}
+	if fi, err := os.Lstat(work); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("id-mapped overlay: %s is not a directory (%v)", filepath.Join(upperParent, workName), err)
+	}
+	made = append(made, work)
+
+	if err := mountOverlay(mapped, upper, work, o.Options, dst); err != nil {
+		if errors.Is(err, unix.EBUSY) {
+			err = fmt.Errorf("%w (the kernel refuses an overlay with index=on on an upper directory another overlay uses)", err)
+		}
 		return nil, fmt.Errorf("id-mapped overlay: %w", err)
 	}
 	// overlayfs falls back to a read-only mount instead of failing when the
@@ -305,30 +434,76 @@ func MountIDMappedOverlay(lower []string, dst, stateDir string, r Range, usernsF
 		}
 		return nil, fmt.Errorf("id-mapped overlay: %w", err)
 	}
-	return append(cleanup, dst), nil
+	return append(made, dst), nil
 }
 
-// mountOverlay mounts an overlay of lower (top first), upper and work at
-// dst. It passes the options to mount(2) when they fit in a page, which
-// works on every kernel with id-mapped lower layers (5.19); otherwise it
-// gives each layer with fsconfig "lowerdir+" (Linux 6.8 and later), which
-// has no length limit.
-func mountOverlay(lower []string, upper, work, dst string) error {
+// UpperMappings returns the mappings of the namespace MountIDMappedOverlay
+// id-maps the engine's upper directory through: r's own mapping, plus id
+// r.Size mapped to host 0 for the files overlayfs makes as the mounter.
+func UpperMappings(r Range) []specs.LinuxIDMapping {
+	return append(r.Mappings(), specs.LinuxIDMapping{ContainerID: r.Size, HostID: 0, Size: 1})
+}
+
+// upperInUse refuses an upper directory that an overlay other than the
+// engine's (at o.Mountpoint) uses, such as runcage's overlay of another
+// container given the same rootfs.
+func upperInUse(o Overlay) error {
+	var want unix.Stat_t
+	if err := unix.Stat(o.Upper, &want); err != nil {
+		return fmt.Errorf("the engine's upper directory: %w", err)
+	}
+	mounts, err := readMountInfo()
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		if m.FSType != "overlay" || m.MountPoint == o.Mountpoint {
+			continue
+		}
+		other, err := parseOverlayOptions(m.SuperOptions)
+		if err != nil || other.Upper == "" {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat(other.Upper, &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
+			return fmt.Errorf("the engine's upper directory %s is already the upper directory of the overlay at %s", o.Upper, m.MountPoint)
+		}
+	}
+	return nil
+}
+
+// mountOverlay mounts, nosuid, an overlay of lower (top first), upper and
+// work (both empty for a read-only overlay) with the extra options opts
+// ("key=value") at dst. It passes the options to mount(2) when they fit
+// in a page, which works on every kernel with id-mapped lower layers
+// (5.19); otherwise it gives each layer with fsconfig "lowerdir+" (Linux
+// 6.8 and later), which has no length limit.
+func mountOverlay(lower []string, upper, work string, opts []string, dst string) error {
 	esc := make([]string, len(lower))
 	for i, l := range lower {
 		esc[i] = escapeOverlayPath(l)
 	}
-	data := "lowerdir=" + strings.Join(esc, ":") + ",upperdir=" + escapeOverlayPath(upper) + ",workdir=" + escapeOverlayPath(work)
+	data := "lowerdir=" + strings.Join(esc, ":")
+	if upper != "" {
+		data += ",upperdir=" + escapeOverlayPath(upper) + ",workdir=" + escapeOverlayPath(work)
+	}
+	for _, o := range opts {
+		data += "," + o
+	}
+	flags := uintptr(unix.MS_NOSUID)
+	if upper == "" {
+		flags |= unix.MS_RDONLY
+	}
 	if len(data) < os.Getpagesize() {
-		if err := unix.Mount("overlay", dst, "overlay", 0, data); err != nil {
+		if err := unix.Mount("overlay", dst, "overlay", flags, data); err != nil {
 			return fmt.Errorf("mount overlay at %s: %w", dst, err)
 		}
 		return nil
 	}
-	return mountOverlayFsconfig(lower, upper, work, dst)
+	return mountOverlayFsconfig(lower, upper, work, opts, dst)
 }
 
-func mountOverlayFsconfig(lower []string, upper, work, dst string) error {
+func mountOverlayFsconfig(lower []string, upper, work string, opts []string, dst string) error {
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("mount overlay at %s: %w", dst, os.NewSyscallError("fsopen", err))
@@ -345,16 +520,28 @@ func mountOverlayFsconfig(lower []string, upper, work, dst string) error {
 			return err
 		}
 	}
-	if err := set("upperdir", escapeOverlayPath(upper)); err != nil {
-		return err
+	if upper != "" {
+		if err := set("upperdir", escapeOverlayPath(upper)); err != nil {
+			return err
+		}
+		if err := set("workdir", escapeOverlayPath(work)); err != nil {
+			return err
+		}
 	}
-	if err := set("workdir", escapeOverlayPath(work)); err != nil {
-		return err
+	for _, o := range opts {
+		key, val, _ := strings.Cut(o, "=")
+		if err := set(key, val); err != nil {
+			return err
+		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		return fmt.Errorf("mount overlay at %s: %w", dst, os.NewSyscallError("fsconfig", err))
 	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	attr := unix.MOUNT_ATTR_NOSUID
+	if upper == "" {
+		attr |= unix.MOUNT_ATTR_RDONLY
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attr)
 	if err != nil {
 		return fmt.Errorf("mount overlay at %s: %w", dst, os.NewSyscallError("fsmount", err))
 	}

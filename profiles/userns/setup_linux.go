@@ -105,22 +105,22 @@ func (st *Setup) Apply(s *specs.Spec, bundle, containerID string) (res *Result, 
 		return res, fmt.Errorf("user namespace for id-mapped mounts: %w", err)
 	}
 	defer fd.Close()
-	lower, upper, _, isOverlay, err := OverlayInfo(root)
+	ovl, isOverlay, err := ReadOverlay(root)
 	if err != nil {
 		return res, fmt.Errorf("inspect rootfs mount: %w", err)
 	}
 	if isOverlay {
-		layers, err := Layers(lower, upper)
-		if err != nil {
-			return res, fmt.Errorf("overlay rootfs: %w", err)
-		}
-		mounts, err := MountIDMappedOverlay(layers, dst, res.Dir, r, fd)
+		mounts, err := MountIDMappedOverlay(ovl, dst, res.Dir, r, fd)
 		res.Mounts = append(res.Mounts, mounts...)
 		if err != nil {
 			return res, refuseIDMap("rootfs", root, err)
 		}
 	} else {
-		if err := IDMappedBind(root, dst, fd); err != nil {
+		// nosuid: dst is reachable by any host user through the state
+		// directory's 0711 parents, and a set-user-ID file of the image
+		// would run as the range's root. The container runs with
+		// no_new_privileges, so it loses nothing.
+		if err := idMappedBind(root, dst, fd, unix.MOUNT_ATTR_NOSUID); err != nil {
 			return res, refuseIDMap("rootfs", root, err)
 		}
 		res.Mounts = append(res.Mounts, dst)
