@@ -1,14 +1,24 @@
 // Command startbench measures what runcage adds to a container's start-up.
 //
-// It builds one busybox bundle, then takes plain runc, runcage (default
-// profile) and plain runc on the config.json runcage writes -n times each,
-// interleaved, through create → start → wait for exit (polling `state` every
-// millisecond until "stopped") → delete, with a container that runs `true`.
-// It prints a markdown report: median and p90 per runtime and phase, and
-// the runcage/runc ratio. It then times runcage alone, with /bin/true as the
-// delegate (RUNCAGE_CONFIG with runtime = "/bin/true"), which isolates
-// runcage's own work from runc's. Last, it reports peak RSS (wait4
-// ru_maxrss) of runc create, runcage create and runcage alone.
+// It builds two bundles: a busybox rootfs (about 1 MB) and a private copy of
+// the cached Debian rootfs of integration/rootfs/debian.sh (about 241 MB; the
+// cache itself is never modified). For each bundle it takes plain runc,
+// runcage (default profile: user namespace, id-mapped rootfs, seccomp
+// allowlist, no capabilities) and plain runc on the config.json runcage
+// writes, -n times each, interleaved in rotating order, through create →
+// start → wait for exit (polling `state` every millisecond until "stopped")
+// → delete, with a container that runs `true`. The third runtime separates
+// what the protections cost (runc applying a seccomp filter, a user
+// namespace, masked paths) from what runcage itself costs.
+//
+// It prints a markdown report: median and p90 per runtime and phase, the
+// ratios to runc, and the split of runcage's overhead. It then times runcage
+// alone, with /bin/true as the delegate, which isolates runcage's own work
+// from runc's, for both rootfs sizes: the id-mapped mount must cost the same
+// whatever the size of the image. Last, it reports peak RSS (wait4
+// ru_maxrss) of runc create, runcage create and runcage alone. The load
+// average is sampled every round, because the figures mean little on a busy
+// machine.
 //
 // ru_maxrss survives fork and execve: a child's figure can never be lower
 // than its parent's resident set when it was spawned. So peak RSS is measured
@@ -21,9 +31,11 @@
 //	go run ./integration/bench -n 100
 //
 // The binaries come from $RUNCAGE and $RUNC (default bin/runcage, bin/runc),
-// as in the integration tests. It uses only the standard library so that it
-// needs no build tag; it lives in its own directory so `go test` never runs
-// it.
+// as in the integration tests. runcage runs with a policy file the benchmark
+// writes (the delegate, and a state directory of its own under the
+// benchmark's temporary directory), as a deployment would have one. It uses
+// only the standard library so that it needs no build tag; it lives in its
+// own directory so `go test` never runs it.
 package main
 
 import (
@@ -36,11 +48,13 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -54,15 +68,25 @@ func main() {
 	if len(os.Args) > 2 && os.Args[1] == launchArg {
 		os.Exit(launch(os.Args[2:]))
 	}
-	n := flag.Int("n", 100, "number of create/start/wait/delete cycles per runtime (at least 100 for docs/benchmarks.md)")
-	warmup := flag.Int("warmup", 5, "untimed warm-up cycles per runtime")
-	rssRuns := flag.Int("rss-runs", 30, "launcher runs per peak-RSS row")
-	busybox := flag.String("busybox", "/bin/busybox", "statically linked busybox for the rootfs")
+	var o options
+	flag.IntVar(&o.n, "n", 100, "create/start/wait/delete cycles per runtime and rootfs (at least 100 for docs/benchmarks.md)")
+	flag.IntVar(&o.warmup, "warmup", 5, "untimed warm-up cycles per runtime and rootfs")
+	flag.IntVar(&o.rssRuns, "rss-runs", 30, "launcher runs per peak-RSS row")
+	flag.StringVar(&o.busybox, "busybox", "/bin/busybox", "statically linked busybox for the small rootfs")
+	flag.StringVar(&o.debian, "debian", "", "Debian rootfs to copy for the large bundle (default: the path integration/rootfs/debian.sh prints, building it if missing)")
+	flag.BoolVar(&o.noDebian, "no-debian", false, "measure the busybox bundle only")
 	flag.Parse()
-	if err := run(*n, *warmup, *rssRuns, *busybox); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "startbench:", err)
 		os.Exit(1)
 	}
+}
+
+// options are the command-line flags.
+type options struct {
+	n, warmup, rssRuns int
+	busybox, debian    string
+	noDebian           bool
 }
 
 // binaries resolves $RUNCAGE and $RUNC like the integration tests do.
@@ -262,34 +286,64 @@ func (r rt) cycle(bundle, id string) (c cycle, err error) {
 	return c, nil
 }
 
-// buildBundle makes a busybox rootfs and a `runc spec` config.json running
-// `true` without a terminal. It returns the config.json bytes.
-func buildBundle(dir, busybox, runc string) ([]byte, error) {
-	rootfs := filepath.Join(dir, "rootfs")
+// busyboxRootfs fills rootfs with a static busybox and its applet links.
+func busyboxRootfs(rootfs, busybox string) error {
 	for _, d := range []string{"bin", "dev", "etc", "proc", "sys", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	b, err := os.ReadFile(busybox)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), b, 0o755); err != nil {
-		return nil, err
+		return err
 	}
 	list, err := exec.Command(busybox, "--list").Output()
 	if err != nil {
-		return nil, fmt.Errorf("%s --list: %w", busybox, err)
+		return fmt.Errorf("%s --list: %w", busybox, err)
 	}
 	for _, a := range strings.Fields(string(list)) {
 		if a == "busybox" || strings.Contains(a, "/") {
 			continue
 		}
 		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", a)); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
+
+// copyRootfs copies the directory tree src to rootfs with `cp -a`, which
+// copies symlinks as symlinks and keeps owners, modes and special files.
+// src is only read.
+func copyRootfs(rootfs, src string) error {
+	st, err := os.Stat(filepath.Join(src, "bin"))
+	if err != nil || !st.IsDir() {
+		return fmt.Errorf("%s does not look like a root filesystem (no bin directory)", src)
+	}
+	if out, err := exec.Command("cp", "-a", "--", src, rootfs).CombinedOutput(); err != nil {
+		return fmt.Errorf("copy %s: %w: %s", src, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// debianRootfs returns the cached Debian rootfs that debian.sh prints,
+// building it first if it is missing (about 90 s, once per machine).
+func debianRootfs(repo string) (string, error) {
+	cmd := exec.Command(filepath.Join(repo, "integration", "rootfs", "debian.sh"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("integration/rootfs/debian.sh: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// writeConfig writes `runc spec` output into dir with process.args =
+// ["true"] and no terminal, and returns the bytes.
+func writeConfig(dir, runc string) ([]byte, error) {
 	if _, err := invoke(nil, runc, "spec", "--bundle", dir); err != nil {
 		return nil, err
 	}
@@ -326,83 +380,219 @@ func restore(bundle string, config []byte) error {
 	return os.WriteFile(filepath.Join(bundle, "config.json"), config, 0o644)
 }
 
-func run(n, warmup, rssRuns int, busybox string) error {
+// image is one bundle under test with its runtimes and results.
+type image struct {
+	name     string
+	size     int64 // bytes in the rootfs, as du counts them
+	bundle   string
+	config   []byte // config.json as the engine wrote it
+	hardened []byte // config.json as runcage rewrote it
+	rts      []rt
+	cycles   [][]cycle
+	alone    probe // runcage create → /bin/true
+	rss      []probe
+}
+
+// Indexes of image.rts.
+const (
+	rtRunc = iota
+	rtRuncage
+	rtRuncHardened
+)
+
+// loadavg returns the 1-minute load average.
+func loadavg() float64 {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return math.NaN()
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return v
+}
+
+// duBytes sums the sizes of the regular files under dir, without following
+// symlinks.
+func duBytes(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// unmountUnder detaches every mount at or below dir, deepest first, so that
+// removing dir can never reach through an id-mapped mount a failed run left
+// behind.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var mps []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			mps = append(mps, f[4])
+		}
+	}
+	slices.SortFunc(mps, func(a, b string) int { return len(b) - len(a) })
+	for _, mp := range mps {
+		syscall.Unmount(mp, syscall.MNT_DETACH)
+	}
+}
+
+func run(o options) (err error) {
 	if os.Geteuid() != 0 {
 		return errors.New("must run as root")
 	}
-	if n < 1 {
+	if o.n < 1 {
 		return errors.New("-n must be positive")
 	}
 	runcagePath, runcPath, err := binaries()
 	if err != nil {
 		return err
 	}
+	repo, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	if !o.noDebian && o.debian == "" {
+		if o.debian, err = debianRootfs(repo); err != nil {
+			return err
+		}
+	}
 	tmp, err := os.MkdirTemp("", "startbench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	bundle := filepath.Join(tmp, "bundle")
-	config, err := buildBundle(bundle, busybox, runcPath)
-	if err != nil {
-		return fmt.Errorf("build bundle: %w", err)
+	defer func() {
+		unmountUnder(tmp)
+		os.RemoveAll(tmp)
+	}()
+	// The user namespace's root must be able to reach the id-mapped rootfs
+	// under the state directory, as it can under /run/runcage.
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		return err
 	}
-	writePolicy := func(name, runtime string) (string, error) {
-		p := filepath.Join(tmp, name)
-		return p, os.WriteFile(p, []byte("runtime = "+strconv.Quote(runtime)+"\n"), 0o644)
-	}
-	var runcageEnv []string
-	if filepath.Join(filepath.Dir(runcagePath), "runc") != runcPath {
-		p, err := writePolicy("policy.toml", runcPath)
-		if err != nil {
-			return err
+	loadStart := loadavg()
+	// SIGINT and SIGTERM stop the run after the current invocation, so
+	// that the deferred clean-up (containers, id-mapped mounts, temporary
+	// files) still runs.
+	var stop atomic.Bool
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; ok {
+			stop.Store(true)
 		}
-		runcageEnv = []string{"RUNCAGE_CONFIG=" + p}
+	}()
+	errStopped := errors.New("interrupted; cleaned up")
+
+	// Both policies give runcage a state directory of its own, so the
+	// benchmark never touches /run/runcage. The one naming /bin/true as
+	// the delegate serves twice: to capture the spec runcage hands runc,
+	// and to time runcage alone.
+	stateDir := filepath.Join(tmp, "state")
+	writePolicy := func(name, runtime string) ([]string, error) {
+		p := filepath.Join(tmp, name)
+		text := "runtime = " + strconv.Quote(runtime) + "\nstate_dir = " + strconv.Quote(stateDir) + "\n"
+		return []string{"RUNCAGE_CONFIG=" + p}, os.WriteFile(p, []byte(text), 0o644)
 	}
-	// The policy naming /bin/true as the delegate serves twice: to capture
-	// the spec runcage hands runc, and below to time runcage alone.
-	truePolicy, err := writePolicy("true.toml", "/bin/true")
+	runcageEnv, err := writePolicy("policy.toml", runcPath)
 	if err != nil {
 		return err
 	}
-	trueEnv := []string{"RUNCAGE_CONFIG=" + truePolicy}
-	captureID := fmt.Sprintf("capture-%d", os.Getpid())
-	if _, err := invoke(trueEnv, runcagePath, "--root", filepath.Join(tmp, "root-capture"), "create", "--bundle", bundle, captureID); err != nil {
-		return fmt.Errorf("capture runcage's spec: %w", err)
-	}
-	// The captured spec may point at what runcage set up for this
-	// container (an id range, an id-mapped rootfs); it stays until this
-	// delete.
-	defer invoke(trueEnv, runcagePath, "--root", filepath.Join(tmp, "root-capture"), "delete", "--force", captureID)
-	hardened, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	trueEnv, err := writePolicy("true.toml", "/bin/true")
 	if err != nil {
 		return err
-	}
-	if bytes.Equal(hardened, config) {
-		return errors.New("runcage's default profile left config.json unchanged; is it the default profile?")
 	}
 
-	rts := []rt{
-		{name: "runc", path: runcPath, root: filepath.Join(tmp, "root-runc"), config: config},
-		{name: "runcage (default profile)", path: runcagePath, env: runcageEnv, root: filepath.Join(tmp, "root-runcage"), config: config},
-		{name: "runc on runcage's rewritten config.json", path: runcPath, root: filepath.Join(tmp, "root-runc-hard"), config: hardened},
+	type source struct {
+		name string
+		fill func(rootfs string) error
 	}
-	cycles := make([][]cycle, len(rts))
+	sources := []source{{"busybox", func(r string) error { return busyboxRootfs(r, o.busybox) }}}
+	if !o.noDebian {
+		sources = append(sources, source{"debian", func(r string) error { return copyRootfs(r, o.debian) }})
+	}
+	var imgs []*image
+	for _, src := range sources {
+		img := &image{name: src.name, bundle: filepath.Join(tmp, "bundle-"+src.name)}
+		if err := os.MkdirAll(img.bundle, 0o755); err != nil {
+			return err
+		}
+		rootfs := filepath.Join(img.bundle, "rootfs")
+		if err := src.fill(rootfs); err != nil {
+			return fmt.Errorf("build %s rootfs: %w", src.name, err)
+		}
+		img.size = duBytes(rootfs)
+		if img.config, err = writeConfig(img.bundle, runcPath); err != nil {
+			return fmt.Errorf("build %s bundle: %w", src.name, err)
+		}
+		captureRoot := filepath.Join(tmp, "root-capture-"+src.name)
+		captureID := fmt.Sprintf("capture-%s-%d", src.name, os.Getpid())
+		if _, err := invoke(trueEnv, runcagePath, "--root", captureRoot, "create", "--bundle", img.bundle, captureID); err != nil {
+			return fmt.Errorf("capture runcage's spec for %s: %w", src.name, err)
+		}
+		// The captured spec points at what runcage set up for this
+		// container (an id range, an id-mapped rootfs); it stays until
+		// this delete.
+		defer invoke(trueEnv, runcagePath, "--root", captureRoot, "delete", "--force", captureID)
+		if img.hardened, err = os.ReadFile(filepath.Join(img.bundle, "config.json")); err != nil {
+			return err
+		}
+		if bytes.Equal(img.hardened, img.config) {
+			return errors.New("runcage's default profile left config.json unchanged; is it the default profile?")
+		}
+		root := func(r string) string { return filepath.Join(tmp, "root-"+r+"-"+src.name) }
+		img.rts = []rt{
+			rtRunc:         {name: "runc", path: runcPath, root: root("runc"), config: img.config},
+			rtRuncage:      {name: "runcage (default profile)", path: runcagePath, env: runcageEnv, root: root("runcage"), config: img.config},
+			rtRuncHardened: {name: "runc on runcage's config.json", path: runcPath, root: root("runc-hard"), config: img.hardened},
+		}
+		img.cycles = make([][]cycle, len(img.rts))
+		imgs = append(imgs, img)
+	}
+
+	// Full cycles, every (image, runtime) pair once per round, in an order
+	// that rotates each round so that no pair always runs in the same slot.
+	type pair struct{ img, rt int }
+	var pairs []pair
+	for i, img := range imgs {
+		for k := range img.rts {
+			pairs = append(pairs, pair{i, k})
+		}
+	}
+	var loads []float64
 	id := 0
-	for i := -warmup; i < n; i++ {
-		// Rotate the order too, so no runtime always runs in the same slot.
-		for j := range rts {
-			k := (i + warmup + j) % len(rts)
-			if err := restore(bundle, rts[k].config); err != nil {
+	for i := -o.warmup; i < o.n; i++ {
+		if stop.Load() {
+			return errStopped
+		}
+		loads = append(loads, loadavg())
+		for j := range pairs {
+			pr := pairs[(i+o.warmup+j)%len(pairs)]
+			img, r := imgs[pr.img], imgs[pr.img].rts[pr.rt]
+			if err := restore(img.bundle, r.config); err != nil {
 				return err
 			}
 			id++
-			c, err := rts[k].cycle(bundle, fmt.Sprintf("bench-%d-%d", os.Getpid(), id))
+			c, err := r.cycle(img.bundle, fmt.Sprintf("bench-%d-%d", os.Getpid(), id))
 			if err != nil {
-				return fmt.Errorf("%s: %w", rts[k].name, err)
+				return fmt.Errorf("%s, %s: %w", img.name, r.name, err)
 			}
 			if i >= 0 {
-				cycles[k] = append(cycles[k], c)
+				img.cycles[pr.rt] = append(img.cycles[pr.rt], c)
 			}
 		}
 	}
@@ -413,69 +603,94 @@ func run(n, warmup, rssRuns int, busybox string) error {
 	// up what the profile needs (a user-namespace range, an id-mapped
 	// rootfs), so each create is deleted again through runcage, untimed.
 	soloRoot := filepath.Join(tmp, "root-solo")
-	trueRT := rt{name: "/bin/true", path: "/bin/true", root: soloRoot}
 	aloneRT := rt{name: "runcage → /bin/true", path: runcagePath, env: trueEnv, root: soloRoot}
-	solos := []probe{
-		{name: "/bin/true, same argv (process start-up baseline)", rt: trueRT, verb: []string{"create", "--bundle", bundle}},
-		{name: "runcage create → /bin/true (all of runcage's own create work)", rt: aloneRT, verb: []string{"create", "--bundle", bundle}, del: true},
-		{name: "runcage state → /bin/true (start-up and hand-over only)", rt: aloneRT, verb: []string{"state"}},
+	baseline := probe{name: "/bin/true, same argv (process start-up baseline)", rt: rt{path: "/bin/true", root: soloRoot}, verb: []string{"create", "--bundle", imgs[0].bundle}}
+	stateAlone := probe{name: "runcage state → /bin/true (start-up and hand-over only)", rt: aloneRT, verb: []string{"state"}}
+	solos := []*probe{&baseline, &stateAlone}
+	for _, img := range imgs {
+		img.alone = probe{name: fmt.Sprintf("runcage create → /bin/true, %s (all of runcage's own create work)", img.name), rt: aloneRT, verb: []string{"create", "--bundle", img.bundle}, del: true, bundle: img.bundle, config: img.config}
+		solos = append(solos, &img.alone)
 	}
 	seq := 0
-	for i := -warmup; i < n; i++ {
-		for k := range solos {
+	for i := -o.warmup; i < o.n; i++ {
+		if stop.Load() {
+			return errStopped
+		}
+		loads = append(loads, loadavg())
+		for j := range solos {
+			p := solos[(i+o.warmup+j)%len(solos)]
 			seq++
-			inv, err := solos[k].do(bundle, config, fmt.Sprintf("solo-%d-%d", os.Getpid(), seq), nil)
+			inv, err := p.do(fmt.Sprintf("solo-%d-%d", os.Getpid(), seq), nil)
 			if err != nil {
-				return fmt.Errorf("%s: %w", solos[k].name, err)
+				return fmt.Errorf("%s: %w", p.name, err)
 			}
 			if i >= 0 {
-				solos[k].times = append(solos[k].times, inv.elapsed)
+				p.times = append(p.times, inv.elapsed)
 			}
 		}
 	}
 
 	// Peak RSS, through the launcher.
-	rssRows := []probe{
-		{name: "launcher floor: /bin/true", rt: rt{path: "/bin/true"}},
-		{name: "runc create", rt: rts[0], verb: []string{"create", "--bundle", bundle}, del: true},
-		{name: "runcage create (→ runc)", rt: rts[1], verb: []string{"create", "--bundle", bundle}, del: true},
-		{name: "runcage create → /bin/true (runcage alone)", rt: aloneRT, verb: []string{"create", "--bundle", bundle}, del: true},
-		{name: "runcage state → /bin/true (runcage alone)", rt: aloneRT, verb: []string{"state"}},
-	}
-	for range max(rssRuns, 1) {
-		for k := range rssRows {
-			seq++
-			var kib int64
-			_, err := rssRows[k].do(bundle, config, fmt.Sprintf("rss-%d-%d", os.Getpid(), seq), &kib)
-			if err != nil {
-				return fmt.Errorf("peak RSS of %s: %w", rssRows[k].name, err)
-			}
-			rssRows[k].kib = append(rssRows[k].kib, kib)
+	floor := probe{name: "launcher floor: /bin/true", rt: rt{path: "/bin/true"}}
+	stateRSS := probe{name: "runcage state → /bin/true (runcage alone)", rt: aloneRT, verb: []string{"state"}}
+	rssRows := []*probe{&floor, &stateRSS}
+	for _, img := range imgs {
+		cr := []string{"create", "--bundle", img.bundle}
+		img.rss = []probe{
+			{name: "runc create, " + img.name, rt: img.rts[rtRunc], verb: cr, del: true, bundle: img.bundle, config: img.config},
+			{name: "runcage create (→ runc), " + img.name, rt: img.rts[rtRuncage], verb: cr, del: true, bundle: img.bundle, config: img.config},
+			{name: "runcage create → /bin/true (runcage alone), " + img.name, rt: aloneRT, verb: cr, del: true, bundle: img.bundle, config: img.config},
+		}
+		for k := range img.rss {
+			rssRows = append(rssRows, &img.rss[k])
 		}
 	}
+	for range max(o.rssRuns, 1) {
+		if stop.Load() {
+			return errStopped
+		}
+		for _, p := range rssRows {
+			seq++
+			var kib int64
+			if _, err := p.do(fmt.Sprintf("rss-%d-%d", os.Getpid(), seq), &kib); err != nil {
+				return fmt.Errorf("peak RSS of %s: %w", p.name, err)
+			}
+			p.kib = append(p.kib, kib)
+		}
+	}
+	loads = append(loads, loadavg())
 
-	report(os.Stdout, n, runcPath, runcagePath, rts, cycles, solos, rssRows)
+	report(os.Stdout, reportInput{
+		n: o.n, runcPath: runcPath, runcagePath: runcagePath, runcageEnv: runcageEnv, imgs: imgs,
+		baseline: baseline, stateAlone: stateAlone, floor: floor, stateRSS: stateRSS,
+		loadStart: loadStart, loadEnd: loadavg(), loads: loads,
+	})
 	return nil
 }
 
 // probe is one measured invocation: rt's binary with --root (if rt has
-// one), then verb and a container id (if verb is not empty). If del is set,
-// the container is force-deleted with the same runtime afterwards, untimed.
+// one), then verb and a container id (if verb is not empty). If bundle is
+// set, its config.json is restored first, untimed. If del is set, the
+// container is force-deleted with the same runtime afterwards, untimed.
 type probe struct {
-	name  string
-	rt    rt
-	verb  []string
-	del   bool
-	times []time.Duration
-	kib   []int64
+	name   string
+	rt     rt
+	verb   []string
+	del    bool
+	bundle string
+	config []byte
+	times  []time.Duration
+	kib    []int64
 }
 
-// do restores config.json, runs the probe once with container id id and
-// returns the invocation. If kib is not nil, it runs through the launcher
-// and stores the peak RSS there instead of timing.
-func (p *probe) do(bundle string, config []byte, id string, kib *int64) (inv invocation, err error) {
-	if err := restore(bundle, config); err != nil {
-		return inv, err
+// do runs the probe once with container id id and returns the invocation.
+// If kib is not nil, it runs through the launcher and stores the peak RSS
+// there instead of timing.
+func (p *probe) do(id string, kib *int64) (inv invocation, err error) {
+	if p.bundle != "" {
+		if err := restore(p.bundle, p.config); err != nil {
+			return inv, err
+		}
 	}
 	var args []string
 	if p.rt.root != "" {
@@ -522,66 +737,147 @@ func field(cs []cycle, f func(cycle) time.Duration) []time.Duration {
 	return out
 }
 
-func report(w *os.File, n int, runcPath, runcagePath string, rts []rt, cycles [][]cycle, solos, rss []probe) {
+// reportInput is everything the report shows.
+type reportInput struct {
+	n                     int
+	runcPath, runcagePath string
+	runcageEnv            []string
+	imgs                  []*image
+	baseline, stateAlone  probe
+	floor, stateRSS       probe
+	loadStart, loadEnd    float64
+	loads                 []float64
+}
+
+func medianFloat(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func report(w *os.File, in reportInput) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	ver, _ := exec.Command(runcPath, "--version").Output()
+	ver, _ := exec.Command(in.runcPath, "--version").Output()
+	own := "?"
+	if inv, err := invoke(in.runcageEnv, in.runcagePath, "--version"); err == nil {
+		own, _, _ = strings.Cut(inv.stdout, "\n")
+	}
 	p("### Start-up: create → start → wait (state poll, 1 ms) → delete, container runs `true`")
 	p("")
-	p("%s, kernel %s, %d CPUs, %s; runc %s; n = %d cycles per runtime, interleaved in rotating order.",
-		time.Now().UTC().Format("2006-01-02"), strings.TrimSpace(string(kernel)), runtime.NumCPU(), runtime.GOARCH,
-		strings.Fields(string(ver) + " ? ? ?")[2], n)
-	if n < 100 {
+	p("%s, kernel %s, %d CPUs, %s; runc %s; n = %d cycles per runtime and rootfs, interleaved in rotating order.",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.TrimSpace(string(kernel)), runtime.NumCPU(), runtime.GOARCH,
+		strings.Fields(string(ver) + " ? ? ?")[2], in.n)
+	p("")
+	p("Load average (1 min): %.2f at the start, %.2f at the end; per round min %.2f, median %.2f, max %.2f.",
+		in.loadStart, in.loadEnd, slices.Min(in.loads), medianFloat(in.loads), slices.Max(in.loads))
+	if in.n < 100 {
 		p("")
 		p("**n < 100: not valid for docs/benchmarks.md.**")
 	}
-	p("")
-	p("| runtime | cycle median | cycle p90 | create median | create p90 | start median | wait median | delete median | state polls (median) |")
-	p("|---|---|---|---|---|---|---|---|---|")
 	total := func(c cycle) time.Duration { return c.total }
 	create := func(c cycle) time.Duration { return c.create }
-	for k, r := range rts {
-		cs := cycles[k]
-		polls := make([]int64, len(cs))
-		for i, c := range cs {
-			polls[i] = int64(c.polls)
+	p("")
+	p("| rootfs | runtime | cycle median | cycle p90 | create median | create p90 | start median | wait median | delete median | state polls (median) |")
+	p("|---|---|---|---|---|---|---|---|---|---|")
+	for _, img := range in.imgs {
+		for k, r := range img.rts {
+			cs := img.cycles[k]
+			polls := make([]int64, len(cs))
+			for i, c := range cs {
+				polls[i] = int64(c.polls)
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |", img.name, r.name,
+				ms(quantile(field(cs, total), .5)), ms(quantile(field(cs, total), .9)),
+				ms(quantile(field(cs, create), .5)), ms(quantile(field(cs, create), .9)),
+				ms(quantile(field(cs, func(c cycle) time.Duration { return c.start }), .5)),
+				ms(quantile(field(cs, func(c cycle) time.Duration { return c.wait }), .5)),
+				ms(quantile(field(cs, func(c cycle) time.Duration { return c.delete }), .5)),
+				quantileInt(polls, .5))
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %d |", r.name,
-			ms(quantile(field(cs, total), .5)), ms(quantile(field(cs, total), .9)),
-			ms(quantile(field(cs, create), .5)), ms(quantile(field(cs, create), .9)),
-			ms(quantile(field(cs, func(c cycle) time.Duration { return c.start }), .5)),
-			ms(quantile(field(cs, func(c cycle) time.Duration { return c.wait }), .5)),
-			ms(quantile(field(cs, func(c cycle) time.Duration { return c.delete }), .5)),
-			quantileInt(polls, .5))
 	}
-	ratio := func(f func(cycle) time.Duration, q float64) string {
-		a, b := quantile(field(cycles[1], f), q), quantile(field(cycles[0], f), q)
-		return fmt.Sprintf("%.2f", float64(a)/float64(b))
+	ratio := func(img *image, a, b int, f func(cycle) time.Duration, q float64) string {
+		x, y := quantile(field(img.cycles[a], f), q), quantile(field(img.cycles[b], f), q)
+		return fmt.Sprintf("%.2f", float64(x)/float64(y))
 	}
-	p("| **ratio runcage/runc** | **%s** | **%s** | **%s** | **%s** | | | | |",
-		ratio(total, .5), ratio(total, .9), ratio(create, .5), ratio(create, .9))
 	p("")
-	p("The third row runs plain runc on the config.json runcage writes (captured once with a /bin/true delegate): it separates what runc spends applying the hardened spec from what runcage spends itself.")
+	p("Ratios of medians (p90 in brackets). \"protections\" is runc on runcage's config.json over plain runc: what runc spends applying the hardened spec. \"runcage itself\" is runcage over runc on the same hardened config.json.")
 	p("")
-	p("### runcage alone (RUNCAGE_CONFIG with `runtime = \"/bin/true\"`), n = %d", n)
+	p("| rootfs | runcage / runc, cycle | runcage / runc, create | protections, cycle | protections, create | runcage itself, cycle | runcage itself, create |")
+	p("|---|---|---|---|---|---|---|")
+	for _, img := range in.imgs {
+		two := func(a, b int, f func(cycle) time.Duration) string {
+			return fmt.Sprintf("%s (%s)", ratio(img, a, b, f, .5), ratio(img, a, b, f, .9))
+		}
+		p("| %s | **%s** | %s | %s | %s | %s | %s |", img.name,
+			two(rtRuncage, rtRunc, total), two(rtRuncage, rtRunc, create),
+			two(rtRuncHardened, rtRunc, total), two(rtRuncHardened, rtRunc, create),
+			two(rtRuncage, rtRuncHardened, total), two(rtRuncage, rtRuncHardened, create))
+	}
+	p("")
+	p("Overhead over plain runc, split (differences of medians):")
+	p("")
+	p("| rootfs | phase | runcage − runc | protections (runc on runcage's config − runc) | runcage itself (runcage − runc on its config) |")
+	p("|---|---|---|---|---|")
+	for _, img := range in.imgs {
+		for _, ph := range []struct {
+			name string
+			f    func(cycle) time.Duration
+		}{
+			{"cycle", total}, {"create", create},
+			{"start", func(c cycle) time.Duration { return c.start }},
+			{"wait", func(c cycle) time.Duration { return c.wait }},
+			{"delete", func(c cycle) time.Duration { return c.delete }},
+		} {
+			m := func(k int) time.Duration { return quantile(field(img.cycles[k], ph.f), .5) }
+			sd := func(d time.Duration) string { return fmt.Sprintf("%+.1f ms", float64(d)/float64(time.Millisecond)) }
+			p("| %s | %s | %s | %s | %s |", img.name, ph.name,
+				sd(m(rtRuncage)-m(rtRunc)), sd(m(rtRuncHardened)-m(rtRunc)), sd(m(rtRuncage)-m(rtRuncHardened)))
+		}
+	}
+	p("")
+	p("### runcage alone (policy with `runtime = \"/bin/true\"`), n = %d, interleaved", in.n)
 	p("")
 	p("| invocation | median | p90 |")
 	p("|---|---|---|")
-	for _, s := range solos {
+	for _, s := range append([]probe{in.baseline, in.stateAlone}, func() []probe {
+		var ps []probe
+		for _, img := range in.imgs {
+			ps = append(ps, img.alone)
+		}
+		return ps
+	}()...) {
 		p("| %s | %s | %s |", s.name, ms(quantile(s.times, .5)), ms(quantile(s.times, .9)))
 	}
 	p("")
-	p("### Peak RSS (wait4 ru_maxrss through the launcher), %d runs each", len(rss[0].kib))
+	p("### Set-up time against image size")
+	p("")
+	p("| rootfs | size | runcage create (→ runc) median | runcage create (→ runc) p90 | runcage alone create median | runcage alone create p90 | runcage peak RSS, create → /bin/true (median) |")
+	p("|---|---|---|---|---|---|---|")
+	for _, img := range in.imgs {
+		cs := img.cycles[rtRuncage]
+		p("| %s | %.1f MB | %s | %s | %s | %s | %d KiB |", img.name, float64(img.size)/1e6,
+			ms(quantile(field(cs, create), .5)), ms(quantile(field(cs, create), .9)),
+			ms(quantile(img.alone.times, .5)), ms(quantile(img.alone.times, .9)),
+			quantileInt(img.rss[2].kib, .5))
+	}
+	p("")
+	p("### Peak RSS (wait4 ru_maxrss through the launcher), %d runs each", len(in.floor.kib))
 	p("")
 	p("runcage either execve's runc or runs it as a child and waits (when it has work to do afterwards); either way \"runcage create (→ runc)\" is the larger of runcage's own peak and runc's. The \"runcage alone\" rows isolate runcage. No figure can be lower than the launcher floor.")
 	p("")
 	p("| invocation | median | max |")
 	p("|---|---|---|")
-	for _, r := range rss {
+	for _, r := range []probe{in.floor, in.stateRSS} {
 		p("| %s | %d KiB | %d KiB |", r.name, quantileInt(r.kib, .5), quantileInt(r.kib, 1))
 	}
-	p("| difference: runcage create (→ runc) − runc create | %+d KiB | %+d KiB |",
-		quantileInt(rss[2].kib, .5)-quantileInt(rss[1].kib, .5), quantileInt(rss[2].kib, 1)-quantileInt(rss[1].kib, 1))
+	for _, img := range in.imgs {
+		for _, r := range img.rss {
+			p("| %s | %d KiB | %d KiB |", r.name, quantileInt(r.kib, .5), quantileInt(r.kib, 1))
+		}
+		p("| difference: runcage create (→ runc) − runc create, %s | %+d KiB | %+d KiB |", img.name,
+			quantileInt(img.rss[1].kib, .5)-quantileInt(img.rss[0].kib, .5), quantileInt(img.rss[1].kib, 1)-quantileInt(img.rss[0].kib, 1))
+	}
 	p("")
-	p("Binaries: `%s`, `%s`.", runcPath, runcagePath)
+	p("Binaries: `%s` (%s), `%s`.", in.runcagePath, strings.TrimSpace(own), in.runcPath)
 }

@@ -4,6 +4,8 @@ package seccomp
 
 import (
 	"os"
+	goruntime "runtime"
+	"slices"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -75,5 +77,33 @@ func BenchmarkCompileCachedHit(b *testing.B) {
 		if err := CompileCached(f, dir); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDefaultNativeOnly checks that the default filter lists only the host's
+// native ABI and that this keeps the program runc compiles on every start a
+// fraction of what the 32-bit compat ABIs would make it.
+func TestDefaultNativeOnly(t *testing.T) {
+	native := NativeArches()
+	if native == nil {
+		t.Skipf("no native architecture known for GOARCH %s", goruntime.GOARCH)
+	}
+	f := Default()
+	if len(f.Architectures) != 1 || f.Architectures[0] != native[0] {
+		t.Fatalf("Default() architectures %v, want only %v", f.Architectures, native)
+	}
+	n, err := compileBPF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide := Default()
+	wide.Architectures = slices.Clone(defaultFilter().Architectures)
+	nWide, err := compileBPF(wide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("default filter: %d BPF instructions native only, %d with %v", n, nWide, wide.Architectures)
+	if n <= 0 || 2*n > nWide {
+		t.Errorf("native-only filter has %d instructions, with compat ABIs %d: want less than half", n, nWide)
 	}
 }

@@ -486,9 +486,12 @@ func loadState(dir string) (*stateDoc, error) {
 }
 
 // saveState replaces dir/allocations.json with st: a temporary file created
-// with O_EXCL, fsynced, renamed over the old one, then the directory
-// fsynced. The caller holds the exclusive lock, so temporary files left by a
-// writer that crashed are stale and are removed first.
+// with O_EXCL, fsynced, then renamed over the old one, so a crash leaves the
+// complete old or the complete new state. The directory is not fsynced: that
+// would only make the rename itself survive a power cut, and no container
+// (so no allocation) survives one. The caller holds the exclusive lock, so
+// temporary files left by a writer that crashed are stale and are removed
+// first.
 func saveState(dir string, st *stateDoc) (err error) {
 	if stale, _ := filepath.Glob(filepath.Join(dir, tmpPrefix+"*")); len(stale) > 0 {
 		for _, p := range stale {
@@ -526,14 +529,6 @@ func saveState(dir string, st *stateDoc) (err error) {
 	}
 	if err = os.Rename(tmp, filepath.Join(dir, stateName)); err != nil {
 		return fmt.Errorf("replace allocations: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync state directory: %w", err)
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("sync state directory: %w", err)
 	}
 	return nil
 }

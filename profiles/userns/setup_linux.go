@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,22 +186,40 @@ func refuseIDMap(what, path string, err error) error {
 	return fmt.Errorf("id-map %s %s: %w", what, path, err)
 }
 
-var procUserNS = regexp.MustCompile(`^/proc/([0-9]+)/ns/user$`)
+// procUserNSPid returns the pid in a path of the form /proc/<pid>/ns/user.
+// It is hand-written rather than a regexp compiled at start-up, which every
+// runcage invocation would pay for.
+func procUserNSPid(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "/proc/")
+	if !ok {
+		return "", false
+	}
+	pid, ok := strings.CutSuffix(rest, "/ns/user")
+	if !ok || pid == "" || len(pid) > 10 {
+		return "", false
+	}
+	for _, c := range pid {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	return pid, true
+}
 
 // validate checks a user namespace the bundle brought itself and records
 // its ranges, so no other pod is given them.
 func (st *Setup) validate(s *specs.Spec, ns specs.LinuxNamespace, key, containerID string) (*Result, error) {
 	uid, gid := s.Linux.UIDMappings, s.Linux.GIDMappings
 	if len(uid) == 0 && ns.Path != "" {
-		m := procUserNS.FindStringSubmatch(ns.Path)
-		if m == nil {
+		pid, ok := procUserNSPid(ns.Path)
+		if !ok {
 			return nil, profiles.Refusef("user namespace %q refused: cannot read the mappings of a namespace joined by that path", ns.Path)
 		}
 		var err error
-		if uid, err = readIDMap("/proc/" + m[1] + "/uid_map"); err != nil {
+		if uid, err = readIDMap("/proc/" + pid + "/uid_map"); err != nil {
 			return nil, fmt.Errorf("read mappings of %s: %w", ns.Path, err)
 		}
-		if gid, err = readIDMap("/proc/" + m[1] + "/gid_map"); err != nil {
+		if gid, err = readIDMap("/proc/" + pid + "/gid_map"); err != nil {
 			return nil, fmt.Errorf("read mappings of %s: %w", ns.Path, err)
 		}
 	}

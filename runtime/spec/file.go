@@ -46,8 +46,17 @@ func ReadFile(path string) ([]byte, os.FileMode, error) {
 // WriteFileAtomic replaces path with data so that a reader, or a crash at
 // any point, sees either the old contents or the new ones, never a partial
 // file. It writes a temporary file in the same directory (created with
-// O_EXCL, so it never truncates or follows anything that exists), fsyncs it,
-// renames it over path and fsyncs the directory. It never uses os.Create.
+// O_EXCL, so it never truncates or follows anything that exists), fsyncs it
+// and renames it over path. It never uses os.Create.
+//
+// It does not fsync the directory. That would make the new name durable
+// before WriteFileAtomic returns, which nothing here needs: the files it
+// writes (config.json, its -orig copy, container records, caches) describe
+// containers that do not survive a reboot, and a rename lost in a crash
+// leaves the complete old file, never a mix. The file itself is synced
+// before the rename so that a crash cannot leave an empty or partial file
+// under the new name. On the disk of the benchmark machine the directory
+// fsync cost 0.5 to 6 ms per file, three times per create.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -82,10 +91,6 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	}
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("replace %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }
