@@ -36,12 +36,12 @@ demo: build
 test: build lint unit integration validation
 
 lint:
-	@out=$$(gofmt -l cmd runtime profiles integration); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@out=$$(gofmt -l cmd runtime profiles integration deploy); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet -tags seccomp ./...
 	$(GO) vet -tags integration ./integration/...
 
 unit:
-	$(GO) test -race -tags seccomp ./cmd/... ./runtime/... ./profiles/...
+	$(GO) test -race -tags seccomp ./cmd/... ./runtime/... ./profiles/... $(if $(wildcard deploy),./deploy/...)
 
 integration: build
 	$(GO) test -tags integration -count=1 -timeout 20m ./integration/...
@@ -51,6 +51,7 @@ validation: build
 
 bench: build
 	$(GO) run ./integration/bench -n 100
+	$(GO) run -tags integration ./integration/bench/recordbench -n 5000 -rounds 3
 
 clean:
 	rm -rf $(BIN)

@@ -81,8 +81,14 @@ type Profile struct {
 	// asking for more (or for no limit) gets this value, and `update` cannot
 	// raise it. Zero leaves the bundle's limit alone.
 	PidsLimit int64 `toml:"pids_limit" json:"pids_limit,omitempty"`
-	// Record makes runcage start the recorder for containers of this profile.
+	// Record makes runcage start the recorder for containers of this
+	// profile: an agent that sees every syscall, answers it as the
+	// profile's filter would, and writes a trace (see profiles/record).
 	Record bool `toml:"record" json:"record,omitempty"`
+	// LogDenied makes an enforce profile log the syscalls its filter
+	// denies to the audit log, through the agent (denied syscalls then
+	// cost a round trip to it; allowed ones cost nothing more).
+	LogDenied bool `toml:"log_denied" json:"log_denied,omitempty"`
 	// Dir is the directory the profile was loaded from, if any.
 	Dir string `toml:"-" json:"dir,omitempty"`
 }

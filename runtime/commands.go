@@ -32,6 +32,7 @@ func runOwn(inv *Invocation) int {
 		Writer:    os.Stdout,
 		ErrWriter: os.Stderr,
 		Commands: []*cli.Command{
+			installCommand(inv),
 			{
 				Name:  "check",
 				Usage: "report which protections this host supports",
@@ -41,8 +42,8 @@ func runOwn(inv *Invocation) int {
 			},
 			{
 				Name:  "profile",
-				Usage: "list and show profiles",
-				Subcommands: []*cli.Command{
+				Usage: "list, show, generate, merge, diff and export profiles",
+				Subcommands: append([]*cli.Command{
 					{
 						Name:  "list",
 						Usage: "list the profiles the policy can select",
@@ -61,7 +62,7 @@ func runOwn(inv *Invocation) int {
 							return profileShow(c.App.Writer, inv, c.Args().First())
 						},
 					},
-				},
+				}, profileRecordCommands(inv)...),
 			},
 			{
 				Name:      "explain",

@@ -11,6 +11,7 @@ import (
 
 	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/apparmor"
+	"github.com/runcage/runcage/profiles/namespaces"
 	"github.com/runcage/runcage/profiles/policy"
 	"github.com/runcage/runcage/profiles/userns"
 	"github.com/runcage/runcage/runtime/spec"
@@ -53,7 +54,7 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	if err != nil {
 		return nil, err
 	}
-	if staleMount(b.Spec(), pol.StateDir) && !prev.injectedFor(b.Spec()) {
+	if (staleMount(b.Spec(), pol.StateDir) || ownListener(b.Spec(), pol.StateDir)) && !prev.injectedFor(b.Spec()) {
 		// The bundle was rewritten for a container that is gone (runc's
 		// tests and some engines run a bundle again): its root.path names
 		// a mount that no longer exists. Start again from the original.
@@ -71,6 +72,10 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	}
 	if err := mods.Modify(s); err != nil {
 		return nil, err
+	}
+	agent, err := prepareAgent(inv, pol, prof, s)
+	if err != nil {
+		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
 	if err := pol.Validate(s); err != nil {
 		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
@@ -99,6 +104,13 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 			if rec.Userns, err = setup.Apply(s, dir, inv.ContainerID); err != nil {
 				return nil, err
 			}
+			// The namespaces modifier narrowed ping_group_range for the
+			// default range size; fit it to the mappings actually made.
+			if s.Linux != nil && len(s.Linux.GIDMappings) > 0 {
+				if _, err := namespaces.FitPingGroupRange(s, s.Linux.GIDMappings); err != nil {
+					return nil, errors.Join(err, setup.Undo(rec.Userns, inv.ContainerID))
+				}
+			}
 		}
 	}
 	undo := func() error {
@@ -119,6 +131,11 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	}
 	if err := saveRecord(pol.StateDir, inv.Global.Root, inv.ContainerID, rec); err != nil {
 		return nil, errors.Join(fmt.Errorf("record container state: %w", err), undo())
+	}
+	if agent != nil {
+		if err := startAgent(agent); err != nil {
+			return nil, errors.Join(err, undo())
+		}
 	}
 	if setup == nil {
 		return nil, nil
@@ -141,7 +158,18 @@ func afterDelete(inv *Invocation, pol *policy.Policy) (afterFunc, error) {
 	rec, err := loadRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
 	if err != nil || rec == nil || rec.Userns == nil {
 		removeRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
-		return nil, nil
+		if !validID(inv.ContainerID) || !orphanSetup(pol, inv.ContainerID) {
+			return nil, nil
+		}
+		// A create killed between the user-namespace setup and saving its
+		// record left mounts or an allocation without a record. Engines
+		// never reuse container ids, so only this delete can undo them.
+		return func(int) error {
+			if containerExists(inv.Global.Root, inv.ContainerID) {
+				return nil
+			}
+			return newSetup(pol, "").UndoOrphan(inv.ContainerID)
+		}, nil
 	}
 	return func(int) error {
 		if containerExists(inv.Global.Root, inv.ContainerID) {
@@ -150,6 +178,16 @@ func afterDelete(inv *Invocation, pol *policy.Policy) (afterFunc, error) {
 		removeRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
 		return newSetup(pol, "").Undo(rec.Userns, inv.ContainerID)
 	}, nil
+}
+
+// orphanSetup reports whether runcage has a mount directory for id under
+// its state directory although it has no record of the container, which is
+// what a create killed after the user-namespace setup leaves. Apply makes
+// that directory before it allocates or mounts anything, so the directory
+// is a complete witness.
+func orphanSetup(pol *policy.Policy, id string) bool {
+	_, err := os.Lstat(filepath.Join(pol.StateDir, "mnt", id))
+	return err == nil
 }
 
 // newSetup returns the user-namespace setup the policy configures.

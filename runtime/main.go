@@ -21,9 +21,12 @@ func Main(argv []string) {
 }
 
 // ownVerbs are runcage's own subcommands. None of them is a runc verb.
-var ownVerbs = map[string]bool{"check": true, "profile": true, "explain": true}
+var ownVerbs = map[string]bool{"check": true, "profile": true, "explain": true, "install": true}
 
 func run(argv []string) int {
+	if isAgent(argv) {
+		return runAgent(argv)
+	}
 	inv, err := Scan(argv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "runcage: %v\n", err)

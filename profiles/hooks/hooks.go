@@ -17,11 +17,12 @@ import (
 // is not matched by one of p.Hooks. An entry of p.Hooks matches a hook when it
 // equals the hook's path or, as a path.Match pattern, matches it. Entries must
 // be absolute; a relative or malformed entry is a profile error (not a
-// refusal). Hook paths that are not absolute and clean are refused before any
+// refusal). The one hook allowed without an entry is the libnetwork-setkey
+// hook dockerd adds itself, in exactly the form dockerSetKey checks. Hook paths that are not absolute and clean are refused before any
 // matching, so that "*" cannot match a ".." element. An empty p.Hooks (or a
 // nil p) refuses any hook. The modifier never changes the spec.
 func New(p *profiles.Profile) profiles.Modifier {
-	m := modifier{}
+	m := modifier{exe: procExe}
 	if p != nil {
 		m.name = p.Name
 		m.allow = p.Hooks
@@ -32,6 +33,9 @@ func New(p *profiles.Profile) profiles.Modifier {
 type modifier struct {
 	name  string
 	allow []string
+	// exe resolves /proc/<pid>/exe for the engine-hook check; tests
+	// replace it.
+	exe exeFunc
 }
 
 // Modify implements profiles.Modifier.
@@ -60,6 +64,9 @@ func (m modifier) Modify(s *specs.Spec) error {
 	}
 	for _, st := range stages {
 		for _, h := range st.hooks {
+			if dockerSetKey(st.name, h, m.exe) {
+				continue
+			}
 			if err := m.check(st.name, h.Path); err != nil {
 				return err
 			}

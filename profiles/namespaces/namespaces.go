@@ -71,13 +71,16 @@ func statNS(path string) (nsID, error) {
 //   - uid or gid mappings are present without a user namespace entry, or fail
 //     ValidateMappings.
 //
-// The uts and cgroup namespaces are not checked. The modifier never changes
-// the spec.
+// The uts and cgroup namespaces are not checked. The only change the
+// modifier makes is FitPingGroupRange: with a user namespace (the bundle's
+// own, or the one runcage injects when p requires one) the
+// net.ipv4.ping_group_range sysctl is narrowed to the mapped groups.
 func New(p *profiles.Profile) profiles.Modifier {
 	m := &modifier{stat: statNS, hostPaths: []string{"/proc/1/ns/", "/proc/self/ns/"}}
 	if p != nil {
 		m.name = p.Name
 		m.allow = p.HostNamespaces
+		m.injectUserns = p.UserNS == profiles.Required
 	}
 	return m
 }
@@ -85,6 +88,9 @@ func New(p *profiles.Profile) profiles.Modifier {
 type modifier struct {
 	name  string
 	allow []string
+	// injectUserns: the profile requires a user namespace, so runcage
+	// injects one (container ids from 0) when the bundle has none.
+	injectUserns bool
 	// stat and hostPaths are the seam tests replace: a namespace is the
 	// host's when stat(path) equals stat(hostPaths[i]+procName) for some i.
 	stat      statFunc
@@ -121,7 +127,15 @@ func (m *modifier) Modify(s *specs.Spec) error {
 	if err := ValidateMappings("uid", s.Linux.UIDMappings); err != nil {
 		return err
 	}
-	return ValidateMappings("gid", s.Linux.GIDMappings)
+	if err := ValidateMappings("gid", s.Linux.GIDMappings); err != nil {
+		return err
+	}
+	gids := s.Linux.GIDMappings
+	if !seen[specs.UserNamespace] && m.injectUserns {
+		gids = injectedGIDs()
+	}
+	_, err := FitPingGroupRange(s, gids)
+	return err
 }
 
 // checkHost refuses when the namespace of type typ is the host's and allowed

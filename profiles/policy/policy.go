@@ -23,6 +23,10 @@ const (
 	DefaultStateDir    = "/run/runcage"
 	DefaultProfilesDir = "/etc/runcage/profiles"
 	DefaultProfile     = "default"
+	// DefaultRecordingsDir is where record mode writes traces.
+	DefaultRecordingsDir = "/var/lib/runcage/recordings"
+	// DefaultAuditLog is where complain mode (and log_denied) appends.
+	DefaultAuditLog = "/var/log/runcage/audit.log"
 	// EnvConfig names the environment variable that points at the policy.
 	EnvConfig = "RUNCAGE_CONFIG"
 	// AnnotationProfile is the pod/container annotation that may select a
@@ -42,6 +46,11 @@ type Policy struct {
 	StateDir string `toml:"state_dir"`
 	// ProfilesDir holds one directory per installed profile.
 	ProfilesDir string `toml:"profiles_dir"`
+	// RecordingsDir is where record mode writes <name>.json traces.
+	RecordingsDir string `toml:"recordings_dir"`
+	// AuditLog is the JSON-lines file complain mode, and enforce profiles
+	// with log_denied, append to (see record.AuditEvent).
+	AuditLog string `toml:"audit_log"`
 	// UserNS configures the pool user-namespace ranges come from.
 	UserNS UserNSPolicy `toml:"userns"`
 	// Profiles defines profiles inline; they take precedence over
@@ -138,6 +147,12 @@ func (p *Policy) fill() {
 	if p.ProfilesDir == "" {
 		p.ProfilesDir = DefaultProfilesDir
 	}
+	if p.RecordingsDir == "" {
+		p.RecordingsDir = DefaultRecordingsDir
+	}
+	if p.AuditLog == "" {
+		p.AuditLog = DefaultAuditLog
+	}
 }
 
 // ValidName reports whether name can name a profile: 1 to 64 letters,
@@ -198,11 +213,8 @@ func check(p *profiles.Profile) error {
 	if p.PidsLimit < 0 {
 		return fmt.Errorf("profile %q: pids_limit must not be negative", p.Name)
 	}
-	if p.Record {
-		return fmt.Errorf("profile %q: record = true: the recorder is not part of this build", p.Name)
-	}
-	if p.Mode == profiles.ModeComplain {
-		return fmt.Errorf("profile %q: mode = complain: complain mode needs the recorder, which is not part of this build", p.Name)
+	if p.Record && p.Mode == profiles.ModeComplain {
+		return fmt.Errorf("profile %q: record = true and mode = complain: a recording profile enforces; choose one", p.Name)
 	}
 	return nil
 }
@@ -219,6 +231,16 @@ func Builtin(name string) *profiles.Profile {
 			AppArmor:    profiles.AppArmor{Mode: "enforce", Require: profiles.IfAvailable},
 			UserNS:      profiles.Required,
 		}
+	case "record":
+		return &profiles.Profile{
+			Name:        "record",
+			Description: "default plus the recorder: every syscall goes to an agent that records it (and answers it as default would) into the recordings directory",
+			Mode:        profiles.ModeEnforce,
+			Seccomp:     profiles.SeccompRuntimeDefault,
+			AppArmor:    profiles.AppArmor{Mode: "enforce", Require: profiles.IfAvailable},
+			UserNS:      profiles.Required,
+			Record:      true,
+		}
 	case "passthrough":
 		return &profiles.Profile{
 			Name:        "passthrough",
@@ -230,7 +252,7 @@ func Builtin(name string) *profiles.Profile {
 }
 
 // BuiltinNames lists the built-in profiles.
-var BuiltinNames = []string{"default", "passthrough"}
+var BuiltinNames = []string{"default", "passthrough", "record"}
 
 // Profile resolves name: an inline profile of the policy first, then
 // <ProfilesDir>/<name>/profile.toml, then the built-ins.

@@ -43,12 +43,12 @@ func TestLoadRefusesBadPolicies(t *testing.T) {
 		"bad host namespace":    "[profiles.web]\nhost_namespaces = [\"user\"]\n",
 		"bad default":           "default_profile = \"a b\"\n",
 		"negative pids":         "[profiles.web]\npids_limit = -1\n",
-		"record not built":      "[profiles.web]\nrecord = true\n",
+		"record and complain":   "[profiles.web]\nrecord = true\nmode = \"complain\"\n",
 		"bad toml":              "runtime = \n",
 		"bad apparmor require":  "[profiles.web]\napparmor = { require = \"maybe\" }\n",
 		"bad userns":            "[profiles.web]\nuserns = \"sometimes\"\n",
 		"bad selectable":        "[profiles.web]\nannotation_selectable = [\"a/b\"]\n",
-		"complain not built":    "[profiles.web]\nmode = \"complain\"\n",
+		"recordings_dir type":   "recordings_dir = 3\n",
 		"bad apparmor mode":     "[profiles.web]\napparmor = { mode = \"audit\" }\n",
 		"typed value wrong":     "[profiles.web]\ncapabilities = \"CAP_KILL\"\n",
 		"runtime wrong type":    "runtime = 3\n",
@@ -205,7 +205,7 @@ func TestProfilesDir(t *testing.T) {
 		t.Errorf("default is wider than the recorded filter, but was accepted as at least as strict")
 	}
 	names := strings.Join(p.Names(), ",")
-	if names != "default,passthrough,redis" {
+	if names != "default,passthrough,record,redis" {
 		t.Errorf("Names() = %s", names)
 	}
 }

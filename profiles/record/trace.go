@@ -51,6 +51,11 @@ type Trace struct {
 	// Syscalls maps each syscall name seen to the number of times it was
 	// seen.
 	Syscalls map[string]uint64 `json:"syscalls"`
+	// Denied maps each syscall the workload tried but the profile it was
+	// recorded under refused (and so did not run) to the number of tries.
+	// A profile generated from the trace does not allow them; they are
+	// listed so that a user can see what the workload would have liked.
+	Denied map[string]uint64 `json:"denied,omitempty"`
 	// Files are the paths the workload named in path-taking syscalls.
 	Files []FileAccess `json:"files,omitempty"`
 	// Sockets are the socket families, types and protocols created.
@@ -151,6 +156,12 @@ func (t *Trace) Merge(o *Trace) {
 	}
 	for s, n := range o.Syscalls {
 		t.Syscalls[s] += n
+	}
+	for s, n := range o.Denied {
+		if t.Denied == nil {
+			t.Denied = map[string]uint64{}
+		}
+		t.Denied[s] += n
 	}
 	t.Containers = append(t.Containers, o.Containers...)
 	t.Files = append(t.Files, o.Files...)

@@ -73,11 +73,22 @@ func (st *Setup) Apply(s *specs.Spec, bundle, containerID string) (res *Result, 
 	if s.Root == nil || s.Root.Path == "" {
 		return nil, profiles.Refusef("user namespace refused: the bundle has no root.path to map")
 	}
+	// The container's directory exists before anything is allocated or
+	// mounted: if runcage is killed before its caller records the Result,
+	// the directory is what lets delete find and undo the rest
+	// (UndoOrphan).
+	dir := filepath.Join(st.MountDir, containerID)
+	if err := traversable(st.MountDir); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(dir, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("create mount dir: %w", err)
+	}
 	r, err := st.Alloc.Acquire(key, containerID)
 	if err != nil {
-		return nil, fmt.Errorf("allocate user namespace ids: %w", err)
+		return nil, errors.Join(fmt.Errorf("allocate user namespace ids: %w", err), Unmount([]string{dir}))
 	}
-	res = &Result{Key: key, Injected: true, Range: r, Dir: filepath.Join(st.MountDir, containerID)}
+	res = &Result{Key: key, Injected: true, Range: r, Dir: dir}
 	defer func() {
 		if err != nil {
 			_ = st.Undo(res, containerID)
@@ -88,12 +99,6 @@ func (st *Setup) Apply(s *specs.Spec, bundle, containerID string) (res *Result, 
 	root := s.Root.Path
 	if !filepath.IsAbs(root) {
 		root = filepath.Join(bundle, root)
-	}
-	if err := traversable(st.MountDir); err != nil {
-		return res, err
-	}
-	if err := os.Mkdir(res.Dir, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
-		return res, fmt.Errorf("create mount dir: %w", err)
 	}
 	dst := filepath.Join(res.Dir, "rootfs")
 	if err := os.Mkdir(dst, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
@@ -127,8 +132,21 @@ func (st *Setup) Apply(s *specs.Spec, bundle, containerID string) (res *Result, 
 	if err := st.mapVolumes(s, fd); err != nil {
 		return res, err
 	}
-	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-	s.Linux.UIDMappings, s.Linux.GIDMappings = maps, slices.Clone(maps)
+	if err := st.podSysfs(s, res); err != nil {
+		return res, err
+	}
+	join, err := podUserns(s, maps)
+	if err != nil {
+		return res, err
+	}
+	if join != "" {
+		// runc reads the mappings from the namespace it joins.
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: join})
+		s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil
+	} else {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings, s.Linux.GIDMappings = maps, slices.Clone(maps)
+	}
 	s.Root.Path = dst
 	return res, nil
 }
@@ -270,6 +288,11 @@ func (st *Setup) Undo(res *Result, containerID string) error {
 		}
 	}
 	if res != nil && res.Dir != "" {
+		// Mounts the record does not list (a crash between two mounts of
+		// Apply) would make Unmount refuse to remove the directory.
+		if err := Unmount(mountsBelow(res.Dir)); err != nil {
+			errs = append(errs, err)
+		}
 		if err := Unmount([]string{res.Dir}); err != nil {
 			errs = append(errs, err)
 		}
@@ -278,6 +301,47 @@ func (st *Setup) Undo(res *Result, containerID string) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// UndoOrphan removes what Apply set up for containerID when no Result was
+// kept, because runcage was killed after Apply and before the caller saved
+// its record: every mount under MountDir/<containerID>, that directory, and
+// the container's share of its pod's allocation. It is cheap and does
+// nothing when there is nothing to undo, so delete can call it for every
+// container runcage has no record of.
+func (st *Setup) UndoOrphan(containerID string) error {
+	if containerID == "" || strings.ContainsAny(containerID, "/\x00") || containerID == "." || containerID == ".." {
+		return fmt.Errorf("undo orphan: bad container id %q", containerID)
+	}
+	dir := filepath.Join(st.MountDir, containerID)
+	res := &Result{}
+	if _, err := os.Lstat(dir); err == nil {
+		res.Dir = dir
+	}
+	return st.Undo(res, containerID)
+}
+
+// mountsBelow returns the mount points strictly below dir, parents before
+// children, so that Unmount (which walks in reverse) detaches children
+// first. An unreadable mountinfo yields none: Unmount then refuses to
+// remove a directory that still has mounts, which fails safe.
+func mountsBelow(dir string) []string {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil
+	}
+	mounts, err := readMountInfo()
+	if err != nil {
+		return nil
+	}
+	var below []string
+	for _, m := range mounts {
+		if strings.HasPrefix(m.MountPoint, real+"/") {
+			below = append(below, m.MountPoint)
+		}
+	}
+	slices.SortStableFunc(below, func(a, b string) int { return strings.Count(a, "/") - strings.Count(b, "/") })
+	return slices.Compact(below)
 }
 
 // traversable creates dir and makes it and its parent (the state

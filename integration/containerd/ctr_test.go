@@ -1,0 +1,315 @@
+//go:build integration
+
+package containerd
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	it "github.com/runcage/runcage/integration"
+)
+
+var seq atomic.Int64
+
+func newID(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), seq.Add(1))
+}
+
+// insideScript runs in a container (as the init process or through
+// `ctr task exec`). It prints its own status lines and uid map, then writes,
+// reads back and removes a file in the image's root-owned /etc and in the
+// /data volume, and reports the owner it sees on an image file.
+const insideScript = `
+grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status
+echo "uid_map: $(cat /proc/self/uid_map)"
+echo "busybox_owner: $(stat -c %u:%g /bin/busybox)"
+if echo rootfs-write >/etc/runcage-written && [ "$(cat /etc/runcage-written)" = rootfs-write ] && rm /etc/runcage-written; then
+	echo "rootfs_write: ok"
+else
+	echo "rootfs_write: failed"
+fi
+if [ -d /data ]; then
+	if echo volume-write >/data/from-container; then echo "volume_write: ok"; else echo "volume_write: failed"; fi
+fi
+/bin/probe
+`
+
+// ctrRun starts a detached container with `ctr run -d` and the given
+// runtime binary, registers its removal, and returns its init pid.
+func ctrRun(t *testing.T, id, runtimeBinary string, extra []string, args ...string) (int, it.Result) {
+	t.Helper()
+	argv := []string{"run", "-d",
+		"--runtime", "io.containerd.runc.v2",
+		"--runc-binary", runtimeBinary,
+		"--runc-root", daemon.RuncRoot,
+	}
+	argv = append(argv, extra...)
+	argv = append(argv, image, id)
+	argv = append(argv, args...)
+	t.Cleanup(func() { removeContainer(t, id) })
+	res := daemon.Ctr(ns, argv...)
+	if res.Exit != 0 {
+		return 0, res
+	}
+	return taskPID(t, id), res
+}
+
+var taskLine = regexp.MustCompile(`(?m)^(\S+)\s+(\d+)\s+(\S+)\s*$`)
+
+// taskPID returns the host pid of a task's init process from `ctr task ls`.
+func taskPID(t *testing.T, id string) int {
+	t.Helper()
+	res := daemon.Ctr(ns, "task", "ls")
+	if res.Exit != 0 {
+		t.Fatalf("task ls: %s", res)
+	}
+	for _, m := range taskLine.FindAllStringSubmatch(res.Stdout, -1) {
+		if m[1] == id {
+			pid, _ := strconv.Atoi(m[2])
+			return pid
+		}
+	}
+	t.Fatalf("task %s not in `ctr task ls`:\n%s", id, res.Stdout)
+	return 0
+}
+
+// removeContainer kills and deletes the task and the container, the way
+// `ctr` users do: task kill, task delete, container delete. It is
+// idempotent, for use in t.Cleanup.
+func removeContainer(t *testing.T, id string) {
+	t.Helper()
+	if res := daemon.Ctr(ns, "task", "ls", "-q"); !slices.Contains(strings.Fields(res.Stdout), id) {
+		daemon.Ctr(ns, "container", "delete", id)
+		return
+	}
+	daemon.Ctr(ns, "task", "kill", "-s", "SIGKILL", id)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res := daemon.Ctr(ns, "task", "delete", id)
+		if res.Exit == 0 || time.Now().After(deadline) {
+			if res.Exit != 0 {
+				t.Errorf("task delete %s: %s", id, res)
+			}
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if res := daemon.Ctr(ns, "container", "delete", id); res.Exit != 0 {
+		t.Errorf("container delete %s: %s", id, res)
+	}
+}
+
+func readProc(t *testing.T, pid int, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, name))
+	if err != nil {
+		t.Fatalf("read /proc/%d/%s: %v", pid, name, err)
+	}
+	return string(b)
+}
+
+func hostUIDMap(t *testing.T, pid int) []it.IDMapping {
+	t.Helper()
+	m, err := it.ParseIDMapText(readProc(t, pid, "uid_map"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// scriptFields parses the "key: value" lines insideScript prints.
+func scriptFields(out string) map[string]string {
+	f := it.ProcStatusFields(out)
+	for _, l := range strings.Split(out, "\n") {
+		if name, v, ok := strings.Cut(strings.TrimPrefix(l, "probe "), "="); ok && strings.HasPrefix(l, "probe ") {
+			f["probe "+name] = v
+		}
+	}
+	return f
+}
+
+// checkInside asserts everything insideScript reports for a process that
+// runcage's default profile confined.
+func checkInside(t *testing.T, what, out string, volume bool) {
+	t.Helper()
+	f := scriptFields(out)
+	if err := it.HardenedStatus(f); err != nil {
+		t.Errorf("%s: not hardened: %v\noutput:\n%s", what, err, out)
+	}
+	m, err := it.ParseIDMapText(f["uid_map"])
+	if err != nil || it.IsIdentityMap(m) || it.MapsHostRoot(m) {
+		t.Errorf("%s: uid_map %q: want a user namespace without host root (err %v)", what, f["uid_map"], err)
+	}
+	// The image's files are owned by 0:0; through the id-mapped layers the
+	// container's root sees them as its own, not as the overflow id.
+	if f["busybox_owner"] != "0:0" {
+		t.Errorf("%s: /bin/busybox owner seen inside = %q, want 0:0 (id-mapped rootfs)", what, f["busybox_owner"])
+	}
+	if f["rootfs_write"] != "ok" {
+		t.Errorf("%s: writing to the rootfs: %q\noutput:\n%s", what, f["rootfs_write"], out)
+	}
+	if volume && f["volume_write"] != "ok" {
+		t.Errorf("%s: writing to the volume: %q\noutput:\n%s", what, f["volume_write"], out)
+	}
+	for _, p := range []string{"mount", "mknod", "bpf", "rawsock", "add_key"} {
+		if v := f["probe "+p]; v == "ok" || v == "" {
+			t.Errorf("%s: probe %s = %q, want an errno", what, p, v)
+		}
+	}
+}
+
+// TestCtrRunHardened starts a container through `ctr run --runc-binary
+// runcage` on containerd's overlay rootfs and checks, from the host and
+// from inside (init and exec), that the default profile is enforced, that
+// the rootfs and a volume are writable by the container's root without a
+// chown, and that nothing is left after task and container delete.
+func TestCtrRunHardened(t *testing.T) {
+	begin := time.Now()
+	vol := filepath.Join(workDir, "vol-"+strconv.Itoa(int(seq.Add(1))))
+	if err := os.Mkdir(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id := newID("hardened")
+	pid, res := ctrRun(t, id, bins.Runcage,
+		[]string{"--mount", "type=bind,src=" + vol + ",dst=/data,options=rbind:rw"},
+		"/bin/sleep", "600")
+	if res.Exit != 0 {
+		t.Fatalf("ctr run: %s\ncontainerd log:\n%s", res, daemon.LogTail())
+	}
+	t.Logf("ctr run -d: %v", res.Elapsed.Round(time.Millisecond))
+
+	// The init process, seen from the host.
+	if err := it.HardenedStatus(it.ProcStatusFields(readProc(t, pid, "status"))); err != nil {
+		t.Errorf("init process %d: %v", pid, err)
+	}
+	m := hostUIDMap(t, pid)
+	if it.IsIdentityMap(m) || it.MapsHostRoot(m) {
+		t.Errorf("init process %d: uid_map %v: want an injected user namespace without host root", pid, m)
+	}
+
+	// runcage's policy came through containerd's environment: the
+	// allocation is in the test policy's state_dir, keyed by the container.
+	al, err := it.RuncageAllocations(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range al {
+		if a.Key == id && len(a.Ranges) == 1 && a.Ranges[0].HostID == m[0].HostID {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no allocation for %s with host id %d in %s (RUNCAGE_CONFIG did not reach runcage?): %+v", id, m[0].HostID, stateDir, al)
+	}
+	mounts, err := it.MountPointsUnder(filepath.Join(stateDir, "mnt", id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mounts) < 2 {
+		t.Errorf("want runcage's id-mapped lower layer(s) and overlay under %s, got %q", filepath.Join(stateDir, "mnt", id), mounts)
+	}
+
+	// An exec'd process gets the same confinement.
+	ex := daemon.Ctr(ns, "task", "exec", "--exec-id", "check", id, "/bin/sh", "-c", insideScript)
+	if ex.Exit != 0 {
+		t.Fatalf("ctr task exec: %s", ex)
+	}
+	t.Logf("exec output:\n%s", ex.Stdout)
+	checkInside(t, "exec", ex.Stdout, true)
+
+	// The file written through the id-mapped volume is owned by host root,
+	// the host id that container root maps to on that mount.
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(vol, "from-container"), &st); err != nil {
+		t.Errorf("volume file: %v", err)
+	} else if st.Uid != 0 || st.Gid != 0 {
+		t.Errorf("volume file owned by %d:%d on the host, want 0:0 (idmap mount)", st.Uid, st.Gid)
+	}
+
+	removeContainer(t, id)
+	left, err := it.RuncageLeftovers(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("after task and container delete, runcage still holds:\n%s", strings.Join(left, "\n"))
+	}
+	if mounts, _ := it.MountPointsUnder(daemon.Dir); len(mounts) > 0 {
+		t.Errorf("after delete, mounts left under containerd's directory: %q", mounts)
+	}
+	if _, err := os.Stat(filepath.Join(daemon.RuncRoot, ns, id)); !os.IsNotExist(err) {
+		t.Errorf("runc state of %s left in %s: %v", id, daemon.RuncRoot, err)
+	}
+	t.Logf("TestCtrRunHardened: %v", time.Since(begin).Round(time.Millisecond))
+}
+
+// TestCtrRunForeground runs the check script as the container's init
+// process with `ctr run --rm` (attached, removed on exit): the same
+// assertions hold for the init process as for exec.
+func TestCtrRunForeground(t *testing.T) {
+	id := newID("fg")
+	t.Cleanup(func() { removeContainer(t, id) })
+	res := daemon.Ctr(ns, "run", "--rm",
+		"--runtime", "io.containerd.runc.v2",
+		"--runc-binary", bins.Runcage,
+		"--runc-root", daemon.RuncRoot,
+		image, id, "/bin/sh", "-c", insideScript)
+	if res.Exit != 0 {
+		t.Fatalf("ctr run --rm: %s", res)
+	}
+	checkInside(t, "init", res.Stdout, false)
+	if left, err := it.RuncageLeftovers(stateDir); err != nil || len(left) > 0 {
+		t.Errorf("after ctr run --rm, runcage still holds (err %v):\n%s", err, strings.Join(left, "\n"))
+	}
+}
+
+// TestCtrRunPlainRuncControl runs the same script with plain runc as the
+// runtime binary. It proves that the assertions above can fail: without
+// runcage, containerd's defaults keep capabilities and no user namespace.
+func TestCtrRunPlainRuncControl(t *testing.T) {
+	id := newID("control")
+	t.Cleanup(func() { removeContainer(t, id) })
+	res := daemon.Ctr(ns, "run", "--rm",
+		"--runtime", "io.containerd.runc.v2",
+		"--runc-binary", bins.Runc,
+		"--runc-root", daemon.RuncRoot,
+		image, id, "/bin/sh", "-c", insideScript)
+	if res.Exit != 0 {
+		t.Fatalf("ctr run --rm with plain runc: %s", res)
+	}
+	f := scriptFields(res.Stdout)
+	if err := it.HardenedStatus(f); err == nil {
+		t.Errorf("plain runc under containerd looks hardened; the checks would not tell runcage from runc:\n%s", res.Stdout)
+	}
+	if m, err := it.ParseIDMapText(f["uid_map"]); err != nil || !it.IsIdentityMap(m) {
+		t.Errorf("plain runc: uid_map %q, want the identity (no user namespace)", f["uid_map"])
+	}
+}
+
+// TestCtrRunPrivilegedRefused asks for a privileged container. runcage must
+// refuse it, and its reason must reach the ctr user through containerd.
+func TestCtrRunPrivilegedRefused(t *testing.T) {
+	id := newID("priv")
+	_, res := ctrRun(t, id, bins.Runcage, []string{"--privileged"}, "/bin/true")
+	if res.Exit == 0 {
+		t.Fatalf("ctr run --privileged with runcage succeeded:\n%s", res)
+	}
+	out := res.Stdout + res.Stderr
+	t.Logf("ctr run --privileged: %s", strings.TrimSpace(out))
+	if !strings.Contains(out, "runcage: ") || !strings.Contains(out, "refused") {
+		t.Errorf("ctr's error does not carry runcage's reason:\n%s", out)
+	}
+	if left, err := it.RuncageLeftovers(stateDir); err != nil || len(left) > 0 {
+		t.Errorf("after a refused create, runcage still holds (err %v):\n%s", err, strings.Join(left, "\n"))
+	}
+}

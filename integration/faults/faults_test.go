@@ -1,0 +1,277 @@
+//go:build integration
+
+// Package faults kills runcage at chosen moments of a real `create` and
+// checks what an engine would find afterwards: config.json is always either
+// the original or the complete rewrite, never a partial file, and the next
+// create on the same bundle works.
+package faults
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	it "github.com/runcage/runcage/integration"
+	"github.com/runcage/runcage/runtime/spec"
+)
+
+const timeout = time.Minute
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "fault tests must run as root: they create real containers")
+		os.Exit(2)
+	}
+	os.Exit(m.Run())
+}
+
+// env is one test's private directory, policy and bundle.
+type env struct {
+	t        *testing.T
+	dir      string
+	stateDir string
+	bundle   string
+	orig     []byte
+	rt       it.Runtime
+}
+
+func newEnv(t *testing.T) *env {
+	bins, err := it.FindBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "runcage-faults-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, dir: dir, stateDir: filepath.Join(dir, "state"), bundle: filepath.Join(dir, "bundle")}
+	t.Cleanup(func() {
+		for _, k := range it.KillProcessesUnder(dir) {
+			t.Errorf("killed leftover process %s", k)
+		}
+		if err := it.UnmountUnder(dir); err != nil {
+			t.Error(err)
+		}
+		os.RemoveAll(dir)
+	})
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	policy := filepath.Join(dir, "policy.toml")
+	if err := os.WriteFile(policy, []byte(fmt.Sprintf("runtime = %q\nstate_dir = %q\n", bins.Runc, e.stateDir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.rt = it.Runtime{Name: "runcage", Path: bins.Runcage, Pre: []string{"--runcage-config", policy},
+		Root: filepath.Join(dir, "runc-root"), Log: filepath.Join(dir, "runcage.log")}
+	if err := it.BuildRootfs(filepath.Join(e.bundle, "rootfs"), it.RootfsOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// What Docker sends: its default capabilities, no_new_privs off.
+	s := it.BaseSpec(it.DockerDefaultCaps, "sleep", "30")
+	s.Process.NoNewPrivileges = false
+	if e.orig, err = it.MarshalSpec(s); err != nil {
+		t.Fatal(err)
+	}
+	e.restore()
+	return e
+}
+
+// restore puts the original config.json back and removes the kept copy.
+func (e *env) restore() {
+	if err := it.WriteConfig(e.bundle, e.orig); err != nil {
+		e.t.Fatal(err)
+	}
+	os.Remove(filepath.Join(e.bundle, spec.ConfigName+spec.OrigSuffix))
+}
+
+func (e *env) config() []byte {
+	b, err := os.ReadFile(filepath.Join(e.bundle, spec.ConfigName))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+func (e *env) must(args ...string) it.Result {
+	e.t.Helper()
+	res := e.rt.Exec(timeout, args...)
+	if res.Exit != 0 || res.Err != nil {
+		e.t.Fatalf("%s\nlog: %s", res, readFile(e.rt.Log))
+	}
+	return res
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+// killedCreate starts `runcage create` in its own process group and
+// SIGKILLs the group after delay: runcage itself, or the runc it became
+// by execve, and any runc init child.
+func (e *env) killedCreate(id string, delay time.Duration) error {
+	argv := e.rt.Argv("create", "--bundle", e.bundle, id)
+	cmd := exec.Command(e.rt.Path, argv...)
+	cmd.Env = []string{it.HostPATH}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	time.Sleep(delay)
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+	return nil
+}
+
+func TestSIGKILLDuringCreate(t *testing.T) {
+	e := newEnv(t)
+	const id = "fault"
+	// The reference: one create run to the end. Its rewrite is the only
+	// other content config.json may have. The rewrite is the same for every
+	// attempt because the id, and so the user-namespace key, range and
+	// mount directory, are the same.
+	start := time.Now()
+	e.must("create", "--bundle", e.bundle, id)
+	full := time.Since(start)
+	rewritten := e.config()
+	if bytes.Equal(rewritten, e.orig) {
+		t.Fatal("create did not rewrite config.json")
+	}
+	if _, err := spec.Parse(rewritten); err != nil {
+		t.Fatalf("rewritten config does not parse: %v", err)
+	}
+	e.must("delete", "--force", id)
+	e.restore()
+
+	n := 30
+	if v := os.Getenv("RUNCAGE_FAULT_TRIES"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	// After runcage has execve'd runc, a kill can only find the rewrite:
+	// spread the kills over the first full-create time.
+	span := full
+	var sawOrig, sawRewritten int
+	for i := range n {
+		delay := span * time.Duration(i) / time.Duration(n)
+		if err := e.killedCreate(id, delay); err != nil {
+			t.Fatal(err)
+		}
+		got := e.config()
+		switch {
+		case bytes.Equal(got, e.orig):
+			sawOrig++
+		case bytes.Equal(got, rewritten):
+			sawRewritten++
+			if kept := readFile(filepath.Join(e.bundle, spec.ConfigName+spec.OrigSuffix)); kept != string(e.orig) {
+				t.Errorf("try %d (kill after %v): config.json is rewritten but the kept original is not the original", i, delay)
+			}
+		default:
+			t.Fatalf("try %d (kill after %v): config.json is neither the original nor the rewrite:\n%s", i, delay, got)
+		}
+		// What an engine does after a failed create: delete, then create
+		// again on the bundle as it was left.
+		e.rt.Exec(timeout, "delete", "--force", id)
+		e.must("create", "--bundle", e.bundle, id)
+		if got := e.config(); !bytes.Equal(got, rewritten) {
+			t.Errorf("try %d: the create after the kill wrote a different config:\n%s", i, got)
+		}
+		e.must("delete", "--force", id)
+		e.restore()
+	}
+	t.Logf("%d SIGKILLs spread over %v (a full create takes %v): %d left the original, %d the complete rewrite, 0 anything else",
+		n, span.Round(time.Millisecond), full.Round(time.Millisecond), sawOrig, sawRewritten)
+	if sawOrig == 0 || sawRewritten == 0 {
+		t.Errorf("the kills did not cover both sides of the write (original %d, rewritten %d): the test did not exercise the window", sawOrig, sawRewritten)
+	}
+	// A kill between the temp file's creation and its rename leaves the
+	// temp file (never config.json itself) behind in the bundle.
+	temps, _ := filepath.Glob(filepath.Join(e.bundle, ".config.json*.runcage-*"))
+	t.Logf("temporary files left in the bundle by killed writes: %d", len(temps))
+	left, err := it.RuncageLeftovers(e.stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("after %d killed creates and their clean-up, runcage still holds:\n%q", n, left)
+	}
+}
+
+// TestSIGKILLAtEachWriteStep kills runcage deterministically, with
+// strace's fault injection, at the syscalls where a crash matters: the
+// rename that keeps the original, the rename that replaces config.json,
+// and the execve of runc (everything written, nothing started). After each
+// kill an engine deletes the container (as containerd does after a failed
+// create); then nothing may be left, and a new create must work.
+func TestSIGKILLAtEachWriteStep(t *testing.T) {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Fatalf("strace not installed (make deps installs it): %v", err)
+	}
+	e := newEnv(t)
+	const id = "fault-step"
+	e.must("create", "--bundle", e.bundle, id)
+	rewritten := e.config()
+	e.must("delete", "--force", id)
+	e.restore()
+	bins, _ := it.FindBinaries()
+	for _, tc := range []struct {
+		name     string
+		syscalls string
+		path     string
+		want     string // "orig" or "rewritten"
+	}{
+		{"rename of the kept original", "rename,renameat,renameat2", filepath.Join(e.bundle, spec.ConfigName+spec.OrigSuffix), "orig"},
+		{"rename onto config.json", "rename,renameat,renameat2", filepath.Join(e.bundle, spec.ConfigName), "orig"},
+		{"execve of runc", "execve", bins.Runc, "rewritten"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.t = t
+			argv := append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=" + tc.syscalls, "-P", tc.path,
+				"-e", "inject=" + tc.syscalls + ":signal=KILL", e.rt.Path}, e.rt.Argv("create", "--bundle", e.bundle, id)...)
+			cmd := exec.Command(strace, argv...)
+			cmd.Env = []string{it.HostPATH}
+			out, err := cmd.CombinedOutput()
+			// strace exits as its tracee did: killed by SIGKILL, or with
+			// status 128+9.
+			var ee *exec.ExitError
+			killed := errors.As(err, &ee) && (ee.ExitCode() == 128+int(syscall.SIGKILL) ||
+				ee.Sys().(syscall.WaitStatus).Signaled() && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL)
+			if !killed {
+				t.Fatalf("runcage was not killed at the %s: %v\n%s", tc.name, err, out)
+			}
+			got := e.config()
+			want := map[string][]byte{"orig": e.orig, "rewritten": rewritten}[tc.want]
+			if !bytes.Equal(got, want) {
+				t.Fatalf("killed at the %s: config.json is not the %s one:\n%s", tc.name, tc.want, got)
+			}
+			if kept, err := os.ReadFile(filepath.Join(e.bundle, spec.ConfigName+spec.OrigSuffix)); err == nil && !bytes.Equal(kept, e.orig) {
+				t.Errorf("killed at the %s: the kept original differs from the original", tc.name)
+			}
+			e.rt.Exec(timeout, "delete", "--force", id)
+			left, err := it.RuncageLeftovers(e.stateDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) > 0 {
+				t.Errorf("killed at the %s, then deleted: runcage still holds\n%s", tc.name, strings.Join(left, "\n"))
+			}
+			e.must("create", "--bundle", e.bundle, id)
+			if got := e.config(); !bytes.Equal(got, rewritten) {
+				t.Errorf("the create after the kill wrote a different config:\n%s", got)
+			}
+			e.must("delete", "--force", id)
+			if left, _ := it.RuncageLeftovers(e.stateDir); len(left) > 0 {
+				t.Errorf("after the next create and delete: runcage still holds\n%s", strings.Join(left, "\n"))
+			}
+			e.restore()
+		})
+	}
+}

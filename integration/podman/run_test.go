@@ -1,0 +1,181 @@
+//go:build integration
+
+package podman
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	it "github.com/runcage/runcage/integration"
+	"github.com/runcage/runcage/profiles/policy"
+)
+
+// runArgs is `podman run` with runcage as the runtime, plus the test's
+// flags, the image and the command.
+func runArgs(flags []string, cmd ...string) []string {
+	args := append([]string{"run", "--runtime", bins.Runcage}, ulimits...)
+	args = append(args, flags...)
+	return append(append(args, image), cmd...)
+}
+
+// cidFile returns a path for --cidfile, and a function that reads the id.
+func cidFile(t *testing.T) (string, func() string) {
+	p := filepath.Join(workDir, "cid-"+strings.ReplaceAll(t.Name(), "/", "_")+time.Now().Format("150405.000000000"))
+	return p, func() string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("container id: %v", err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+}
+
+// noLeaks fails the test if runcage holds anything for container id
+// after podman removed it: a mount directory, a mount, a container record
+// or a user-namespace allocation. (The state directory is the built-in
+// one, shared with anything else on the host, so only id is looked at.)
+func noLeaks(t *testing.T, id string) {
+	t.Helper()
+	if id == "" {
+		t.Fatal("no container id")
+	}
+	state := policy.DefaultStateDir
+	// Podman's clean-up runs from conmon after the container exits; give
+	// it a moment to finish.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var left []string
+		if _, err := os.Lstat(filepath.Join(state, "mnt", id)); err == nil {
+			left = append(left, "mount dir "+filepath.Join(state, "mnt", id))
+		}
+		mounts, err := it.MountPointsUnder(filepath.Join(state, "mnt", id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mounts {
+			left = append(left, "mount "+m)
+		}
+		recs, _ := filepath.Glob(filepath.Join(state, "containers", "*", id+".json"))
+		for _, r := range recs {
+			left = append(left, "record "+r)
+		}
+		al, err := it.RuncageAllocations(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range al {
+			if a.Key == id || slices.Contains(a.Containers, id) {
+				left = append(left, "allocation "+a.Key)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("runcage still holds, after podman removed container %s:\n%s", id, strings.Join(left, "\n"))
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func mustPodman(t *testing.T, timeout time.Duration, args ...string) result {
+	t.Helper()
+	res := podman(timeout, args...)
+	if res.exit != 0 {
+		t.Fatalf("%s", res)
+	}
+	return res
+}
+
+func TestRunHardened(t *testing.T) {
+	vol := filepath.Join(workDir, "vol")
+	if err := os.MkdirAll(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cid, id := cidFile(t)
+	res := mustPodman(t, 2*time.Minute, runArgs([]string{"--rm", "--network", "none", "--cidfile", cid, "-v", vol + ":/vol"}, "sh", "-c", it.ReportScript)...)
+	t.Logf("podman run: %v", res.elapsed.Round(time.Millisecond))
+	f, err := it.CheckHardenedReport(res.stdout)
+	if err != nil {
+		t.Error(err)
+	}
+	// Podman asks for "0 0"; it is inside the mapped range and kept.
+	if r := f["ping_group_range"]; r != "0 0" {
+		t.Errorf("ping_group_range %q, want podman's 0 0", r)
+	}
+	if f["volume_write"] != "ok" {
+		t.Errorf("container root cannot write to its volume:\n%s", res.stdout)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(vol, "from-container"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != 0 || st.Gid != 0 {
+		t.Errorf("file written by container root is owned by %d:%d on the host, want 0:0 (id-mapped volume)", st.Uid, st.Gid)
+	}
+	noLeaks(t, id())
+}
+
+func TestExecHardened(t *testing.T) {
+	cid, idf := cidFile(t)
+	mustPodman(t, time.Minute, runArgs([]string{"-d", "--network", "none", "--cidfile", cid}, "sleep", "600")...)
+	id := idf()
+	t.Cleanup(func() { podman(time.Minute, "rm", "-f", "-t", "0", id) })
+	pid1 := mustPodman(t, time.Minute, "exec", id, "sh", "-c", "echo \"uid_map: $(tr -s ' \\n' ' ' </proc/1/uid_map)\"")
+	ex := mustPodman(t, time.Minute, "exec", id, "sh", "-c", it.ReportScript)
+	f, err := it.CheckHardenedReport(ex.stdout)
+	if err != nil {
+		t.Errorf("podman exec: %v", err)
+	}
+	if want := it.ProcStatusFields(pid1.stdout)["uid_map"]; f["uid_map"] != want {
+		t.Errorf("exec runs in uid_map %q, the container's pid 1 in %q", f["uid_map"], want)
+	}
+	res := podman(time.Minute, "exec", "--privileged", id, "true")
+	if res.exit == 0 || !strings.Contains(res.stdout+res.stderr, "runcage: ") {
+		t.Errorf("podman exec --privileged: want a refusal carrying runcage's message, got\n%s", res)
+	}
+	mustPodman(t, time.Minute, "rm", "-f", "-t", "0", id)
+	noLeaks(t, id)
+}
+
+func TestRefusedVisibleInPodmanError(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--privileged"}, "refused"},
+		{[]string{"--cap-add", "SYS_ADMIN"}, `capability "CAP_SYS_ADMIN"`},
+		{[]string{"--pid", "host"}, "refused"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cid, id := cidFile(t)
+			res := podman(time.Minute, runArgs(append([]string{"--rm", "--network", "none", "--cidfile", cid}, tc.args...), "true")...)
+			if res.exit == 0 {
+				t.Fatalf("container ran:\n%s", res)
+			}
+			if !strings.Contains(res.stderr, "runcage: ") || !strings.Contains(res.stderr, tc.want) {
+				t.Errorf("podman's error does not carry runcage's refusal (%q):\n%s", tc.want, res)
+			}
+			noLeaks(t, id())
+		})
+	}
+}
+
+func TestRuntimeFlagPicksProfile(t *testing.T) {
+	cid, id := cidFile(t)
+	res := mustPodman(t, time.Minute, runArgs([]string{"--rm", "--network", "none", "--cidfile", cid, "--runtime-flag", "runcage-profile=passthrough"}, "sh", "-c", it.ReportScript)...)
+	f := it.ProcStatusFields(res.stdout)
+	if f["CapEff"] == "0000000000000000" || f["CapEff"] == "" {
+		t.Errorf("runcage-profile=passthrough: CapEff %q, want podman's default capabilities (passthrough changes nothing)", f["CapEff"])
+	}
+	if m, err := it.ParseIDMapText(f["uid_map"]); err != nil || !it.IsIdentityMap(m) {
+		t.Errorf("runcage-profile=passthrough: uid_map %q, want the host's identity map", f["uid_map"])
+	}
+	noLeaks(t, id())
+}

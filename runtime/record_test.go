@@ -1,0 +1,80 @@
+package runtime
+
+import (
+	"errors"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runcage/runcage/profiles"
+)
+
+func TestIsAgentNeedsExactArgv(t *testing.T) {
+	if !isAgent([]string{agentArgv0, agentFlag, "/x.json"}) {
+		t.Fatal("the agent's own argv is not recognized")
+	}
+	for _, argv := range [][]string{
+		{"runcage", agentFlag, "/x.json"},
+		{"/usr/bin/runcage", agentFlag, "/x.json"},
+		{agentArgv0, "create", "/x.json"},
+		{agentArgv0, agentFlag},
+		{agentArgv0, agentFlag, "/x.json", "extra"},
+	} {
+		if isAgent(argv) {
+			t.Errorf("isAgent(%q) = true", argv)
+		}
+	}
+	// A caller that spells the flag gets the scanner's refusal, not the agent.
+	if _, err := Scan([]string{"runcage", agentFlag, "/x.json"}); !errors.Is(err, ErrUnknownFlag) {
+		t.Errorf("Scan(%s) = %v, want ErrUnknownFlag", agentFlag, err)
+	}
+}
+
+func TestRecordingName(t *testing.T) {
+	for _, c := range []struct {
+		ann  map[string]string
+		want string
+		bad  bool
+	}{
+		{nil, "c1", false},
+		{map[string]string{annotationCRIName: "redis"}, "redis", false},
+		{map[string]string{annotationCRIName: "redis", AnnotationRecordingName: "r2"}, "r2", false},
+		{map[string]string{AnnotationRecordingName: "../../etc/x"}, "", true},
+		{map[string]string{annotationCRIName: "../x"}, "c1", false},
+	} {
+		got, err := recordingName("c1", c.ann)
+		if c.bad {
+			if !errors.Is(err, profiles.ErrRefused) {
+				t.Errorf("%v: err = %v, want a refusal", c.ann, err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%v: %q, %v; want %q", c.ann, got, err, c.want)
+		}
+	}
+}
+
+func TestAgentModeAndOwnListener(t *testing.T) {
+	for _, c := range []struct {
+		p    profiles.Profile
+		want string
+	}{
+		{profiles.Profile{}, ""},
+		{profiles.Profile{Record: true}, "record"},
+		{profiles.Profile{Mode: profiles.ModeComplain}, "complain"},
+		{profiles.Profile{LogDenied: true}, "enforce"},
+		{profiles.Profile{Passthrough: true, Record: true}, ""},
+	} {
+		if got := agentMode(&c.p); got != c.want {
+			t.Errorf("agentMode(%+v) = %q, want %q", c.p, got, c.want)
+		}
+	}
+	s := &specs.Spec{Linux: &specs.Linux{Seccomp: &specs.LinuxSeccomp{ListenerPath: "/run/runcage/agents/ab.sock"}}}
+	if !ownListener(s, "/run/runcage") || ownListener(s, "/run/other") {
+		t.Errorf("ownListener misjudges %s", s.Linux.Seccomp.ListenerPath)
+	}
+	if len(agentKey("", "c1")) != 16 || agentKey("", "c1") == agentKey("/other", "c1") {
+		t.Errorf("agentKey does not separate roots")
+	}
+}
