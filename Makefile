@@ -6,10 +6,10 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/runcage/runcage/runtime.Version=$(VERSION)
 APT_PKGS  := libseccomp-dev pkg-config gcc busybox-static runc apparmor bats strace jq \
              debootstrap curl redis-tools docker.io containerd podman crun \
-             containernetworking-plugins uidmap
+             containernetworking-plugins uidmap gawk
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build deps demo test unit integration validation bench lint clean
+.PHONY: all build deps demo test unit integration validation runc-bats bench lint clean
 
 all: build
 
@@ -33,7 +33,7 @@ $(BIN)/runc: go.mod go.sum
 demo: build
 	./hack/demo.sh
 
-test: build lint unit integration validation
+test: build lint unit integration validation runc-bats
 
 lint:
 	@out=$$(gofmt -l cmd runtime profiles integration deploy); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
@@ -48,6 +48,11 @@ integration: build
 
 validation: build
 	./integration/validation/run.sh
+
+# runc's own bats suites against runc, runcage-passthrough and (for the
+# files that matter to it) runcage's default profile.
+runc-bats: build
+	./integration/runc-bats/run.sh userns.bats create.bats start.bats run.bats exec.bats delete.bats kill.bats ps.bats pause.bats list.bats spec.bats help.bats
 
 bench: build
 	$(GO) run ./integration/bench -n 100

@@ -57,8 +57,9 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	if (staleMount(b.Spec(), pol.StateDir) || ownListener(b.Spec(), pol.StateDir)) && !prev.injectedFor(b.Spec()) {
 		// The bundle was rewritten for a container that is gone (runc's
 		// tests and some engines run a bundle again): its root.path names
-		// a mount that no longer exists. Start again from the original.
-		if b, err = spec.LoadBundleOrig(dir); err != nil {
+		// a mount that no longer exists. Start again from the original,
+		// with any edits made to config.json since.
+		if b, err = spec.LoadBundleAgain(dir); err != nil {
 			return nil, fmt.Errorf("bundle was rewritten by runcage for another container: %w", err)
 		}
 	}

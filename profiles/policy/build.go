@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -92,12 +94,38 @@ func (p *Policy) Modifiers(prof *profiles.Profile, env Env) (profiles.List, erro
 		process.New(prof),
 		capm,
 		namespaces.New(prof),
+		bundleRelativeSources(env.Bundle),
 		mounts.New(prof),
 		hooks.New(prof),
 		pidsLimit(prof),
 		seccomp.NewModifier(filter),
 		apparmor.NewModifier(prof, env.AppArmor, aaText),
 	}, nil
+}
+
+// bundleRelativeSources makes the relative source of every bind mount
+// absolute by joining it to the bundle directory, as runc does (the runtime
+// spec: bind sources are absolute or relative to the bundle), so that the
+// mount rules judge, and the delegate binds, the same host path. A source
+// with a ".." element is left alone for the mount rules to refuse.
+func bundleRelativeSources(bundle string) profiles.Modifier {
+	return profiles.ModifierFunc(func(s *specs.Spec) error {
+		for i := range s.Mounts {
+			m := &s.Mounts[i]
+			if m.Source == "" || filepath.IsAbs(m.Source) || !isBindMount(m) || bundle == "" {
+				continue
+			}
+			if slices.Contains(strings.Split(m.Source, "/"), "..") {
+				continue
+			}
+			m.Source = filepath.Join(bundle, m.Source)
+		}
+		return nil
+	})
+}
+
+func isBindMount(m *specs.Mount) bool {
+	return m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
 }
 
 // pidsLimit caps linux.resources.pids.limit at the profile's pids_limit.

@@ -197,8 +197,73 @@ func TestSaveKeepsOriginalAndIsAtomic(t *testing.T) {
 		t.Error("second create replaced the original")
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 2 {
-		t.Errorf("temp files left behind: %v", ents)
+	if len(ents) != 3 {
+		t.Errorf("want config.json, its -orig and -rewritten copies and no temp files; have %v", ents)
+	}
+	cur, _ := os.ReadFile(filepath.Join(dir, ConfigName))
+	rew, _ := os.ReadFile(filepath.Join(dir, ConfigName+RewrittenSuffix))
+	if !bytes.Equal(cur, rew) {
+		t.Error("config.json.runcage-rewritten differs from what was written")
+	}
+}
+
+// A bundle used again after its container is gone starts from the
+// original, and keeps the edits made to config.json since the rewrite.
+func TestLoadBundleAgainKeepsEdits(t *testing.T) {
+	dir := t.TempDir()
+	in := []byte(`{"ociVersion":"1.0.2","process":{"args":["echo","first"],"cwd":"/"},"root":{"path":"rootfs"},"x-future":{"keep":[1,2.50]}}`)
+	if err := os.WriteFile(filepath.Join(dir, ConfigName), in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Doc.Value.Root.Path = "/run/runcage/mnt/c1/rootfs" // what runcage injects
+	if _, err := b.Save(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Unedited: exactly the original comes back.
+	again, err := LoadBundleAgain(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Doc.Original(), in) {
+		t.Errorf("unedited bundle: got %s, want the original", again.Doc.Original())
+	}
+
+	// Edited after the rewrite: the edit survives, the injection does not.
+	cur, _ := os.ReadFile(filepath.Join(dir, ConfigName))
+	edited := bytes.Replace(cur, []byte(`"first"`), []byte(`"second"`), 1)
+	if bytes.Equal(edited, cur) {
+		t.Fatal("test bug: nothing edited")
+	}
+	if err := os.WriteFile(filepath.Join(dir, ConfigName), edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again, err = LoadBundleAgain(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := again.Doc.Value
+	if got := s.Process.Args; len(got) != 2 || got[1] != "second" {
+		t.Errorf("edit lost: args %v", got)
+	}
+	if s.Root.Path != "rootfs" {
+		t.Errorf("root.path %q: want the original's", s.Root.Path)
+	}
+	if !bytes.Contains(again.Doc.Original(), []byte(`2.50`)) {
+		t.Errorf("unknown member not kept exactly: %s", again.Doc.Original())
+	}
+
+	// Without the copy of what runcage wrote, edits can't be told apart
+	// from runcage's own changes: refused, never silently dropped.
+	if err := os.Remove(filepath.Join(dir, ConfigName+RewrittenSuffix)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadBundleAgain(dir); err == nil || !strings.Contains(err.Error(), "restore config.json.runcage-orig") {
+		t.Errorf("without the rewritten copy: err = %v, want a refusal saying what to do", err)
 	}
 }
 

@@ -20,6 +20,12 @@ const ConfigName = "config.json"
 // that runcage keeps beside the rewritten one.
 const OrigSuffix = ".runcage-orig"
 
+// RewrittenSuffix is appended to ConfigName for a copy of the config.json
+// runcage wrote. When a bundle is used again after its container is gone,
+// it tells runcage whether config.json was edited since (see
+// LoadBundleAgain).
+const RewrittenSuffix = ".runcage-rewritten"
+
 // ReadFile reads a regular file without following a symlink in its last
 // component. It returns the contents and the file's permission bits.
 func ReadFile(path string) ([]byte, os.FileMode, error) {
@@ -145,36 +151,66 @@ func (b *Bundle) Spec() *specs.Spec { return b.Doc.Value }
 // so that running create twice on one bundle keeps the true original.
 func (b *Bundle) Save() (bool, error) {
 	path := filepath.Join(b.Dir, ConfigName)
-	if b.fromOrig {
-		out, err := b.Doc.Marshal()
-		if err != nil {
-			return false, err
-		}
-		if err := WriteFileAtomic(path, out, b.perm); err != nil {
-			return false, fmt.Errorf("write %s: %w", ConfigName, err)
-		}
-		return true, nil
-	}
-	return saveWithOrig(path, b.Doc, b.perm)
-}
-
-// saveWithOrig writes doc to path atomically when it changed, keeping the
-// loaded bytes as path+OrigSuffix first.
-func saveWithOrig[T any](path string, doc *Document[T], perm os.FileMode) (bool, error) {
-	out, err := doc.Marshal()
+	out, err := b.Doc.Marshal()
 	if err != nil {
 		return false, err
 	}
-	if bytes.Equal(out, doc.Original()) {
-		return false, nil
+	if !b.fromOrig {
+		if bytes.Equal(out, b.Doc.Original()) {
+			return false, nil
+		}
+		if err := WriteFileAtomic(path+OrigSuffix, b.Doc.Original(), b.perm); err != nil {
+			return false, fmt.Errorf("keep original %s: %w", ConfigName, err)
+		}
 	}
-	if err := WriteFileAtomic(path+OrigSuffix, doc.Original(), perm); err != nil {
-		return false, fmt.Errorf("keep original %s: %w", filepath.Base(path), err)
+	// The copy of what is about to be written comes first: a crash before
+	// config.json is replaced leaves config.json original, and a copy that
+	// does not match config.json is never used as proof of anything.
+	if err := WriteFileAtomic(path+RewrittenSuffix, out, b.perm); err != nil {
+		return false, fmt.Errorf("keep rewritten %s: %w", ConfigName, err)
 	}
-	if err := WriteFileAtomic(path, out, perm); err != nil {
-		return false, fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	if err := WriteFileAtomic(path, out, b.perm); err != nil {
+		return false, fmt.Errorf("write %s: %w", ConfigName, err)
 	}
 	return true, nil
+}
+
+// LoadBundleAgain loads a bundle whose config.json runcage rewrote for a
+// container that no longer exists, so that it can be hardened afresh: from
+// config.json.runcage-orig, plus every edit made to config.json since
+// runcage wrote it. Those edits are found by comparing config.json with
+// config.json.runcage-rewritten and applied to the original as a JSON merge
+// patch (RFC 7386). Without that copy, or when it cannot be read, edits
+// cannot be told apart from runcage's own changes, and the bundle is
+// refused rather than run with the edits silently dropped.
+func LoadBundleAgain(dir string) (*Bundle, error) {
+	path := filepath.Join(dir, ConfigName)
+	cur, _, err := ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read bundle config: %w", err)
+	}
+	wrote, _, err := ReadFile(path + RewrittenSuffix)
+	if err != nil {
+		return nil, fmt.Errorf("config.json was rewritten by runcage for an earlier container, and its copy of what it wrote is unreadable (%w): restore %s as config.json", err, ConfigName+OrigSuffix)
+	}
+	b, err := LoadBundleOrig(dir)
+	if err != nil || bytes.Equal(cur, wrote) {
+		return b, err
+	}
+	patch, err := mergePatchBetween(wrote, cur)
+	if err != nil {
+		return nil, fmt.Errorf("find the edits made to config.json since runcage rewrote it: %w", err)
+	}
+	edited, err := applyMergePatch(b.Doc.Original(), patch)
+	if err != nil {
+		return nil, fmt.Errorf("apply the edits made to config.json to %s: %w", ConfigName+OrigSuffix, err)
+	}
+	doc, err := Parse(edited)
+	if err != nil {
+		return nil, fmt.Errorf("config.json edited since runcage rewrote it: %w", err)
+	}
+	// Saved like a fresh bundle: the edited original is kept as -orig.
+	return &Bundle{Dir: dir, Doc: doc, perm: b.perm}, nil
 }
 
 // ProcessFile is a loaded `runc exec --process` file.
