@@ -63,7 +63,13 @@ func ReadFile(path string) ([]byte, os.FileMode, error) {
 // before the rename so that a crash cannot leave an empty or partial file
 // under the new name. On the disk of the benchmark machine the directory
 // fsync cost 0.5 to 6 ms per file, three times per create.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeFileAtomic(path, data, perm, true)
+}
+
+// writeFileAtomic is WriteFileAtomic, with the fsync of the file optional
+// for files whose loss or truncation in a power cut is detected and safe.
+func writeFileAtomic(path string, data []byte, perm os.FileMode, sync bool) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -89,8 +95,10 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	if err = f.Chmod(perm); err != nil { // umask may have narrowed it
 		return fmt.Errorf("chmod %s: %w", tmp, err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmp, err)
+	if sync {
+		if err = f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", tmp, err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", tmp, err)
@@ -165,8 +173,11 @@ func (b *Bundle) Save() (bool, error) {
 	}
 	// The copy of what is about to be written comes first: a crash before
 	// config.json is replaced leaves config.json original, and a copy that
-	// does not match config.json is never used as proof of anything.
-	if err := WriteFileAtomic(path+RewrittenSuffix, out, b.perm); err != nil {
+	// does not match config.json is never used as proof of anything. So
+	// it needs no fsync: a copy lost or truncated in a power cut differs
+	// from config.json, and at worst a later re-use of the bundle is
+	// refused with a message, never run with edits dropped.
+	if err := writeFileAtomic(path+RewrittenSuffix, out, b.perm, false); err != nil {
 		return false, fmt.Errorf("keep rewritten %s: %w", ConfigName, err)
 	}
 	if err := WriteFileAtomic(path, out, b.perm); err != nil {
