@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"io"
 	"io/fs"
 	"os"
@@ -605,10 +606,9 @@ func BuildImageArchive(dir string, img OCIImage, opt RootfsOptions) (string, err
 	return out, nil
 }
 
-// IDMapping is one line of /proc/<pid>/uid_map or gid_map.
-type IDMapping struct {
-	ContainerID, HostID, Size uint32
-}
+// IDMapping is one line of /proc/<pid>/uid_map or gid_map: the runtime
+// spec's mapping type, so parsed maps compare directly with a bundle's.
+type IDMapping = specs.LinuxIDMapping
 
 // ParseIDMapText parses the text of a /proc/<pid>/{uid,gid}_map file.
 func ParseIDMapText(text string) ([]IDMapping, error) {

@@ -357,11 +357,11 @@ func checkMaps(t *testing.T, uidText, gidText string) []idmap {
 	t.Helper()
 	var uid []idmap
 	for name, text := range map[string]string{"uid_map": uidText, "gid_map": gidText} {
-		m, err := parseIDMap(text)
+		m, err := ParseIDMapText(text)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if isIdentity(m) {
+		if IsIdentityMap(m) {
 			t.Errorf("%s is the host's identity map", name)
 		}
 		if overlaps(m, []idmap{{HostID: 0, Size: 1}}) {
@@ -851,7 +851,7 @@ func TestUsernsPodRanges(t *testing.T) {
 	a2, mapA2 := create("a2", "pod-a")
 	b1, mapB1 := create("b1", "pod-b")
 	for _, m := range [][]idmap{mapA1, mapA2, mapB1} {
-		if isIdentity(m) || overlaps(m, []idmap{{HostID: 0, Size: 1}}) {
+		if IsIdentityMap(m) || overlaps(m, []idmap{{HostID: 0, Size: 1}}) {
 			t.Fatalf("bad map %v", m)
 		}
 	}
@@ -960,7 +960,7 @@ func TestUsernsParallelCreate(t *testing.T) {
 	maps := make([][]idmap, n)
 	for i := range n {
 		maps[i] = u.hostUIDMap(rt, ids[i])
-		if isIdentity(maps[i]) || overlaps(maps[i], []idmap{{HostID: 0, Size: 1}}) {
+		if IsIdentityMap(maps[i]) || overlaps(maps[i], []idmap{{HostID: 0, Size: 1}}) {
 			t.Errorf("%s: bad map %v", ids[i], maps[i])
 		}
 	}
@@ -1133,8 +1133,8 @@ func TestUsernsBundleMappings(t *testing.T) {
 		b := withMaps("good", goodMaps, goodGIDs, "sh", "-c", "cat /proc/self/uid_map; echo --; cat /proc/self/gid_map")
 		res := u.mustRun(rt, b, 0)
 		uidText, gidText, _ := strings.Cut(res.Stdout, "--\n")
-		gotUID, err1 := parseIDMap(uidText)
-		gotGID, err2 := parseIDMap(gidText)
+		gotUID, err1 := ParseIDMapText(uidText)
+		gotGID, err2 := ParseIDMapText(gidText)
 		if err1 != nil || err2 != nil || !slices.Equal(gotUID, goodMaps) || !slices.Equal(gotGID, goodGIDs) {
 			t.Errorf("inside: uid_map %v gid_map %v (%v %v), want %v and %v", gotUID, gotGID, err1, err2, goodMaps, goodGIDs)
 		}
@@ -1225,7 +1225,7 @@ func TestUsernsDelegateWithoutIDMap(t *testing.T) {
 
 	plain, _ := u.bundle("no-volume", BaseSpec(DockerDefaultCaps, "cat", "/proc/self/uid_map"), RootfsOptions{})
 	res := u.mustRun(rt, plain, 0)
-	if m, err := parseIDMap(res.Stdout); err != nil || isIdentity(m) {
+	if m, err := ParseIDMapText(res.Stdout); err != nil || IsIdentityMap(m) {
 		t.Errorf("container without volume under the idmap-less delegate: uid_map %q (%v)", res.Stdout, err)
 	}
 

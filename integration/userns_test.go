@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -15,32 +14,6 @@ import (
 // These tests follow DESIGN.md's user-namespace section: the default
 // profile gives every container a user namespace with a host range of its
 // own that never includes host id 0, and releases it on delete.
-
-// parseIDMap parses the text of a /proc/<pid>/{uid,gid}_map file.
-func parseIDMap(text string) ([]idmap, error) {
-	var m []idmap
-	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
-		f := strings.Fields(l)
-		if len(f) != 3 {
-			return nil, fmt.Errorf("bad id map line %q", l)
-		}
-		var v [3]uint64
-		for i := range f {
-			n, err := strconv.ParseUint(f[i], 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("bad id map line %q: %w", l, err)
-			}
-			v[i] = n
-		}
-		m = append(m, idmap{ContainerID: uint32(v[0]), HostID: uint32(v[1]), Size: uint32(v[2])})
-	}
-	return m, nil
-}
-
-// isIdentity reports whether m is the map of the initial user namespace.
-func isIdentity(m []idmap) bool {
-	return len(m) == 1 && m[0].ContainerID == 0 && m[0].HostID == 0 && m[0].Size == 4294967295
-}
 
 func overlaps(a, b []idmap) bool {
 	for _, x := range a {
@@ -69,7 +42,7 @@ func (e *testEnv) hostUIDMap(rt Runtime, id string) []idmap {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	m, err := parseIDMap(string(b))
+	m, err := ParseIDMapText(string(b))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -94,11 +67,11 @@ func TestUsernsDefaultProfile(t *testing.T) {
 		t.Fatalf("unexpected output:\n%s", res)
 	}
 	for name, text := range map[string]string{"uid_map": uidText, "gid_map": gidText} {
-		m, err := parseIDMap(text)
+		m, err := ParseIDMapText(text)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if isIdentity(m) {
+		if IsIdentityMap(m) {
 			t.Errorf("%s is the host's identity map: the container has no user namespace", name)
 		}
 		if overlaps(m, []idmap{{HostID: 0, Size: 1}}) {
@@ -134,7 +107,7 @@ func TestUsernsDuplicateCreateKeepsLiveContainer(t *testing.T) {
 	e.deleteLater(rt, idX)
 	e.mustCreate(rt, bundle("x"), idX)
 	mapX := e.hostUIDMap(rt, idX)
-	if isIdentity(mapX) {
+	if IsIdentityMap(mapX) {
 		t.Fatalf("container %s has no user namespace; this test needs the default profile's userns", idX)
 	}
 

@@ -59,7 +59,7 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 		// tests and some engines run a bundle again): its root.path names
 		// a mount that no longer exists. Start again from the original,
 		// with any edits made to config.json since.
-		if b, err = spec.LoadBundleAgain(dir); err != nil {
+		if b, err = spec.LoadBundleAgain(b); err != nil {
 			return nil, fmt.Errorf("bundle was rewritten by runcage for another container: %w", err)
 		}
 	}

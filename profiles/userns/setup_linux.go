@@ -288,11 +288,6 @@ func (st *Setup) Undo(res *Result, containerID string) error {
 		}
 	}
 	if res != nil && res.Dir != "" {
-		// Mounts the record does not list (a crash between two mounts of
-		// Apply) would make Unmount refuse to remove the directory.
-		if err := Unmount(mountsBelow(res.Dir)); err != nil {
-			errs = append(errs, err)
-		}
 		if err := Unmount([]string{res.Dir}); err != nil {
 			errs = append(errs, err)
 		}
@@ -316,7 +311,9 @@ func (st *Setup) UndoOrphan(containerID string) error {
 	dir := filepath.Join(st.MountDir, containerID)
 	res := &Result{}
 	if _, err := os.Lstat(dir); err == nil {
-		res.Dir = dir
+		// No record lists what Apply mounted before it was killed: find
+		// it, so that Unmount does not refuse to remove the directory.
+		res.Dir, res.Mounts = dir, mountsBelow(dir)
 	}
 	return st.Undo(res, containerID)
 }

@@ -224,8 +224,16 @@ func TestLoadBundleAgainKeepsEdits(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	loadAgain := func() (*Bundle, error) {
+		cur, err := LoadBundle(dir)
+		if err != nil {
+			return nil, err
+		}
+		return LoadBundleAgain(cur)
+	}
+
 	// Unedited: exactly the original comes back.
-	again, err := LoadBundleAgain(dir)
+	again, err := loadAgain()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +250,7 @@ func TestLoadBundleAgainKeepsEdits(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, ConfigName), edited, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	again, err = LoadBundleAgain(dir)
+	again, err = loadAgain()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +270,7 @@ func TestLoadBundleAgainKeepsEdits(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, ConfigName+RewrittenSuffix)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadBundleAgain(dir); err == nil || !strings.Contains(err.Error(), "restore config.json.runcage-orig") {
+	if _, err := loadAgain(); err == nil || !strings.Contains(err.Error(), "restore config.json.runcage-orig") {
 		t.Errorf("without the rewritten copy: err = %v, want a refusal saying what to do", err)
 	}
 }

@@ -194,21 +194,21 @@ func (b *Bundle) Save() (bool, error) {
 // patch (RFC 7386). Without that copy, or when it cannot be read, edits
 // cannot be told apart from runcage's own changes, and the bundle is
 // refused rather than run with the edits silently dropped.
-func LoadBundleAgain(dir string) (*Bundle, error) {
+//
+// cur is the bundle as loaded from config.json; its bytes are compared, not
+// read again.
+func LoadBundleAgain(cur *Bundle) (*Bundle, error) {
+	dir := cur.Dir
 	path := filepath.Join(dir, ConfigName)
-	cur, _, err := ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read bundle config: %w", err)
-	}
 	wrote, _, err := ReadFile(path + RewrittenSuffix)
 	if err != nil {
 		return nil, fmt.Errorf("config.json was rewritten by runcage for an earlier container, and its copy of what it wrote is unreadable (%w): restore %s as config.json", err, ConfigName+OrigSuffix)
 	}
 	b, err := LoadBundleOrig(dir)
-	if err != nil || bytes.Equal(cur, wrote) {
+	if err != nil || bytes.Equal(cur.Doc.Original(), wrote) {
 		return b, err
 	}
-	patch, err := mergePatchBetween(wrote, cur)
+	patch, err := mergePatchBetween(wrote, cur.Doc.Original())
 	if err != nil {
 		return nil, fmt.Errorf("find the edits made to config.json since runcage rewrote it: %w", err)
 	}
