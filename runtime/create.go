@@ -67,7 +67,7 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	if prof, err = pol.Tighten(prof, s.Annotations); err != nil {
 		return nil, err
 	}
-	mods, err := pol.Modifiers(prof, policy.Env{Bundle: dir, AppArmor: apparmor.SystemHost{}})
+	mods, err := pol.Modifiers(prof, policy.Env{Bundle: dir, AppArmor: apparmor.SystemHost{}, ContainerID: inv.ContainerID, RuncRoot: inv.Global.Root, Delegate: delegate})
 	if err != nil {
 		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}

@@ -67,6 +67,14 @@ type Env struct {
 	Bundle string
 	// AppArmor is the host's AppArmor, or a fake in tests.
 	AppArmor apparmor.Host
+	// ContainerID is the runc container id being created ("" in tests
+	// that do not need it).
+	ContainerID string
+	// RuncRoot is the delegate's state root (--root), made absolute with
+	// symlinks resolved; "" means runc's default.
+	RuncRoot string
+	// Delegate is the absolute path of the delegate runtime binary.
+	Delegate string
 }
 
 // Modifiers assembles the modifiers that enforce prof on a bundle, in the
