@@ -9,7 +9,7 @@ APT_PKGS  := libseccomp-dev pkg-config gcc busybox-static runc apparmor bats str
              containernetworking-plugins uidmap gawk
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build deps demo test unit integration validation runc-bats bench lint clean
+.PHONY: all build deps demo test unit fuzz integration validation runc-bats bench lint clean
 
 all: build
 
@@ -33,7 +33,7 @@ $(BIN)/runc: go.mod go.sum
 demo: build
 	./hack/demo.sh
 
-test: build lint unit integration validation runc-bats
+test: build lint unit fuzz integration validation runc-bats
 
 lint:
 	@out=$$(gofmt -l cmd runtime profiles integration deploy); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
@@ -42,6 +42,12 @@ lint:
 
 unit:
 	$(GO) test -race -tags seccomp ./cmd/... ./runtime/... ./profiles/... $(if $(wildcard deploy),./deploy/...)
+
+# FuzzHarden feeds mutated config.json files through the whole create path
+# (without runc) and checks the result never widens what the input asked
+# for. Its seed corpus also runs in `unit`.
+fuzz:
+	$(GO) test -tags seccomp -run '^$$' -fuzz FuzzHarden -fuzztime 60s -fuzzminimizetime 5s -parallel 1 ./profiles/policy/
 
 integration: build
 	$(GO) test -tags integration -count=1 -timeout 20m ./integration/...

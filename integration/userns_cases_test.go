@@ -48,7 +48,7 @@ func newUsernsEnv(t *testing.T, extra string) *usernsEnv {
 	t.Helper()
 	e := newEnv(t)
 	u := &usernsEnv{testEnv: e, stateDir: filepath.Join(e.dir, "state")}
-	u.policyPath = e.policy("runtime = " + strconv.Quote(e.bin.Runc) + "\nstate_dir = " + strconv.Quote(u.stateDir) + "\n" + extra)
+	u.policyPath = e.policy("runtime = " + strconv.Quote(e.bin.Runc) + "\nstate_dir = " + strconv.Quote(u.stateDir) + "\nvolume_roots = [" + strconv.Quote(e.dir) + "]\n" + extra)
 	t.Cleanup(func() {
 		left := mountsMentioning(t, e.dir)
 		for i := len(left) - 1; i >= 0; i-- {
@@ -837,12 +837,31 @@ func podSpec(sandbox string) *specs.Spec {
 // containers with the same io.kubernetes.cri.sandbox-id share one, and the
 // pod's range is released only when its last container is deleted, as the
 // allocation file under the policy's state_dir shows.
+//
+// As under the CRI, a pod's first container is its sandbox, whose
+// annotation names itself, and the others name it and join its IPC and UTS
+// namespaces by /proc path: the annotation alone is no evidence (a
+// container that only names a pod gets a range of its own, see
+// integration/adversarial).
 func TestUsernsPodRanges(t *testing.T) {
 	u := newUsernsEnv(t, "")
 	rt := u.rt("")
-	create := func(name, sandbox string) (string, []idmap) {
-		b, _ := u.bundle(name, podSpec(sandbox), RootfsOptions{})
+	sandboxes := map[string]string{} // pod name -> its sandbox container's id
+	create := func(name, pod string) (string, []idmap) {
 		id := newID()
+		s := podSpec(id)
+		if sb, ok := sandboxes[pod]; ok {
+			s = podSpec(sb)
+			pid := u.initPid(rt, sb)
+			for i, ns := range s.Linux.Namespaces {
+				if ns.Type == specs.IPCNamespace || ns.Type == specs.UTSNamespace {
+					s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/%s", pid, map[specs.LinuxNamespaceType]string{specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts"}[ns.Type])
+				}
+			}
+		} else {
+			sandboxes[pod] = id
+		}
+		b, _ := u.bundle(name, s, RootfsOptions{})
 		u.deleteLater(rt, id)
 		u.mustCreate(rt, b, id)
 		return id, u.hostUIDMap(rt, id)
@@ -865,13 +884,13 @@ func TestUsernsPodRanges(t *testing.T) {
 	if len(st.Pods) != 2 {
 		t.Fatalf("want 2 pods allocated, got %+v", st)
 	}
-	if got := st.Pods["pod-a"].Containers; !slices.Equal(got, []string{a1, a2}) {
+	if got := st.Pods[sandboxes["pod-a"]].Containers; !slices.Equal(got, []string{a1, a2}) {
 		t.Errorf("pod-a's containers = %v, want %v", got, []string{a1, a2})
 	}
-	if got := st.Pods["pod-a"].Ranges; len(got) != 1 || got[0].HostID != mapA1[0].HostID {
+	if got := st.Pods[sandboxes["pod-a"]].Ranges; len(got) != 1 || got[0].HostID != mapA1[0].HostID {
 		t.Errorf("pod-a's ranges = %v, want the one at %d", got, mapA1[0].HostID)
 	}
-	if got := st.Pods["pod-b"].Containers; !slices.Equal(got, []string{b1}) {
+	if got := st.Pods[sandboxes["pod-b"]].Containers; !slices.Equal(got, []string{b1}) {
 		t.Errorf("pod-b's containers = %v", got)
 	}
 
@@ -879,7 +898,7 @@ func TestUsernsPodRanges(t *testing.T) {
 		t.Fatalf("delete: %s", res)
 	}
 	st = u.allocations()
-	if got := st.Pods["pod-a"].Containers; !slices.Equal(got, []string{a2}) {
+	if got := st.Pods[sandboxes["pod-a"]].Containers; !slices.Equal(got, []string{a2}) {
 		t.Fatalf("after deleting %s, pod-a's containers = %v, want [%s]", a1, got, a2)
 	}
 	// A new pod must not get pod-a's range while a2 still uses it.
@@ -894,10 +913,10 @@ func TestUsernsPodRanges(t *testing.T) {
 		t.Fatalf("delete: %s", res)
 	}
 	st = u.allocations()
-	if _, ok := st.Pods["pod-a"]; ok {
-		t.Errorf("pod-a is still allocated after its last container was deleted: %+v", st.Pods["pod-a"])
+	if _, ok := st.Pods[sandboxes["pod-a"]]; ok {
+		t.Errorf("pod-a is still allocated after its last container was deleted: %+v", st.Pods[sandboxes["pod-a"]])
 	}
-	if _, ok := st.Pods["pod-b"]; !ok {
+	if _, ok := st.Pods[sandboxes["pod-b"]]; !ok {
 		t.Errorf("pod-b lost its allocation: %+v", st)
 	}
 	// The freed range is handed out again.
@@ -1207,7 +1226,7 @@ func TestUsernsDelegateWithoutIDMap(t *testing.T) {
 	}
 	stateDir := filepath.Join(e.dir, "state")
 	u := &usernsEnv{testEnv: e, stateDir: stateDir,
-		policyPath: e.policy("runtime = " + strconv.Quote(wrapper) + "\nstate_dir = " + strconv.Quote(stateDir) + "\n")}
+		policyPath: e.policy("runtime = " + strconv.Quote(wrapper) + "\nstate_dir = " + strconv.Quote(stateDir) + "\nvolume_roots = [" + strconv.Quote(e.dir) + "]\n")}
 	rt := u.rt("")
 
 	vol := filepath.Join(e.dir, "vol")

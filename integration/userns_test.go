@@ -49,6 +49,19 @@ func (e *testEnv) hostUIDMap(rt Runtime, id string) []idmap {
 	return m
 }
 
+// initPid returns the host pid of a created container's init process.
+func (e *testEnv) initPid(rt Runtime, id string) int {
+	e.t.Helper()
+	res := rt.Exec(invokeTimeout, "state", id)
+	var st struct {
+		Pid int `json:"pid"`
+	}
+	if res.Exit != 0 || json.Unmarshal([]byte(res.Stdout), &st) != nil || st.Pid <= 0 {
+		e.t.Fatalf("state %s: %s", id, res)
+	}
+	return st.Pid
+}
+
 func (e *testEnv) mustCreate(rt Runtime, bundle, id string) {
 	e.t.Helper()
 	if res := rt.Exec(invokeTimeout, "create", "--bundle", bundle, id); res.Exit != 0 || res.Err != nil {

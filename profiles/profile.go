@@ -55,6 +55,20 @@ type Profile struct {
 	// file (relative paths are resolved against Dir). Empty means
 	// SeccompRuntimeDefault.
 	Seccomp string `toml:"seccomp" json:"seccomp,omitempty"`
+	// SocketFamilies widens the socket rule of runtime/default (and only
+	// of it): socket and socketpair are also allowed for these address
+	// families ("AF_ALG") and netlink protocols ("NETLINK_GENERIC").
+	// Empty means runtime/default's: unix, inet, inet6 and netlink route,
+	// sock_diag and kobject_uevent.
+	SocketFamilies []string `toml:"socket_families" json:"socket_families,omitempty"`
+	// SetIDFiles lifts runtime/default's rule (and only its) that refuses
+	// setting a set-user-ID or set-group-ID bit with chmod, open, creat or
+	// mknod. It is off by default: in a volume the container's root owns
+	// files as host root, so a set-ID file there is a host-root set-ID
+	// file; inside the container no_new_privileges makes set-ID bits
+	// useless anyway. Installing packages that ship set-ID files (dpkg
+	// sets them) needs it.
+	SetIDFiles bool `toml:"setid_files" json:"setid_files,omitempty"`
 	// AppArmor configures the generated AppArmor profile runcage-<Name>.
 	AppArmor AppArmor `toml:"apparmor" json:"apparmor"`
 	// UserNS is Required (inject or validate a user namespace) or Off.
@@ -89,6 +103,13 @@ type Profile struct {
 	// denies to the audit log, through the agent (denied syscalls then
 	// cost a round trip to it; allowed ones cost nothing more).
 	LogDenied bool `toml:"log_denied" json:"log_denied,omitempty"`
+	// AllowedMembers names config.json members (paths such as
+	// "linux.intelRdt", see profiles/members) that a bundle may carry as
+	// they are, with everything below them, although runcage's member
+	// table refuses them or does not know them. Empty means none. It lifts
+	// only that check, and profiles/process's raising of a negative
+	// process.oomScoreAdj; every other modifier still applies.
+	AllowedMembers []string `toml:"allowed_members" json:"allowed_members,omitempty"`
 	// Dir is the directory the profile was loaded from, if any.
 	Dir string `toml:"-" json:"dir,omitempty"`
 }

@@ -6,11 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/apparmor"
+	"github.com/runcage/runcage/profiles/members"
 	"github.com/runcage/runcage/profiles/namespaces"
 	"github.com/runcage/runcage/profiles/policy"
 	"github.com/runcage/runcage/profiles/userns"
@@ -21,8 +24,11 @@ import (
 // profile, load config.json losslessly, apply the profile, validate the
 // result, set up the user namespace, write the config atomically (keeping
 // the original), and record what was applied so that exec and delete act
-// on the same profile. When it mounted or allocated anything it returns an
-// afterFunc that undoes it if the delegate fails.
+// on the same profile. Unless the profile is a passthrough, it returns an
+// afterFunc, so the delegate runs supervised: the afterFunc releases the
+// container id's lock (held from before the bundle is read until the
+// delegate has made the container) and, when create mounted or allocated
+// anything, undoes it if the delegate fails.
 func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate string) (afterFunc, error) {
 	prof, src, err := pol.Select(inv.Global.RuncageProfile, inv.Argv0)
 	if err != nil {
@@ -41,10 +47,53 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	if dir, err = filepath.Abs(dir); err != nil {
 		return nil, fmt.Errorf("find bundle: %w", err)
 	}
+	// Concurrent verbs on one id would each see the other's state half
+	// made: hold the id's lock until the delegate is done with it. A
+	// foreground run lives as long as its container, so it holds the lock
+	// until the delegate has made the container (or exited): from then on
+	// a create of its id finds the container and sets up nothing.
+	lock, err := lockContainer(pol.StateDir, inv.ContainerID)
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	unlock := func() { once.Do(lock) }
+	after, err := hardenLocked(inv, pol, lg, delegate, prof, src, dir)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	if inv.Verb == "run" && !inv.flagSet("detach") {
+		go func() {
+			for deadline := time.Now().Add(lockWait); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				if containerExists(inv.Global.Root, inv.ContainerID) {
+					break
+				}
+			}
+			unlock()
+		}()
+	}
+	return func(code int) error {
+		defer unlock()
+		if after == nil {
+			return nil
+		}
+		return after(code)
+	}, nil
+}
+
+// hardenLocked is hardenBundle once the container id is locked.
+func hardenLocked(inv *Invocation, pol *policy.Policy, lg *logger, delegate string, prof *profiles.Profile, src policy.Source, dir string) (afterFunc, error) {
 	if containerExists(inv.Global.Root, inv.ContainerID) {
 		// runc will refuse the duplicate id itself. Set nothing up, and so
 		// undo nothing: the live container's ids and mounts are its own.
 		return nil, nil
+	}
+	if other, ok := otherRootRecord(pol.StateDir, inv.Global.Root, inv.ContainerID); ok {
+		return nil, profiles.Refusef("container id %q refused: runcage already keeps a container of that id under another runc root (%s); ids must be unique on a host", inv.ContainerID, filepath.Base(filepath.Dir(other)))
+	}
+	if err := checkTrusted("bundle", filepath.Join(dir, spec.ConfigName)); err != nil {
+		return nil, err
 	}
 	prev, err := loadRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
 	if err != nil {
@@ -64,7 +113,22 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 		}
 	}
 	s := b.Spec()
+	if s.Root != nil && s.Root.Path != "" && !staleMount(s, pol.StateDir) {
+		root := s.Root.Path
+		if !filepath.IsAbs(root) {
+			root = filepath.Join(dir, root)
+		}
+		if err := checkTrusted("root filesystem", root); err != nil {
+			return nil, err
+		}
+	}
 	if prof, err = pol.Tighten(prof, s.Annotations); err != nil {
+		return nil, err
+	}
+	// config.json is a closed world: every member the input has must have
+	// a decision. It is judged on the input bytes, before any modifier,
+	// because the typed view drops the members it does not know.
+	if err := members.Check(b.Doc.Original(), members.Options{Allowed: prof.AllowedMembers, StateDir: pol.StateDir}); err != nil {
 		return nil, err
 	}
 	mods, err := pol.Modifiers(prof, policy.Env{Bundle: dir, AppArmor: apparmor.SystemHost{}, ContainerID: inv.ContainerID, RuncRoot: inv.Global.Root, Delegate: delegate})
@@ -156,10 +220,33 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 // once the delegate has deleted it (its state directory is gone), the
 // id-mapped mounts are unmounted and the ids released.
 func afterDelete(inv *Invocation, pol *policy.Policy) (afterFunc, error) {
+	removeDeadAgent(pol.StateDir, inv.Global.Root, inv.ContainerID)
+	unlock, err := lockContainer(pol.StateDir, inv.ContainerID)
+	if err != nil {
+		return nil, err
+	}
+	after, err := afterDeleteLocked(inv, pol)
+	if err != nil || after == nil {
+		unlock()
+		return after, err
+	}
+	return func(code int) error {
+		defer unlock()
+		return after(code)
+	}, nil
+}
+
+// afterDeleteLocked is afterDelete once the container id is locked.
+func afterDeleteLocked(inv *Invocation, pol *policy.Policy) (afterFunc, error) {
 	rec, err := loadRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
 	if err != nil || rec == nil || rec.Userns == nil {
 		removeRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
 		if !validID(inv.ContainerID) || !orphanSetup(pol, inv.ContainerID) {
+			return nil, nil
+		}
+		if _, ok := otherRootRecord(pol.StateDir, inv.Global.Root, inv.ContainerID); ok {
+			// The mounts and ids belong to the container of this id
+			// under another runc root, not to an orphan of this one.
 			return nil, nil
 		}
 		// A create killed between the user-namespace setup and saving its
@@ -200,8 +287,9 @@ func newSetup(pol *policy.Policy, delegate string) *userns.Setup {
 			PoolEnd:   pol.UserNS.PoolEnd,
 			Size:      pol.UserNS.Size,
 		},
-		MountDir: filepath.Join(pol.StateDir, "mnt"),
-		MinSize:  pol.UserNS.MinSize,
+		MountDir:    filepath.Join(pol.StateDir, "mnt"),
+		MinSize:     pol.UserNS.MinSize,
+		VolumeRoots: pol.ResolvedVolumeRoots(),
 	}
 	if delegate != "" {
 		st.IDMapMounts = idmapMountsCheck(pol.StateDir, delegate)

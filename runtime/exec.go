@@ -8,6 +8,7 @@ import (
 
 	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/caps"
+	"github.com/runcage/runcage/profiles/members"
 	"github.com/runcage/runcage/profiles/policy"
 	"github.com/runcage/runcage/profiles/process"
 	"github.com/runcage/runcage/runtime/spec"
@@ -73,6 +74,9 @@ func hardenExec(inv *Invocation, pol *policy.Policy, lg *logger) error {
 	pf, err := spec.LoadProcess(ef.Process)
 	if err != nil {
 		return err
+	}
+	if err := members.CheckProcess(pf.Doc.Original(), members.Options{Allowed: prof.AllowedMembers, StateDir: pol.StateDir}); err != nil {
+		return fmt.Errorf("exec --process %s: %w", ef.Process, err)
 	}
 	p := pf.Doc.Value
 	capm, err := caps.New(prof)

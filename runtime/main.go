@@ -82,6 +82,9 @@ type afterFunc func(code int) error
 // need it. It returns nil, nil for verbs that are forwarded untouched, and
 // an afterFunc when the delegate must be supervised.
 func harden(inv *Invocation, pol *policy.Policy, lg *logger, delegate string) (afterFunc, error) {
+	// Every record runcage keeps is keyed by the root's one canonical
+	// spelling (the delegate still gets --root as written).
+	inv.Global.Root = canonicalRoot(inv.Global.Root)
 	switch inv.Verb {
 	case "create", "run", "restore":
 		return hardenBundle(inv, pol, lg, delegate)

@@ -311,7 +311,13 @@ func TestExecProcessFileRewritten(t *testing.T) {
 	}
 	data, _ := json.Marshal(p)
 	path := filepath.Join(f.dir, "process.json")
+	// A member runcage has no decision for is refused, by name.
 	os.WriteFile(path, append(data[:len(data)-1], []byte(`,"futureField":{"x":1}}`)...), 0o600)
+	if _, stderr, code := f.run(t, "", "exec", "--process", path, "--detach", "c1"); code == 0 || !strings.Contains(stderr, `"process.futureField" refused`) {
+		t.Fatalf("exit %d, stderr %q, want the unknown member refused", code, stderr)
+	}
+	// A member runcage leaves alone keeps its bytes.
+	os.WriteFile(path, append(data[:len(data)-1], []byte(`,"consoleSize":{"height":1,"width":2}}`)...), 0o600)
 	if _, stderr, code := f.run(t, "", "exec", "--process", path, "--detach", "c1"); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -321,8 +327,8 @@ func TestExecProcessFileRewritten(t *testing.T) {
 	if !got.NoNewPrivileges || len(got.Capabilities.Bounding)+len(got.Capabilities.Ambient) != 0 {
 		t.Fatalf("process file not hardened: %s", out)
 	}
-	if !bytes.Contains(out, []byte(`"futureField":{"x":1}`)) {
-		t.Fatalf("unknown field lost: %s", out)
+	if !bytes.Contains(out, []byte(`"consoleSize":{"height":1,"width":2}`)) {
+		t.Fatalf("untouched member lost: %s", out)
 	}
 	// A process asking for more than the engine default is refused.
 	p.Capabilities.Bounding = []string{"CAP_SYS_ADMIN"}
@@ -352,7 +358,7 @@ func TestUpdateGuard(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	os.WriteFile(res, []byte(`{"unified":{"cgroup.procs":"1"}}`), 0o644)
-	if _, stderr, code := f.run(t, "", "update", "--resources", res, "c1"); code == 0 || !strings.Contains(stderr, `unified key "cgroup.procs" refused`) {
+	if _, stderr, code := f.run(t, "", "update", "--resources", res, "c1"); code == 0 || !strings.Contains(stderr, `unified.cgroup.procs" refused`) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	os.WriteFile(res, []byte(`{"pids":{"limit":50},"memory":{"limit":1048576}}`), 0o644)

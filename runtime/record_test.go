@@ -13,6 +13,9 @@ func TestIsAgentNeedsExactArgv(t *testing.T) {
 	if !isAgent([]string{agentArgv0, agentFlag, "/x.json"}) {
 		t.Fatal("the agent's own argv is not recognized")
 	}
+	if !isAgent([]string{watchdogArgv0, agentFlag, "/x.json"}) {
+		t.Fatal("the watchdog's own argv is not recognized")
+	}
 	for _, argv := range [][]string{
 		{"runcage", agentFlag, "/x.json"},
 		{"/usr/bin/runcage", agentFlag, "/x.json"},

@@ -64,14 +64,22 @@ func saveRecord(stateDir, root, id string, rec *record) error {
 	if !ok {
 		return nil // runc will refuse the id itself
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	return spec.WriteFileAtomic(path, data, 0o600)
+	// removeRecord of another container under the same root removes the
+	// directory once it is empty, which can happen between MkdirAll and
+	// the write: make it again and retry.
+	for try := 0; ; try++ {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
+		err := spec.WriteFileAtomic(path, data, 0o600)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || try == 10 {
+			return err
+		}
+	}
 }
 
 // loadRecord returns the record of a container, or nil if runcage did not

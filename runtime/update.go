@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/members"
 	"github.com/runcage/runcage/profiles/policy"
 	"github.com/runcage/runcage/runtime/spec"
 )
@@ -53,6 +54,9 @@ func guardUpdate(inv *Invocation, pol *policy.Policy) error {
 		}
 	} else if data, _, err = spec.ReadFile(inv.Resources); err != nil {
 		return fmt.Errorf("read resources: %w", err)
+	}
+	if err := members.CheckResources(data, members.Options{Allowed: prof.AllowedMembers, StateDir: pol.StateDir}); err != nil {
+		return fmt.Errorf("update: %w", err)
 	}
 	var r specs.LinuxResources
 	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&r); err != nil {

@@ -240,6 +240,9 @@ type Case struct {
 	// NoControl, when set, says why this case has no discriminating
 	// control (the control is then not run).
 	NoControl string
+	// Policy, when set, returns extra policy text for this case's Env
+	// (after the delegate and state directory).
+	Policy func(e *Env) string
 }
 
 func defaultProof(_ *Env, res integration.Result) bool {
@@ -262,6 +265,9 @@ func RunCases(t *testing.T, cases []Case) {
 func RunCase(t *testing.T, c Case) {
 	t.Helper()
 	e := NewEnv(t, "")
+	if c.Policy != nil {
+		e.Policy = e.WritePolicy(c.Policy(e))
+	}
 	proof := c.Proof
 	if proof == nil {
 		proof = defaultProof

@@ -174,8 +174,8 @@ func checkInside(t *testing.T, what, out string, volume bool) {
 // chown, and that nothing is left after task and container delete.
 func TestCtrRunHardened(t *testing.T) {
 	begin := time.Now()
-	vol := filepath.Join(workDir, "vol-"+strconv.Itoa(int(seq.Add(1))))
-	if err := os.Mkdir(vol, 0o755); err != nil {
+	vol := filepath.Join(workDir, "vols", "vol-"+strconv.Itoa(int(seq.Add(1))))
+	if err := os.MkdirAll(vol, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	id := newID("hardened")
@@ -311,5 +311,32 @@ func TestCtrRunPrivilegedRefused(t *testing.T) {
 	}
 	if left, err := it.RuncageLeftovers(stateDir); err != nil || len(left) > 0 {
 		t.Errorf("after a refused create, runcage still holds (err %v):\n%s", err, strings.Join(left, "\n"))
+	}
+}
+
+// TestCtrRunHostileRefused: a ctr user writes whatever mounts and
+// namespaces the CLI offers. runcage's state, containerd's own state and
+// the host's network namespace are refused, with the reason reaching ctr.
+func TestCtrRunHostileRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"runcage-state", []string{"--mount", "type=bind,src=" + stateDir + ",dst=/s,options=rbind:rw"}, "runcage's"},
+		{"containerd-state", []string{"--mount", "type=bind,src=" + daemon.State + ",dst=/s,options=rbind:rw"}, "container-engine"},
+		{"host-network", []string{"--net-host"}, "refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := newID(tc.name)
+			_, res := ctrRun(t, id, bins.Runcage, tc.args, "/bin/true")
+			if res.Exit == 0 {
+				t.Fatalf("ctr run %v with runcage succeeded:\n%s", tc.args, res)
+			}
+			out := res.Stdout + res.Stderr
+			if !strings.Contains(out, "runcage: ") || !strings.Contains(out, tc.want) {
+				t.Errorf("ctr's error does not carry runcage's reason %q:\n%s", tc.want, out)
+			}
+		})
 	}
 }

@@ -71,15 +71,18 @@ func setup() error {
 	// containerd's. Its state_dir keeps runcage's allocations and mounts
 	// in this test's directory, where the tests can count them.
 	stateDir = filepath.Join(workDir, "runcage-state")
-	policy := "state_dir = " + strconv.Quote(stateDir) + "\n"
+	policy := "state_dir = " + strconv.Quote(stateDir) + "\nvolume_roots = [" + strconv.Quote(filepath.Join(workDir, "vols")) + "]\n"
 	if filepath.Join(filepath.Dir(bins.Runcage), "runc") != bins.Runc {
 		policy += "runtime = " + strconv.Quote(bins.Runc) + "\n"
 	}
-	policyPath := filepath.Join(workDir, "policy.toml")
-	if err := os.WriteFile(policyPath, []byte(policy), 0o644); err != nil {
+	if daemon, err = it.NewContainerd(); err != nil {
 		return err
 	}
-	if daemon, err = it.NewContainerd(); err != nil {
+	// This containerd's private root and state are engine state, as
+	// /var/lib/containerd and /run/containerd are by default.
+	policy += "engine_state_dirs = [" + strconv.Quote(daemon.Root) + ", " + strconv.Quote(daemon.State) + "]\n"
+	policyPath := filepath.Join(workDir, "policy.toml")
+	if err := os.WriteFile(policyPath, []byte(policy), 0o644); err != nil {
 		return err
 	}
 	if err := daemon.WriteConfig(it.ContainerdConfig{CRI: false}); err != nil {

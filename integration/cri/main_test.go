@@ -134,19 +134,22 @@ func setup() error {
 		return err
 	}
 
-	// The policy. It reaches runcage through containerd's environment
+	// containerd's main config, as a node has it before runcage.
+	if daemon, err = it.NewContainerd(); err != nil {
+		return err
+	}
+
+	// The policy (it names this containerd's private root and state as
+	// engine state). It reaches runcage through containerd's environment
 	// (containerd → containerd-shim-runc-v2 → runcage all inherit it).
 	stateDir = filepath.Join(workDir, "runcage-state")
-	policy := "state_dir = " + strconv.Quote(stateDir) + "\nruntime = " + strconv.Quote(bins.Runc) + "\n" + testPolicy
+	policy := "state_dir = " + strconv.Quote(stateDir) + "\nruntime = " + strconv.Quote(bins.Runc) + "\nvolume_roots = [" + strconv.Quote(filepath.Join(workDir, "vols")) + "]\n" +
+		"engine_state_dirs = [" + strconv.Quote(daemon.Root) + ", " + strconv.Quote(daemon.State) + "]\n" + testPolicy
 	policyPath := filepath.Join(workDir, "policy.toml")
 	if err := os.WriteFile(policyPath, []byte(policy), 0o644); err != nil {
 		return err
 	}
 
-	// containerd's main config, as a node has it before runcage.
-	if daemon, err = it.NewContainerd(); err != nil {
-		return err
-	}
 	subnet := fmt.Sprintf("10.213.%d.0/24", os.Getpid()%250+1)
 	if err := daemon.WriteConfig(it.ContainerdConfig{CRI: true, SandboxImage: pauseImage, Runc: bins.Runc, Subnet: subnet}); err != nil {
 		return err

@@ -272,8 +272,8 @@ func assertNothingLeft(t *testing.T, ids ...string) {
 // StopPodSandbox and RemovePodSandbox.
 func TestPodHardened(t *testing.T) {
 	begin := time.Now()
-	vol := filepath.Join(workDir, "vol-"+strconv.Itoa(int(seq.Add(1))))
-	if err := os.Mkdir(vol, 0o755); err != nil {
+	vol := filepath.Join(workDir, "vols", "vol-"+strconv.Itoa(int(seq.Add(1))))
+	if err := os.MkdirAll(vol, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	p, err := runPod(t, "hardened", "runcage", nil)
@@ -433,5 +433,42 @@ func TestPlainRuncControl(t *testing.T) {
 	}
 	if m, err := it.ParseIDMapText(readProc(t, pid, "uid_map")); err != nil || !it.IsIdentityMap(m) {
 		t.Errorf("plain runc: uid_map %v, want the identity", m)
+	}
+}
+
+// TestHostPathRefused: a pod author's hostPath volumes reach config.json as
+// bind sources. runcage's own state and a host device are refused, with
+// the reason in the CRI error; containerd's plain runc handler (the
+// control) starts the same container.
+func TestHostPathRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, host, reason string
+	}{
+		{"runcage-state", stateDir, "runcage's"},
+		{"kmsg", "/dev/kmsg", `"/dev/kmsg"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mounts := []*cri.Mount{{ContainerPath: "/h", HostPath: tc.host}}
+			ctl, err := runPod(t, "ctl-"+tc.name, "", nil)
+			if err != nil {
+				t.Fatalf("control RunPodSandbox: %v", err)
+			}
+			if _, err := ctl.startContainer(t, containerConfig("app", mounts, "/bin/true")); err != nil {
+				t.Fatalf("control: plain runc refused the hostPath, so the case proves nothing: %v", err)
+			}
+			ctl.remove(t)
+			p, err := runPod(t, "hostpath-"+tc.name, "runcage", nil)
+			if err != nil {
+				t.Fatalf("RunPodSandbox: %v", err)
+			}
+			defer p.remove(t)
+			_, err = p.startContainer(t, containerConfig("app", mounts, "/bin/true"))
+			if err == nil {
+				t.Fatalf("a hostPath of %s was accepted", tc.host)
+			}
+			if !strings.Contains(err.Error(), "runcage: ") || !strings.Contains(err.Error(), tc.reason) {
+				t.Errorf("the CRI error does not carry runcage's reason %q:\n%v", tc.reason, err)
+			}
+		})
 	}
 }

@@ -75,7 +75,7 @@ func mustDocker(t *testing.T, timeout time.Duration, args ...string) result {
 
 func TestRunHardened(t *testing.T) {
 	noLeaks(t)
-	vol := filepath.Join(workDir, "vol-"+t.Name())
+	vol := filepath.Join(workDir, "vols", "vol-"+t.Name())
 	if err := os.MkdirAll(vol, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +150,16 @@ func TestRefusedVisibleInDockerError(t *testing.T) {
 		{[]string{"--cap-add", "SYS_ADMIN"}, `capability "CAP_SYS_ADMIN"`},
 		{[]string{"--pid", "host"}, "refused"},
 		{[]string{"-v", "/:/host"}, "refused"},
+		// runcage's own files and this dockerd's private data root,
+		// however the engine spells them.
+		{[]string{"-v", filepath.Join(workDir, "policy.toml") + ":/p"}, "runcage's own files"},
+		{[]string{"-v", stateDir + ":/s"}, "refused"},
+		{[]string{"-v", filepath.Join(workDir, "data", "containers") + ":/c"}, "container-engine"},
+		// Devices: through --device and through a bind.
+		{[]string{"--device", "/dev/kmsg"}, `"/dev/kmsg" refused`},
+		{[]string{"-v", "/dev/kmsg:/dev/kmsg"}, "refused"},
+		{[]string{"--device-cgroup-rule", "c 1:11 rwm"}, `"c 1:11 rwm" refused`},
+		{[]string{"--ipc", "host"}, "refused"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			args := append([]string{"run", "--rm", "--network", "none", "--runtime", "runcage"}, tc.args...)
@@ -237,4 +247,25 @@ func TestLoad(t *testing.T) {
 		n, par, wall.Round(time.Millisecond), failed, lat[len(lat)/2].Round(time.Millisecond),
 		lat[len(lat)*95/100].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 	fmt.Fprintf(os.Stderr, "docker load: %d containers, %d concurrent, wall %v, %d failed\n", n, par, wall.Round(time.Millisecond), failed)
+}
+
+// TestJoinAnotherContainerRefused: `--network container:X` joins X's
+// network namespace by a /proc path with no pod evidence. Passthrough (the
+// control) lets it through; the default profile refuses it with its reason
+// in docker's error.
+func TestJoinAnotherContainerRefused(t *testing.T) {
+	noLeaks(t)
+	victim := strings.TrimSpace(mustDocker(t, time.Minute, "run", "-d", "--network", "none", "--runtime", "runcage", busybox, "sleep", "600").stdout)
+	t.Cleanup(func() { docker(time.Minute, "rm", "-f", victim) })
+	ctl := docker(time.Minute, "run", "--rm", "--network", "container:"+victim, "--runtime", "runcage-passthrough", busybox, "true")
+	if ctl.exit != 0 {
+		t.Fatalf("control: passthrough did not join the victim's network:\n%s", ctl)
+	}
+	res := docker(time.Minute, "run", "--rm", "--network", "container:"+victim, "--runtime", "runcage", busybox, "true")
+	if res.exit == 0 {
+		t.Fatalf("joined another container's network namespace:\n%s", res)
+	}
+	if !strings.Contains(res.stderr, "runcage: ") || !strings.Contains(res.stderr, "network namespace") {
+		t.Errorf("docker's error does not carry runcage's refusal:\n%s", res)
+	}
 }

@@ -69,7 +69,12 @@ func setup() error {
 	stateDir = filepath.Join(workDir, "state")
 	sock = filepath.Join(workDir, "docker.sock")
 	policy := filepath.Join(workDir, "policy.toml")
-	pol := fmt.Sprintf("runtime = %q\nstate_dir = %q\n", bins.Runc, stateDir)
+	// The volumes the tests bind live in workDir/vols: name it a volume
+	// root, as /var/lib/docker/volumes is by default; and name this
+	// dockerd's private data and exec roots as engine state, as
+	// /var/lib/docker and /run/docker are by default.
+	pol := fmt.Sprintf("runtime = %q\nstate_dir = %q\nvolume_roots = [%q]\nengine_state_dirs = [%q, %q]\n",
+		bins.Runc, stateDir, filepath.Join(workDir, "vols"), filepath.Join(workDir, "data"), filepath.Join(workDir, "exec"))
 	if err := os.WriteFile(policy, []byte(pol), 0o644); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -94,10 +95,15 @@ func mustPodman(t *testing.T, timeout time.Duration, args ...string) result {
 }
 
 func TestRunHardened(t *testing.T) {
-	vol := filepath.Join(workDir, "vol")
+	// The suite runs on runcage's built-in policy, whose volume roots
+	// include Podman's default volume directory: a bind from there is
+	// id-mapped; a bind from anywhere else keeps its host ids.
+	volRoot := filepath.Join(policy.DefaultVolumeRoots[1], "runcage-it-"+strconv.Itoa(os.Getpid()))
+	vol := filepath.Join(volRoot, "_data")
 	if err := os.MkdirAll(vol, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.RemoveAll(volRoot) })
 	cid, id := cidFile(t)
 	res := mustPodman(t, 2*time.Minute, runArgs([]string{"--rm", "--network", "none", "--cidfile", cid, "-v", vol + ":/vol"}, "sh", "-c", it.ReportScript)...)
 	t.Logf("podman run: %v", res.elapsed.Round(time.Millisecond))
@@ -152,6 +158,10 @@ func TestRefusedVisibleInPodmanError(t *testing.T) {
 		{[]string{"--privileged"}, "refused"},
 		{[]string{"--cap-add", "SYS_ADMIN"}, `capability "CAP_SYS_ADMIN"`},
 		{[]string{"--pid", "host"}, "refused"},
+		{[]string{"-v", "/dev/kmsg:/dev/kmsg"}, "refused"},
+		{[]string{"--device", "/dev/kmsg"}, `"/dev/kmsg" refused`},
+		{[]string{"--annotation", "run.oci.keep_original_groups=1"}, `"annotations.run.oci.keep_original_groups" refused`},
+		{[]string{"--annotation", "org.criu.config=/tmp/x"}, "refused"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cid, id := cidFile(t)

@@ -88,7 +88,9 @@ type Modifier struct {
 // misspelled and duplicated names, refuses capabilities that the bundle
 // asked for beyond EngineDefault unless p keeps them, and leaves each of the
 // five sets as its intersection with p.Capabilities (so all five are empty
-// when the profile keeps none). It never adds a capability.
+// when the profile keeps none). A process without capabilities, which runc
+// runs with every capability, gets p.Capabilities in all five sets. It
+// never adds a capability the bundle did not ask for.
 func New(p *profiles.Profile) (profiles.Modifier, error) {
 	for _, c := range p.Capabilities {
 		if err := CheckName(c); err != nil {
@@ -105,6 +107,9 @@ func (m *Modifier) Modify(s *specs.Spec) error {
 	}
 	c := s.Process.Capabilities
 	if c == nil {
+		// runc keeps every capability when the member is absent: that is
+		// the bundle asking for all of them, and it keeps the profile's.
+		s.Process.Capabilities = m.all()
 		return nil
 	}
 	sets := []struct {
@@ -128,6 +133,15 @@ func (m *Modifier) Modify(s *specs.Spec) error {
 		*set.list = kept
 	}
 	return nil
+}
+
+// all returns the five capability sets a bundle without
+// process.capabilities gets: each is the profile's keep list (the
+// intersection of every capability with it), empty but present when the
+// profile keeps none, so that runc drops every capability.
+func (m *Modifier) all() *specs.LinuxCapabilities {
+	set := func() []string { return slices.Clone(m.Keep) }
+	return &specs.LinuxCapabilities{Bounding: set(), Effective: set(), Permitted: set(), Inheritable: set(), Ambient: set()}
 }
 
 // Filter returns the members of names that m keeps, in their order. It

@@ -42,7 +42,9 @@ func TestModify(t *testing.T) {
 		{name: "no prefix", in: &specs.LinuxCapabilities{Bounding: []string{"SYS_ADMIN"}}, wantErr: `did you mean "CAP_SYS_ADMIN"`},
 		{name: "duplicate", in: &specs.LinuxCapabilities{Inheritable: []string{"CAP_KILL", "CAP_KILL"}}, wantErr: `process.capabilities.inheritable: capability "CAP_KILL" refused: listed twice`},
 		{name: "hostile name escaped", in: &specs.LinuxCapabilities{Ambient: []string{"CAP_\n\x1b[31m"}}, wantErr: `"CAP_\n\x1b[31m"`},
-		{name: "nil capabilities", in: nil, want: nil},
+		{name: "absent capabilities: runc would keep all; none kept", in: nil, want: &specs.LinuxCapabilities{}},
+		{name: "absent capabilities: the keep list in all five sets", keep: []string{"CAP_NET_BIND_SERVICE", "CAP_KILL"}, in: nil,
+			want: all5("CAP_NET_BIND_SERVICE", "CAP_KILL")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := New(&profiles.Profile{Name: "p", Capabilities: tc.keep})
@@ -63,7 +65,7 @@ func TestModify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(s.Process.Capabilities, tc.want) {
+			if !reflect.DeepEqual(normalize(s.Process.Capabilities), normalize(tc.want)) {
 				t.Fatalf("got %+v, want %+v", s.Process.Capabilities, tc.want)
 			}
 			// Idempotent.
@@ -87,6 +89,38 @@ func TestNewRefusesBadProfile(t *testing.T) {
 func TestKnownIsComplete(t *testing.T) {
 	if len(Known) != 41 || Known[21] != "CAP_SYS_ADMIN" || Known[40] != "CAP_CHECKPOINT_RESTORE" {
 		t.Fatalf("Known is out of kernel order: %d entries", len(Known))
+	}
+}
+
+// normalize makes empty sets nil, so that "none" compares equal however
+// it is spelled; runc treats both the same.
+func normalize(c *specs.LinuxCapabilities) *specs.LinuxCapabilities {
+	if c == nil {
+		return nil
+	}
+	n := func(l []string) []string {
+		if len(l) == 0 {
+			return nil
+		}
+		return l
+	}
+	return &specs.LinuxCapabilities{Bounding: n(c.Bounding), Effective: n(c.Effective), Permitted: n(c.Permitted), Inheritable: n(c.Inheritable), Ambient: n(c.Ambient)}
+}
+
+func TestAbsentCapabilitiesMarshalPresent(t *testing.T) {
+	m, err := New(&profiles.Profile{Name: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &specs.Spec{Process: &specs.Process{}}
+	if err := m.Modify(s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Process.Capabilities == nil {
+		t.Fatal("process.capabilities still absent: runc would keep every capability")
+	}
+	if err := m.Modify(&specs.Spec{}); err != nil {
+		t.Fatalf("spec without process: %v", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -21,17 +22,19 @@ func setKey() specs.Hook {
 	return specs.Hook{Path: "/proc/11857/exe", Args: []string{"libnetwork-setkey", "-exec-root=/run/docker", ctrID, ctlrID}}
 }
 
-func fakeExe(m map[int]string) exeFunc {
+// fakeEngine: pid → the dockerd binary it runs; any other pid is not the
+// host's dockerd.
+func fakeEngine(m map[int]string) engineFunc {
 	return func(pid int) (string, error) {
 		if p, ok := m[pid]; ok {
 			return p, nil
 		}
-		return "", errors.New("no such process")
+		return "", profiles.Refusef("process %d is not in the host's mount namespace", pid)
 	}
 }
 
 func TestDockerSetKey(t *testing.T) {
-	exe := fakeExe(map[int]string{11857: "/usr/sbin/dockerd", 4242: "/usr/bin/dockerd (deleted)", 77: "/usr/bin/bash", 1: "/usr/lib/systemd/systemd"})
+	engine := fakeEngine(map[int]string{11857: "/usr/sbin/dockerd", 1: "/usr/lib/systemd/systemd"})
 	for _, tc := range []struct {
 		name  string
 		stage string
@@ -40,7 +43,6 @@ func TestDockerSetKey(t *testing.T) {
 	}{
 		{"as dockerd writes it", "prestart", func(*specs.Hook) {}, true},
 		{"createRuntime (newer moby)", "createRuntime", func(*specs.Hook) {}, true},
-		{"upgraded dockerd binary", "prestart", func(h *specs.Hook) { h.Path = "/proc/4242/exe" }, true},
 		{"poststop stage", "poststop", func(*specs.Hook) {}, false},
 		{"createContainer stage (runs in the container)", "createContainer", func(*specs.Hook) {}, false},
 		{"pid is not dockerd", "prestart", func(h *specs.Hook) { h.Path = "/proc/77/exe" }, false},
@@ -61,8 +63,12 @@ func TestDockerSetKey(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := setKey()
 			tc.edit(&h)
-			if got := dockerSetKey(tc.stage, h, exe); got != tc.ok {
-				t.Errorf("dockerSetKey(%s, %+v) = %v, want %v", tc.stage, h, got, tc.ok)
+			exe, got, err := dockerSetKey(tc.stage, h, engine)
+			if got != tc.ok {
+				t.Errorf("dockerSetKey(%s, %+v) = %v (%v), want %v", tc.stage, h, got, err, tc.ok)
+			}
+			if got && exe != "/usr/sbin/dockerd" {
+				t.Errorf("dockerSetKey(%s, %+v) path = %q, want the dockerd binary", tc.stage, h, exe)
 			}
 		})
 	}
@@ -70,14 +76,51 @@ func TestDockerSetKey(t *testing.T) {
 
 func TestModifyAllowsOnlyDockersOwnHook(t *testing.T) {
 	m := New(&profiles.Profile{Name: "default"}).(modifier)
-	m.exe = fakeExe(map[int]string{11857: "/usr/sbin/dockerd"})
+	m.engine = fakeEngine(map[int]string{11857: "/usr/sbin/dockerd"})
 	s := &specs.Spec{Hooks: &specs.Hooks{Prestart: []specs.Hook{setKey()}}}
 	if err := m.Modify(s); err != nil {
 		t.Fatalf("docker's own hook refused: %v", err)
+	}
+	if got := s.Hooks.Prestart[0].Path; got != "/proc/11857/exe" {
+		t.Errorf("hook path = %q, want it unchanged", got)
 	}
 	s.Hooks.Prestart = append(s.Hooks.Prestart, specs.Hook{Path: "/proc/11857/exe", Args: []string{"dockerd", "--debug"}})
 	err := m.Modify(s)
 	if !errors.Is(err, profiles.ErrRefused) || !strings.Contains(err.Error(), `prestart hook "/proc/11857/exe" refused`) {
 		t.Fatalf("err = %v, want the second hook refused", err)
+	}
+	// A process of another container whose binary is called dockerd.
+	s = &specs.Spec{Hooks: &specs.Hooks{Prestart: []specs.Hook{setKey()}}}
+	s.Hooks.Prestart[0].Path = "/proc/4242/exe"
+	err = m.Modify(s)
+	if !errors.Is(err, profiles.ErrRefused) || !strings.Contains(err.Error(), "not in the host's mount namespace") {
+		t.Fatalf("err = %v, want the impostor refused", err)
+	}
+}
+
+// TestHostDockerd runs the real check against processes of this host.
+func TestHostDockerd(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	// This test process is in the host's namespaces but is not dockerd.
+	if _, err := hostDockerd(os.Getpid()); err == nil || !strings.Contains(err.Error(), "not dockerd") {
+		t.Errorf("hostDockerd(self) = %v, want refused as not dockerd", err)
+	}
+	if _, err := hostDockerd(1 << 30); !errors.Is(err, profiles.ErrRefused) {
+		t.Errorf("hostDockerd(no such pid) = %v, want a refusal", err)
+	}
+	for _, c := range []struct {
+		status string
+		want   bool
+	}{
+		{"Name:\tx\nUid:\t0\t0\t0\t0\n", true},
+		{"Uid:\t0\t1000\t0\t0\n", false},
+		{"Uid:\t100000\t100000\t100000\t100000\n", false},
+		{"Gid:\t0\t0\t0\t0\n", false},
+	} {
+		if got := rootUIDs(c.status); got != c.want {
+			t.Errorf("rootUIDs(%q) = %v, want %v", c.status, got, c.want)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package hooks
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -111,6 +113,18 @@ func TestModify(t *testing.T) {
 			refused: `"/tmp/\x1b[31mevil\n"`,
 		},
 		{
+			name:    "proc path refused before matching",
+			allow:   []string{"/proc/*/exe"},
+			hooks:   &specs.Hooks{Poststop: []specs.Hook{{Path: "/proc/1234/exe"}}},
+			refused: `poststop hook "/proc/1234/exe" refused: path is under /proc`,
+		},
+		{
+			name:    "proc task path refused before matching",
+			allow:   []string{"/proc/*/task/*/exe"},
+			hooks:   &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/proc/1234/task/1234/exe"}}},
+			refused: `path is under /proc`,
+		},
+		{
 			name:   "malformed pattern is a profile error",
 			allow:  []string{"/usr/bin/[a"},
 			errSub: `hook pattern "/usr/bin/[a"`,
@@ -124,7 +138,9 @@ func TestModify(t *testing.T) {
 				c := *tt.hooks
 				orig = &c
 			}
-			err := New(&profiles.Profile{Name: "test", Hooks: tt.allow}).Modify(s)
+			m := New(&profiles.Profile{Name: "test", Hooks: tt.allow}).(modifier)
+			m.resolve = func(p string) (string, error) { return p, nil }
+			err := m.Modify(s)
 			switch {
 			case tt.refused != "":
 				checkRefused(t, err, tt.refused)
@@ -165,5 +181,97 @@ func checkRefused(t *testing.T, err error, substr string) {
 	}
 	if strings.ContainsAny(err.Error(), "\n\x1b\x00") {
 		t.Errorf("error %q contains raw control bytes", err)
+	}
+}
+
+// TestHostStagesResolved: the hooks that run on the host are decided on, and
+// rewritten to, their resolved path; those that run in the container are not.
+func TestHostStagesResolved(t *testing.T) {
+	m := New(&profiles.Profile{Name: "test", Hooks: []string{"/opt/hooks/*", "/usr/lib/hook"}}).(modifier)
+	m.resolve = func(p string) (string, error) {
+		switch p {
+		case "/opt/hooks/link":
+			return "/usr/lib/hook", nil
+		case "/opt/hooks/evil":
+			return "", profiles.Refusef("directory %q is writable by group or others", "/tmp")
+		}
+		return p, nil
+	}
+	s := &specs.Spec{Hooks: &specs.Hooks{
+		Prestart:        []specs.Hook{{Path: "/opt/hooks/link"}},
+		CreateRuntime:   []specs.Hook{{Path: "/opt/hooks/link"}},
+		CreateContainer: []specs.Hook{{Path: "/opt/hooks/link"}},
+		StartContainer:  []specs.Hook{{Path: "/opt/hooks/link"}},
+		Poststart:       []specs.Hook{{Path: "/opt/hooks/link"}},
+		Poststop:        []specs.Hook{{Path: "/opt/hooks/x"}},
+	}}
+	if err := m.Modify(s); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		stage string
+		got   string
+		want  string
+	}{
+		{"prestart", s.Hooks.Prestart[0].Path, "/usr/lib/hook"},
+		{"createRuntime", s.Hooks.CreateRuntime[0].Path, "/usr/lib/hook"},
+		{"createContainer", s.Hooks.CreateContainer[0].Path, "/opt/hooks/link"},
+		{"startContainer", s.Hooks.StartContainer[0].Path, "/opt/hooks/link"},
+		{"poststart", s.Hooks.Poststart[0].Path, "/usr/lib/hook"},
+		{"poststop", s.Hooks.Poststop[0].Path, "/opt/hooks/x"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s hook path = %q, want %q", c.stage, c.got, c.want)
+		}
+	}
+	// Idempotent: the rewritten spec passes again unchanged.
+	again := *s.Hooks
+	if err := m.Modify(s); err != nil || !reflect.DeepEqual(*s.Hooks, again) {
+		t.Fatalf("second Modify: %v, hooks %+v, want %+v", err, *s.Hooks, again)
+	}
+	s = &specs.Spec{Hooks: &specs.Hooks{Poststop: []specs.Hook{{Path: "/opt/hooks/evil"}}}}
+	checkRefused(t, m.Modify(s), `poststop hook "/opt/hooks/evil" refused: it runs on the host as root, and directory "/tmp" is writable`)
+	// The resolved path must match the list, not only the written one.
+	m.allow = []string{"/opt/hooks/*"}
+	s = &specs.Spec{Hooks: &specs.Hooks{Prestart: []specs.Hook{{Path: "/opt/hooks/link"}}}}
+	checkRefused(t, m.Modify(s), `prestart hook "/opt/hooks/link" refused: it resolves to "/usr/lib/hook", which is not in profile "test" hooks list`)
+}
+
+// TestResolveHostExec runs the resolver on this host's own files.
+func TestResolveHostExec(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/hook"
+	if err := os.WriteFile(file, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	true_, err := filepath.EvalSymlinks("/bin/true")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, c := range []struct {
+		path    string
+		want    string
+		refused string
+	}{
+		{path: "/bin/true", want: true_},
+		{path: true_, want: true_},
+		{path: "/proc/self/exe", refused: "on procfs"},
+		{path: "/proc/1/root/bin/true", refused: "on procfs"},
+		{path: "/dev/fd/0", refused: "on procfs"},
+		{path: "/usr/bin", refused: "is a directory"},
+		{path: "/dev/null", refused: "not a regular file"},
+		{path: file, refused: "writable by group or others"},
+		{path: "/nonexistent-hook", refused: "no such file"},
+	} {
+		got, err := resolveHostExec(c.path)
+		if c.refused != "" {
+			if !errors.Is(err, profiles.ErrRefused) || !strings.Contains(err.Error(), c.refused) {
+				t.Errorf("resolveHostExec(%q) = %q, %v; want refusal containing %q", c.path, got, err, c.refused)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("resolveHostExec(%q) = %q, %v; want %q", c.path, got, err, c.want)
+		}
 	}
 }

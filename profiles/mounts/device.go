@@ -2,6 +2,7 @@ package mounts
 
 import (
 	"fmt"
+	"io/fs"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,4 +24,24 @@ func hostDevice(path string) (device, error) {
 		return device{}, fmt.Errorf("not a device node")
 	}
 	return device{typ, int64(unix.Major(uint64(st.Rdev))), int64(unix.Minor(uint64(st.Rdev)))}, nil
+}
+
+// hostStat stats the host path p, following symlinks, and its file system.
+func hostStat(p string) (fileInfo, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return fileInfo{}, &fs.PathError{Op: "stat", Path: p, Err: err}
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(p, &sfs); err != nil {
+		return fileInfo{}, &fs.PathError{Op: "statfs", Path: p, Err: err}
+	}
+	fi := fileInfo{dev: st.Dev, ino: st.Ino, mode: st.Mode & unix.S_IFMT, fsType: int64(sfs.Type)}
+	switch fi.mode {
+	case unix.S_IFCHR:
+		fi.rdev = device{"c", int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))}
+	case unix.S_IFBLK:
+		fi.rdev = device{"b", int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))}
+	}
+	return fi, nil
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -50,7 +49,8 @@ var DefaultReadonlyPaths = []string{
 }
 
 // New returns a Modifier that applies the mount rules of p (a nil p is the
-// zero Profile, the strictest). Modify:
+// zero Profile, the strictest), knowing the host paths and the container
+// identity in o. Modify:
 //
 //   - refuses any mount whose destination is relative, has a ".." element, is
 //     "/", or is at or under /dev/console;
@@ -59,27 +59,52 @@ var DefaultReadonlyPaths = []string{
 //   - refuses a procfs mount anywhere but /proc and a sysfs mount anywhere
 //     but /sys: elsewhere the masked and read-only paths would not cover it;
 //   - refuses a bind source, or an overlay lowerdir/upperdir/workdir, that is
-//     relative, has a ".." element, or is sensitive (see SensitiveSource),
-//     judged both as written and with host symlinks resolved;
+//     relative or has a ".." element, or that is, by its text or by what it
+//     resolves to on the host, sensitive: "/", under /proc or /sys, on a
+//     kernel-interface file system (procfs, sysfs, cgroupfs, nsfs, ...),
+//     reached through a procfs symlink, runcage's own files (Options.Own,
+//     /etc/runcage, /run/runcage, /var/lib/runcage, /var/log/runcage, the
+//     runcage binary), a container-engine socket, state, data or
+//     configuration directory (the built-in list and Options.EngineDirs;
+//     under them only this container's own engine files pass, see
+//     engineFile), or an ancestor of any of these. Identity counts, not
+//     spelling: a source that is the same directory or file (device and
+//     inode) as a protected path or one of its ancestors, or lies under such
+//     an alias, is judged as that path;
+//   - refuses a bind source that is a host device node the profile's
+//     Devices do not list (compared by type and numbers), or a directory or
+//     other file of the host's /dev (any mount of its devtmpfs, any devpts);
+//     sockets such as /dev/log pass;
+//   - makes every mount nosuid and nodev, and rbind mounts rnosuid and
+//     rnodev (their sub-mounts too), by replacing the opposite option or
+//     appending the missing one; except that devpts mounts (the pty nodes
+//     live there), binds of a device the profile lists, and the /dev tmpfs
+//     of a profile with userns = "off" (runc creates device nodes on it
+//     with mknod) keep device access;
 //   - makes sysfs and cgroup mounts read-only, and sysfs, cgroup and proc
-//     mounts nosuid, noexec and nodev, by replacing the opposite option or
-//     appending the missing one;
-//   - sets linux.maskedPaths and linux.readonlyPaths to the bundle's entries,
-//     in order, followed by DefaultMaskedPaths/DefaultReadonlyPaths and then
-//     p.MaskedPaths/p.ReadonlyPaths, without duplicates;
+//     mounts noexec;
+//   - refuses linux.maskedPaths and linux.readonlyPaths entries that are not
+//     absolute and clean, have a ".." element, or pass through a procfs
+//     per-process directory or symlink (/proc/self, /proc/thread-self,
+//     /proc/<pid>, /proc/net, /proc/mounts), and sets the lists to the
+//     bundle's entries, in order, followed by DefaultMaskedPaths/
+//     DefaultReadonlyPaths and then p.MaskedPaths/p.ReadonlyPaths, without
+//     duplicate strings;
 //   - refuses linux.devices entries that are neither one of runc's default
 //     devices (/dev/null, zero, full, random, urandom, tty, with their
 //     standard numbers) nor listed in p.Devices and equal, in type and
 //     numbers, to the host's device at that path;
 //   - refuses linux.resources.devices allow rules that grant read or write
-//     access to every device, every device of a type (a wildcard major), or
-//     the kernel memory devices (/dev/mem, /dev/kmem, /dev/port).
+//     access to anything but runc's default devices (null, zero, full,
+//     random, urandom, tty, console, ptmx, the pty slaves 136:*), Docker's
+//     /dev/net/tun (10:200) and the host devices the profile lists; rules
+//     that only allow mknod pass.
 //
 // Profile paths in MaskedPaths, ReadonlyPaths and Devices must be absolute
 // and clean; otherwise Modify returns a profile error that is not a refusal.
 // Modify is idempotent: applying it twice gives the same spec as once.
-func New(p *profiles.Profile) profiles.Modifier {
-	m := &modifier{resolve: filepath.EvalSymlinks, hostDevice: hostDevice}
+func New(p *profiles.Profile, o Options) profiles.Modifier {
+	m := &modifier{o: o, resolve: resolveHost, stat: hostStat, hostDevice: hostDevice, self: selfExe}
 	if p != nil {
 		m.p = *p
 	}
@@ -88,14 +113,21 @@ func New(p *profiles.Profile) profiles.Modifier {
 
 type modifier struct {
 	p profiles.Profile
-	// resolve and hostDevice are the seams tests replace. resolve is
-	// filepath.EvalSymlinks; hostDevice stats a host device node.
-	resolve    func(string) (string, error)
+	o Options
+	// resolve, stat, hostDevice and self are the seams tests replace.
+	// resolve is resolveHost; stat is hostStat; hostDevice stats a host
+	// device node; self names the running binary.
+	resolve    func(string) (string, bool, error)
+	stat       func(string) (fileInfo, error)
 	hostDevice func(string) (device, error)
+	self       func() string
+	// hs caches the host's side of the rules for one Modify.
+	hs *hostState
 }
 
 // Modify implements profiles.Modifier.
 func (m *modifier) Modify(s *specs.Spec) error {
+	m.hs = nil
 	for _, l := range []struct {
 		what  string
 		paths []string
@@ -107,15 +139,32 @@ func (m *modifier) Modify(s *specs.Spec) error {
 		}
 	}
 
+	for _, d := range m.o.EngineDirs {
+		if !absClean(d) || d == "/" {
+			return fmt.Errorf("policy: engine_state_dirs: %q is not an absolute clean path below /", d)
+		}
+	}
+	own := containerIDs(m.o.ContainerID, s.Annotations)
 	for i := range s.Mounts {
-		if err := m.checkMount(&s.Mounts[i]); err != nil {
+		keepDev, err := m.checkMount(&s.Mounts[i], own)
+		if err != nil {
 			return err
 		}
-		harden(&s.Mounts[i])
+		harden(&s.Mounts[i], keepDev || m.mknodDev(&s.Mounts[i]))
 	}
 
 	if s.Linux == nil {
 		s.Linux = &specs.Linux{}
+	}
+	for _, l := range []struct {
+		what  string
+		paths []string
+	}{{"linux.maskedPaths", s.Linux.MaskedPaths}, {"linux.readonlyPaths", s.Linux.ReadonlyPaths}} {
+		for _, p := range l.paths {
+			if err := checkListedPath(l.what, p); err != nil {
+				return err
+			}
+		}
 	}
 	s.Linux.MaskedPaths = union(s.Linux.MaskedPaths, DefaultMaskedPaths, m.p.MaskedPaths)
 	s.Linux.ReadonlyPaths = union(s.Linux.ReadonlyPaths, DefaultReadonlyPaths, m.p.ReadonlyPaths)
@@ -127,7 +176,7 @@ func (m *modifier) Modify(s *specs.Spec) error {
 	}
 	if s.Linux.Resources != nil {
 		for _, r := range s.Linux.Resources.Devices {
-			if err := checkDeviceRule(r); err != nil {
+			if err := m.checkDeviceRule(r); err != nil {
 				return err
 			}
 		}
@@ -135,8 +184,19 @@ func (m *modifier) Modify(s *specs.Spec) error {
 	return nil
 }
 
-// checkMount applies the destination and source rules to one mount.
-func (m *modifier) checkMount(mnt *specs.Mount) error {
+// mknodDev reports whether mnt is the /dev tmpfs of a profile without a
+// user namespace: runc then creates the container's device nodes on it
+// with mknod, and nodev would make them unusable. (In a user namespace
+// runc bind-mounts the host's nodes instead, and those mounts keep the
+// host /dev's flags.)
+func (m *modifier) mknodDev(mnt *specs.Mount) bool {
+	return m.p.UserNS == profiles.Off && mnt.Type == "tmpfs" && path.Clean(mnt.Destination) == "/dev"
+}
+
+// checkMount applies the destination and source rules to one mount. It
+// reports whether the mount keeps device access: a bind of a host device
+// the profile lists.
+func (m *modifier) checkMount(mnt *specs.Mount, own ids) (bool, error) {
 	dst := mnt.Destination
 	bind := isBind(mnt)
 	kind := fmt.Sprintf("mount of type %q at", mnt.Type)
@@ -145,155 +205,69 @@ func (m *modifier) checkMount(mnt *specs.Mount) error {
 	}
 	switch {
 	case !strings.HasPrefix(dst, "/"):
-		return profiles.Refusef("%s %q refused: destination is not an absolute path", kind, dst)
+		return false, profiles.Refusef("%s %q refused: destination is not an absolute path", kind, dst)
 	case hasDotDot(dst):
-		return profiles.Refusef("%s %q refused: destination contains a \"..\" element", kind, dst)
+		return false, profiles.Refusef("%s %q refused: destination contains a \"..\" element", kind, dst)
 	}
 	d := path.Clean(dst)
 	switch {
 	case d == "/":
-		return profiles.Refusef("%s %q refused: destination is the container's root", kind, dst)
+		return false, profiles.Refusef("%s %q refused: destination is the container's root", kind, dst)
 	case under(d, "/dev/console"):
-		return profiles.Refusef("%s %q refused: destination is at or under /dev/console", kind, dst)
+		return false, profiles.Refusef("%s %q refused: destination is at or under /dev/console", kind, dst)
 	case bind && under(d, "/proc"):
-		return profiles.Refusef("%s %q refused: destination is at or under /proc", kind, dst)
+		return false, profiles.Refusef("%s %q refused: destination is at or under /proc", kind, dst)
 	case bind && under(d, "/sys"):
-		return profiles.Refusef("%s %q refused: destination is at or under /sys", kind, dst)
+		return false, profiles.Refusef("%s %q refused: destination is at or under /sys", kind, dst)
 	case !bind && mnt.Type == "proc" && d != "/proc":
-		return profiles.Refusef("%s %q refused: procfs is only mounted at /proc, where its masked paths apply", kind, dst)
+		return false, profiles.Refusef("%s %q refused: procfs is only mounted at /proc, where its masked paths apply", kind, dst)
 	case !bind && mnt.Type == "sysfs" && d != "/sys":
-		return profiles.Refusef("%s %q refused: sysfs is only mounted at /sys, where its masked paths apply", kind, dst)
+		return false, profiles.Refusef("%s %q refused: sysfs is only mounted at /sys, where its masked paths apply", kind, dst)
 	}
+	keepDev := false
 	if bind {
-		if why := m.checkSource(mnt.Source); why != "" {
-			return profiles.Refusef("%s %q refused: %s", kind, dst, why)
+		src := m.checkSource(mnt.Source, own)
+		if src.why != "" {
+			return false, profiles.Refusef("%s %q refused: %s", kind, dst, src.why)
 		}
+		keepDev = src.device
 	}
 	if mnt.Type == "overlay" {
-		for _, src := range overlaySources(mnt.Options) {
-			if why := m.checkSource(src); why != "" {
-				return profiles.Refusef("overlay mount at %q refused: layer %q: %s", dst, src, why)
+		for _, l := range overlaySources(mnt.Options) {
+			src := m.checkSource(l, own)
+			if src.why == "" && src.device {
+				src.why = "source is a device node"
 			}
+			if src.why != "" {
+				return false, profiles.Refusef("overlay mount at %q refused: layer %q: %s", dst, l, src.why)
+			}
+		}
+	}
+	return keepDev, nil
+}
+
+// checkListedPath refuses a bundle's masked or read-only path that the
+// kernel could resolve to another place than its text says, or that could
+// stand for a default entry by another spelling.
+func checkListedPath(what, p string) error {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return profiles.Refusef("%s entry %q refused: not an absolute path", what, p)
+	case hasDotDot(p):
+		return profiles.Refusef("%s entry %q refused: it contains a \"..\" element", what, p)
+	case path.Clean(p) != p:
+		return profiles.Refusef("%s entry %q refused: not a clean path (want %q)", what, p, path.Clean(p))
+	}
+	el := strings.Split(p, "/")
+	if len(el) >= 3 && el[1] == "proc" {
+		switch e := el[2]; {
+		case e == "self" || e == "thread-self" || e == "net" || e == "mounts":
+			return profiles.Refusef("%s entry %q refused: /proc/%s is a symlink the kernel resolves per process", what, p, e)
+		case e != "" && strings.Trim(e, "0123456789") == "":
+			return profiles.Refusef("%s entry %q refused: /proc/%s is a per-process directory with magic symlinks", what, p, e)
 		}
 	}
 	return nil
-}
-
-// checkSource returns why the host path src may not be bound into a
-// container, or "" when it may. The reason is a phrase that formats bundle
-// values with %q.
-func (m *modifier) checkSource(src string) string {
-	switch {
-	case !strings.HasPrefix(src, "/"):
-		return "source is not an absolute path"
-	case hasDotDot(src):
-		return "source contains a \"..\" element"
-	}
-	lit := path.Clean(src)
-	if why := SensitiveSource(lit); why != "" {
-		return "source " + why
-	}
-	res, err := m.resolve(lit)
-	if errors.Is(err, fs.ErrNotExist) {
-		// runc cannot bind a source that does not exist; the literal check
-		// above is all there is to judge.
-		return ""
-	}
-	if err != nil {
-		return fmt.Sprintf("cannot resolve source on the host: %v", cause(err))
-	}
-	if res != lit {
-		if why := SensitiveSource(res); why != "" {
-			return fmt.Sprintf("source resolves to %q, which %s", res, why)
-		}
-	}
-	return ""
-}
-
-// sensitive is one host path that must not be bound into a container.
-type sensitive struct {
-	path string
-	what string
-	// subtree refuses paths under path too, except those strictly under one
-	// of except (each ends in "/").
-	subtree bool
-	except  []string
-}
-
-// sensitivePaths is checked in order; the first rule that applies names the
-// reason. Every path is also refused when a source is an ancestor of it
-// (binding /run exposes /run/docker.sock).
-var sensitivePaths = withVarRun([]sensitive{
-	{path: "/", what: "the host's root directory"},
-	{path: "/proc", what: "the host's procfs", subtree: true},
-	{path: "/sys", what: "the host's sysfs", subtree: true},
-	{path: "/dev", what: "the host's /dev"},
-	{path: "/run/docker.sock", what: "a container-engine socket", subtree: true},
-	{path: "/run/containerd/containerd.sock", what: "a container-engine socket", subtree: true},
-	{path: "/run/crio/crio.sock", what: "a container-engine socket", subtree: true},
-	{path: "/run/podman/podman.sock", what: "a container-engine socket", subtree: true},
-	{path: "/run/cri-dockerd.sock", what: "a container-engine socket", subtree: true},
-	{path: "/run/dockershim.sock", what: "a container-engine socket", subtree: true},
-	{path: "/run/docker/containerd/containerd.sock", what: "a container-engine socket", subtree: true},
-	{path: "/run/k3s/containerd/containerd.sock", what: "a container-engine socket", subtree: true},
-	// containerd's state: task bundles, shim sockets, its ttrpc socket.
-	// The CRI keeps each pod's /dev/shm under sandboxes/, which it binds.
-	{path: "/run/containerd", what: "a container-engine state directory", subtree: true,
-		except: []string{"/run/containerd/io.containerd.grpc.v1.cri/sandboxes/"}},
-	{path: "/run/runc", what: "a container runtime state directory", subtree: true},
-	{path: "/run/runcage", what: "runcage's state directory", subtree: true},
-	// The engines' data roots. Paths under them stay allowed: Docker binds
-	// each container's resolv.conf, hostname, hosts and shm from
-	// containers/<id>/ and named volumes from volumes/, the containerd CRI
-	// binds io.containerd.grpc.v1.cri/sandboxes/<id>/..., and log shippers
-	// read containers/.
-	{path: "/var/lib/docker", what: "a container-engine data directory"},
-	{path: "/var/lib/containerd", what: "a container-engine data directory"},
-})
-
-// withVarRun adds a /var/run/... twin for every /run/... rule, for hosts
-// where /var/run is a real directory rather than the usual symlink.
-func withVarRun(rules []sensitive) []sensitive {
-	out := slices.Clone(rules)
-	for _, r := range rules {
-		if rest, ok := strings.CutPrefix(r.path, "/run/"); ok {
-			twin := r
-			twin.path = "/var/run/" + rest
-			twin.except = nil
-			for _, e := range r.except {
-				twin.except = append(twin.except, "/var"+e)
-			}
-			out = append(out, twin)
-		}
-	}
-	return out
-}
-
-// SensitiveSource says why the absolute clean host path p must not be the
-// source of a bind mount, or returns "" when it may be. p is sensitive when
-// it is "/", /dev, a container-engine socket, an engine's state or data
-// directory (/run/containerd, /run/runc, /run/runcage, /var/lib/docker,
-// /var/lib/containerd, and their /var/run twins), at or under /proc or /sys,
-// under one of the sockets or /run state directories (except the CRI's pod
-// sandbox directories), or an ancestor of any of these. It looks only at the
-// string; callers resolve symlinks themselves.
-func SensitiveSource(p string) string {
-	for _, r := range sensitivePaths {
-		if p == r.path {
-			return "is " + r.what
-		}
-	}
-	for _, r := range sensitivePaths {
-		if r.subtree && under(p, r.path) && !slices.ContainsFunc(r.except, func(e string) bool { return strings.HasPrefix(p, e) }) {
-			return fmt.Sprintf("is under %s (%s)", r.what, r.path)
-		}
-	}
-	for _, r := range sensitivePaths {
-		if under(r.path, p) {
-			return fmt.Sprintf("contains %s (%s)", r.what, r.path)
-		}
-	}
-	return ""
 }
 
 // isBind reports whether runc will treat mnt as a bind mount.
@@ -344,9 +318,14 @@ func splitLayers(v string) []string {
 	return append(out, cur.String())
 }
 
-// harden tightens the options of kernel-interface mounts. It never drops an
-// option without putting its stricter opposite in the same place.
-func harden(mnt *specs.Mount) {
+// harden tightens the options of one mount. It never drops an option
+// without putting its stricter opposite in the same place. keepDev leaves
+// device access alone (no nodev or rnodev); devpts always keeps it: the
+// pty master (ptmx) and slaves are device nodes on it, which the
+// container's terminal and runc's console setup open.
+func harden(mnt *specs.Mount, keepDev bool) {
+	keepDev = keepDev || mnt.Type == "devpts"
+	var want []string
 	switch mnt.Type {
 	case "sysfs", "cgroup", "cgroup2":
 		mnt.Options = force(mnt.Options, "ro", "rw")
@@ -356,13 +335,21 @@ func harden(mnt *specs.Mount) {
 		}
 		fallthrough
 	case "proc":
-		mnt.Options = force(mnt.Options, "nosuid", "suid")
 		mnt.Options = force(mnt.Options, "noexec", "exec")
-		mnt.Options = force(mnt.Options, "nodev", "dev")
-		for _, o := range []string{"nosuid", "noexec", "nodev"} {
-			if !slices.Contains(mnt.Options, o) {
-				mnt.Options = append(mnt.Options, o)
-			}
+		want = []string{"nosuid", "noexec", "nodev"}
+	default:
+		want = []string{"nosuid", "nodev"}
+	}
+	if isBind(mnt) && isRecursive(mnt) {
+		want = append(want, "rnosuid", "rnodev")
+	}
+	for _, o := range want {
+		if keepDev && (o == "nodev" || o == "rnodev") {
+			continue
+		}
+		mnt.Options = force(mnt.Options, o, strings.Replace(o, "no", "", 1))
+		if !slices.Contains(mnt.Options, o) {
+			mnt.Options = append(mnt.Options, o)
 		}
 	}
 }
@@ -379,18 +366,15 @@ func force(opts []string, strong, weak string) []string {
 }
 
 // union returns bundle's entries in order, then the entries of each of
-// more that are not already present, without duplicates. Bundle entries are
-// compared and kept as written; they are never rewritten.
+// more that are not already present, without duplicates. Entries are
+// compared as strings: the bundle's are absolute and clean (see
+// checkListedPath), so no other spelling of a default can stand for it.
 func union(bundle []string, more ...[]string) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(p string) {
-		key := p
-		if absClean(path.Clean(p)) {
-			key = path.Clean(p)
-		}
-		if !seen[key] {
-			seen[key] = true
+		if !seen[p] {
+			seen[p] = true
 			out = append(out, p)
 		}
 	}
@@ -458,10 +442,27 @@ func (m *modifier) checkDevice(d specs.LinuxDevice) error {
 // and I/O ports.
 var memDevices = []int64{1, 2, 4} // mem, kmem, port
 
+// ruleDevices are the devices a device cgroup rule may grant read or write
+// access to without the profile listing them: runc's defaults (its
+// AllowedDevices: null, zero, full, random, urandom, tty, console, ptmx,
+// the pty slaves of major 136) and /dev/net/tun, which Docker allows in
+// every container. A minor of -1 matches every minor and the wildcard.
+// tun is harmless in a user namespace: the rule grants nothing without a
+// node, runc creates none unless linux.devices names it (which the profile
+// must list), mknod of a real device needs CAP_MKNOD in the host's user
+// namespace, and creating an interface on it needs CAP_NET_ADMIN, which is
+// then confined to the container's own network namespace.
+var ruleDevices = []device{
+	{"c", 1, 3}, {"c", 1, 5}, {"c", 1, 7}, {"c", 1, 8}, {"c", 1, 9},
+	{"c", 5, 0}, {"c", 5, 1}, {"c", 5, 2}, {"c", 136, -1},
+	{"c", 10, 200},
+}
+
 // checkDeviceRule refuses a device cgroup allow rule that grants read or
-// write access too broadly. mknod-only rules ("c *:* m", "b *:* m", which
+// write access to a device outside ruleDevices and the profile's devices
+// (by the host's numbers). mknod-only rules ("c *:* m", "b *:* m", which
 // Docker adds by default) pass: creating a node does not open it.
-func checkDeviceRule(r specs.LinuxDeviceCgroup) error {
+func (m *modifier) checkDeviceRule(r specs.LinuxDeviceCgroup) error {
 	if !r.Allow {
 		return nil
 	}
@@ -487,12 +488,31 @@ func checkDeviceRule(r specs.LinuxDeviceCgroup) error {
 	switch {
 	case typ == "a":
 		return profiles.Refusef("device cgroup rule %q refused: it grants access to every device", rule)
+	case typ != "c" && typ != "b":
+		return profiles.Refusef("device cgroup rule %q refused: type is not a, c or b", rule)
+	case strings.Trim(access, "rwm") != "":
+		return profiles.Refusef("device cgroup rule %q refused: access is not a combination of r, w and m", rule)
 	case wild(r.Major):
 		return profiles.Refusef("device cgroup rule %q refused: it grants access to every device of its type", rule)
-	case (typ == "c" || typ == "u") && *r.Major == 1 && (wild(r.Minor) || slices.Contains(memDevices, *r.Minor)):
+	case typ == "c" && *r.Major == 1 && (wild(r.Minor) || slices.Contains(memDevices, *r.Minor)):
 		return profiles.Refusef("device cgroup rule %q refused: it grants access to kernel memory devices (/dev/mem, /dev/kmem, /dev/port)", rule)
 	}
-	return nil
+	minor := int64(-1)
+	if !wild(r.Minor) {
+		minor = *r.Minor
+	}
+	got := device{typ, *r.Major, minor}
+	if slices.Contains(ruleDevices, got) || slices.Contains(ruleDevices, device{typ, *r.Major, -1}) {
+		return nil
+	}
+	if minor >= 0 {
+		for _, p := range m.p.Devices {
+			if d, err := m.hostDevice(p); err == nil && d == got {
+				return nil
+			}
+		}
+	}
+	return profiles.Refusef("device cgroup rule %q refused: it grants read or write access to a device that is neither one of runc's default devices nor a host device profile %q lists", rule, m.p.Name)
 }
 
 // cause strips the path from a *fs.PathError, so that a refusal built from

@@ -2,8 +2,10 @@ package mounts
 
 import (
 	"errors"
+	"hash/fnv"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -15,10 +17,24 @@ import (
 	"github.com/runcage/runcage/profiles"
 )
 
+// dockerID is the container id of dockerMounts, and the runc container id
+// the tests create.
+const dockerID = "0123456789abcdef"
+
+// criAnnotations are the annotations the containerd CRI writes on the pod
+// container of criMounts.
+func criAnnotations() map[string]string {
+	return map[string]string{
+		"io.kubernetes.cri.container-type": "container",
+		"io.kubernetes.cri.sandbox-id":     "ffde0b82",
+		"io.kubernetes.cri.sandbox-uid":    "31fb4a97-f0dc-45d5-a9b3-fb32909a7eda",
+	}
+}
+
 // dockerMounts is the mount list dockerd 27 writes for `docker run -v
 // vol:/data -v /srv/www:/www:ro`.
 func dockerMounts() []specs.Mount {
-	id := "/var/lib/docker/containers/0123456789abcdef"
+	id := "/var/lib/docker/containers/" + dockerID
 	return []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
@@ -59,19 +75,81 @@ type fakeFS struct {
 	links map[string]string
 }
 
-func (f fakeFS) resolve(p string) (string, error) {
+func (f fakeFS) resolve(p string) (string, bool, error) {
 	if strings.HasPrefix(p, "/missing") {
-		return "", &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
+		return p, false, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
 	}
 	if strings.HasPrefix(p, "/denied") {
-		return "", &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrPermission}
+		return "", false, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrPermission}
 	}
 	for from, to := range f.links {
 		if p == from || strings.HasPrefix(p, from+"/") {
-			return to + strings.TrimPrefix(p, from), nil
+			res := path.Clean(to + strings.TrimPrefix(p, from))
+			return res, under(res, "/proc"), nil
 		}
 	}
-	return p, nil
+	return p, false, nil
+}
+
+// fakeStat stats the fake host: every path exists as a directory (except
+// under /missing and /denied) with an inode derived from its name, or from
+// the name in aliases it is another name of; devices, sockets and
+// kernel file systems come from tables.
+func fakeStat(p string) (fileInfo, error) {
+	if strings.HasPrefix(p, "/missing") || strings.HasPrefix(p, "/denied") {
+		return fileInfo{}, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
+	}
+	name := p
+	if a, ok := fakeAliases[p]; ok {
+		name = a
+	}
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	fi := fileInfo{dev: 1, ino: h.Sum64(), mode: s_IFDIR}
+	if under(name, "/dev") || under(name, "/srv/devtmpfs") {
+		fi.dev = 2
+	}
+	if d, ok := fakeNodes[name]; ok {
+		fi.mode, fi.rdev = s_IFCHR, d
+		if d.typ == "b" {
+			fi.mode = s_IFBLK
+		}
+	}
+	switch {
+	case name == "/dev/log":
+		fi.mode = s_IFSOCK
+	case name == "/dev/shm/file":
+		fi.mode = 0o100000
+	case under(name, "/dev/pts"):
+		fi.dev, fi.fsType = 3, devptsMagic
+	case under(name, "/proc") || under(name, "/srv/procfs"):
+		fi.dev, fi.fsType = 4, 0x9fa0
+	case under(name, "/srv/cgroupfs"):
+		fi.dev, fi.fsType = 5, 0x27e0eb
+	case under(name, "/run/netns"):
+		fi.dev, fi.fsType = 6, 0x6e736673
+	}
+	return fi, nil
+}
+
+// fakeAliases are other names of the same directory or file (bind-mount
+// aliases, hard links): name -> the name whose identity it has.
+var fakeAliases = map[string]string{
+	"/mnt/statealias":      "/run/runcage",
+	"/mnt/runalias":        "/run",
+	"/mnt/rootalias":       "/",
+	"/mnt/dockeralias":     "/var/lib/docker",
+	"/srv/hardlink-policy": "/etc/custom/policy.toml",
+	"/srv/kmsg-link":       "/dev/kmsg",
+}
+
+var fakeNodes = map[string]device{
+	"/dev/kmsg":    {"c", 1, 11},
+	"/dev/mem":     {"c", 1, 1},
+	"/dev/fuse":    {"c", 10, 229},
+	"/dev/nvidia0": {"c", 195, 0},
+	"/dev/sda":     {"b", 8, 0},
+	"/srv/chr":     {"c", 1, 11}, // a node mknod'd outside /dev
 }
 
 var hostFS = fakeFS{links: map[string]string{
@@ -92,14 +170,22 @@ func fakeDevices(p string) (device, error) {
 		return device{"c", 195, 0}, nil
 	case "/dev/fuse":
 		return device{"c", 10, 229}, nil
+	case "/dev/kmsg":
+		return device{"c", 1, 11}, nil
 	}
 	return device{}, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
 }
 
 func newTest(p *profiles.Profile) *modifier {
-	m := New(p).(*modifier)
+	return newTestOpts(p, Options{ContainerID: dockerID})
+}
+
+func newTestOpts(p *profiles.Profile, o Options) *modifier {
+	m := New(p, o).(*modifier)
 	m.resolve = hostFS.resolve
+	m.stat = fakeStat
 	m.hostDevice = fakeDevices
+	m.self = func() string { return "/usr/local/bin/runcage" }
 	return m
 }
 
@@ -111,26 +197,32 @@ func TestMountRules(t *testing.T) {
 	tests := []struct {
 		name    string
 		mounts  []specs.Mount
-		refused string // empty means allowed
+		ann     map[string]string // annotations; the container id is dockerID
+		devices []string          // the profile's
+		refused string            // empty means allowed
 	}{
 		{name: "docker defaults with volumes", mounts: dockerMounts()},
-		{name: "containerd CRI pod container", mounts: criMounts()},
+		{name: "containerd CRI pod container", mounts: criMounts(), ann: criAnnotations()},
 		{name: "no mounts"},
 		{name: "cgroup2", mounts: []specs.Mount{{Destination: "/sys/fs/cgroup", Type: "cgroup2", Source: "cgroup"}}},
 		{name: "tmpfs under /proc is fine (not a bind)", mounts: []specs.Mount{{Destination: "/proc/scsi", Type: "tmpfs", Source: "tmpfs"}}},
 		{name: "bind at /procfoo is not under /proc", mounts: []specs.Mount{bind("/srv/x", "/procfoo")}},
 		{name: "bind at /system is not under /sys", mounts: []specs.Mount{bind("/srv/x", "/system")}},
-		{name: "bind from /dev/fuse", mounts: []specs.Mount{bind("/dev/fuse", "/dev/fuse")}},
+		{name: "bind from a listed device", devices: []string{"/dev/fuse"}, mounts: []specs.Mount{bind("/dev/fuse", "/dev/fuse")}},
+		{name: "bind from /dev/log socket", mounts: []specs.Mount{bind("/dev/log", "/dev/log")}},
 		{name: "bind from /devices is not /dev", mounts: []specs.Mount{bind("/devices", "/x")}},
 		{name: "bind from /run/user", mounts: []specs.Mount{bind("/run/user/1000/app", "/x")}},
 		{name: "bind from /run/containerd-like sibling", mounts: []specs.Mount{bind("/run/containerd2", "/x")}},
-		{name: "bind from /var/lib/kubelet/pods", mounts: []specs.Mount{bind("/var/lib/kubelet/pods/u/volumes/v", "/x")}},
-		{name: "bind from /var/lib/kubelet via symlink", mounts: []specs.Mount{bind("/opt/kubelet/pods/u/volumes/v", "/x")}},
-		{name: "bind from /var/lib/docker/containers/<id>/x", mounts: []specs.Mount{bind("/var/lib/docker/containers/abc/hostname", "/etc/hostname")}},
+		{name: "bind from /var/lib/kubelet/pods", ann: map[string]string{"io.kubernetes.pod.uid": "u"}, mounts: []specs.Mount{bind("/var/lib/kubelet/pods/u/volumes/v", "/x")}},
+		{name: "bind from /var/lib/kubelet via symlink", ann: map[string]string{"io.kubernetes.pod.uid": "u"}, mounts: []specs.Mount{bind("/opt/kubelet/pods/u/volumes/v", "/x")}},
+		{name: "bind from /var/lib/docker/containers/<id>/x", mounts: []specs.Mount{bind("/var/lib/docker/containers/"+dockerID+"/hostname", "/etc/hostname")}},
 		{name: "bind from /var/lib/docker/volumes/<v>/_data", mounts: []specs.Mount{bind("/var/lib/docker/volumes/v/_data", "/v")}},
 		{name: "bind from /var/lib/docker/volumes via symlink", mounts: []specs.Mount{bind("/home/u/vols/v/_data", "/v")}},
-		{name: "bind from /var/lib/containerd CRI sandbox", mounts: []specs.Mount{bind("/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/x/hosts", "/etc/hosts")}},
-		{name: "bind from /var/run/containerd CRI sandbox shm", mounts: []specs.Mount{bind("/var/run/containerd/io.containerd.grpc.v1.cri/sandboxes/x/shm", "/dev/shm")}},
+		{name: "bind from /var/lib/containerd CRI sandbox", ann: map[string]string{"io.kubernetes.cri.sandbox-id": "x"}, mounts: []specs.Mount{bind("/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/x/hosts", "/etc/hosts")}},
+		{name: "bind from /var/run/containerd CRI sandbox shm", ann: map[string]string{"io.kubernetes.cri.sandbox-id": "x"}, mounts: []specs.Mount{bind("/var/run/containerd/io.containerd.grpc.v1.cri/sandboxes/x/shm", "/dev/shm")}},
+		{name: "pause container binds its own sandbox files", ann: map[string]string{"io.kubernetes.cri.container-type": "sandbox"}, mounts: []specs.Mount{bind("/run/containerd/io.containerd.grpc.v1.cri/sandboxes/"+dockerID+"/shm", "/dev/shm")}},
+		{name: "podman container's own files", mounts: []specs.Mount{bind("/var/lib/containers/storage/overlay-containers/"+dockerID+"/userdata/resolv.conf", "/etc/resolv.conf"), bind("/run/containers/storage/overlay-containers/"+dockerID+"/userdata/run/secrets/s", "/run/secrets/s")}},
+		{name: "podman named volume", mounts: []specs.Mount{bind("/var/lib/containers/storage/volumes/v/_data", "/v")}},
 		{name: "bind of a missing source is left to runc", mounts: []specs.Mount{bind("/missing/x", "/x")}},
 		{name: "bind option without type", mounts: []specs.Mount{{Destination: "/x", Source: "/srv/x", Options: []string{"bind"}}}},
 		{name: "overlay of ordinary layers", mounts: []specs.Mount{{Destination: "/data", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/srv/a:/srv/b", "upperdir=/srv/u", "workdir=/srv/w"}}}},
@@ -168,7 +260,7 @@ func TestMountRules(t *testing.T) {
 		{name: "containerd CRI sandboxes dir itself", mounts: []specs.Mount{bind("/run/containerd/io.containerd.grpc.v1.cri/sandboxes", "/s")}, refused: "is under a container-engine state directory"},
 		{name: "containerd dir", mounts: []specs.Mount{bind("/run/containerd", "/c")}, refused: "source is a container-engine state directory"},
 		{name: "crio socket", mounts: []specs.Mount{bind("/var/run/crio/crio.sock", "/s")}, refused: "source is a container-engine socket"},
-		{name: "crio dir", mounts: []specs.Mount{bind("/run/crio", "/s")}, refused: `source contains a container-engine socket (/run/crio/crio.sock)`},
+		{name: "crio dir", mounts: []specs.Mount{bind("/run/crio", "/s")}, refused: `source is a container-engine state directory`},
 		{name: "podman socket", mounts: []specs.Mount{bind("/run/podman/podman.sock", "/s")}, refused: "source is a container-engine socket"},
 		{name: "cri-dockerd socket", mounts: []specs.Mount{bind("/var/run/cri-dockerd.sock", "/s")}, refused: "source is a container-engine socket"},
 		{name: "dockershim socket", mounts: []specs.Mount{bind("/run/dockershim.sock", "/s")}, refused: "source is a container-engine socket"},
@@ -180,17 +272,17 @@ func TestMountRules(t *testing.T) {
 		{name: "docker data root", mounts: []specs.Mount{bind("/var/lib/docker", "/d")}, refused: "source is a container-engine data directory"},
 		{name: "docker data root with trailing slash", mounts: []specs.Mount{bind("/var/lib/docker/", "/d")}, refused: "source is a container-engine data directory"},
 		{name: "containerd data root", mounts: []specs.Mount{bind("/var/lib/containerd", "/d")}, refused: "source is a container-engine data directory"},
-		{name: "ancestor /run", mounts: []specs.Mount{bind("/run", "/hostrun")}, refused: `bind mount "/run" -> "/hostrun" refused: source contains a container-engine socket (/run/docker.sock)`},
-		{name: "ancestor /var/run", mounts: []specs.Mount{bind("/var/run", "/hostrun")}, refused: "source contains a container-engine socket"},
+		{name: "ancestor /run", mounts: []specs.Mount{bind("/run", "/hostrun")}, refused: `bind mount "/run" -> "/hostrun" refused: source contains runcage's state directory (/run/runcage)`},
+		{name: "ancestor /var/run", mounts: []specs.Mount{bind("/var/run", "/hostrun")}, refused: "source contains runcage's state directory (/var/run/runcage)"},
 		{name: "ancestor /var", mounts: []specs.Mount{bind("/var", "/hostvar")}, refused: "source contains"},
-		{name: "ancestor /var/lib", mounts: []specs.Mount{bind("/var/lib", "/l")}, refused: "source contains a container-engine data directory (/var/lib/docker)"},
-		{name: "ancestor /var/lib via symlink", mounts: []specs.Mount{bind("/srv/lib", "/l")}, refused: `source resolves to "/var/lib", which contains a container-engine data directory`},
+		{name: "ancestor /var/lib", mounts: []specs.Mount{bind("/var/lib", "/l")}, refused: "source contains runcage's own files (/var/lib/runcage)"},
+		{name: "ancestor /var/lib via symlink", mounts: []specs.Mount{bind("/srv/lib", "/l")}, refused: `source resolves to "/var/lib", which contains runcage's own files`},
 		{name: "host root", mounts: []specs.Mount{bind("/", "/host")}, refused: `bind mount "/" -> "/host" refused: source is the host's root directory`},
 		{name: "host root as //", mounts: []specs.Mount{bind("//", "/host")}, refused: "source is the host's root directory"},
 		{name: "host root via symlink", mounts: []specs.Mount{bind("/srv/hostroot", "/host")}, refused: `source resolves to "/", which is the host's root directory`},
 		{name: "host proc", mounts: []specs.Mount{bind("/proc", "/hostproc")}, refused: "source is the host's procfs"},
 		{name: "under host proc", mounts: []specs.Mount{bind("/proc/1/root", "/h")}, refused: "source is under the host's procfs (/proc)"},
-		{name: "under host proc via symlink", mounts: []specs.Mount{bind("/srv/proclink/etc", "/h")}, refused: `source resolves to "/proc/1/root/etc", which is under the host's procfs`},
+		{name: "under host proc via symlink", mounts: []specs.Mount{bind("/srv/proclink/etc", "/h")}, refused: `source resolves to "/proc/1/root/etc", which passes through the host's procfs`},
 		{name: "host sys", mounts: []specs.Mount{bind("/sys", "/hostsys")}, refused: "source is the host's sysfs"},
 		{name: "host cgroupfs", mounts: []specs.Mount{bind("/sys/fs/cgroup", "/cg", "ro")}, refused: "source is under the host's sysfs"},
 		{name: "host dev", mounts: []specs.Mount{bind("/dev", "/hostdev")}, refused: "source is the host's /dev"},
@@ -209,8 +301,8 @@ func TestMountRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &specs.Spec{Mounts: tt.mounts, Linux: &specs.Linux{}}
-			err := newTest(&profiles.Profile{Name: "default"}).Modify(s)
+			s := &specs.Spec{Mounts: tt.mounts, Linux: &specs.Linux{}, Annotations: tt.ann}
+			err := newTest(&profiles.Profile{Name: "default", Devices: tt.devices}).Modify(s)
 			if tt.refused == "" {
 				if err != nil {
 					t.Fatalf("Modify: %v", err)
@@ -230,11 +322,11 @@ func TestRealSymlinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m := New(&profiles.Profile{Name: "default"})
+	m := New(&profiles.Profile{Name: "default"}, Options{})
 	for name, want := range map[string]string{
-		"proc/self":  `which is under the host's procfs`,
+		"proc/self":  `which passes through the host's procfs`,
 		"root":       `resolves to "/", which is the host's root directory`,
-		"chain/1/fd": `which is under the host's procfs`,
+		"chain/1/fd": `which passes through the host's procfs`,
 		"ok":         "",
 		"missing":    "",
 	} {
@@ -252,9 +344,10 @@ func TestRealSymlinks(t *testing.T) {
 
 func TestHardenOptions(t *testing.T) {
 	tests := []struct {
-		name string
-		in   specs.Mount
-		want []string
+		name    string
+		profile profiles.Profile
+		in      specs.Mount
+		want    []string
 	}{
 		{
 			name: "docker sysfs unchanged",
@@ -297,20 +390,63 @@ func TestHardenOptions(t *testing.T) {
 			want: []string{"noexec", "hidepid=2", "nosuid", "nodev"},
 		},
 		{
-			name: "tmpfs untouched",
+			name: "/dev tmpfs gets nosuid and nodev",
 			in:   specs.Mount{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "exec"}},
-			want: []string{"rw", "exec"},
+			want: []string{"rw", "exec", "nosuid", "nodev"},
 		},
 		{
-			name: "bind untouched",
+			name:    "/dev tmpfs keeps dev without a user namespace (runc mknods there)",
+			profile: profiles.Profile{UserNS: profiles.Off},
+			in:      specs.Mount{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
+			want:    []string{"nosuid", "mode=755"},
+		},
+		{
+			name:    "other tmpfs gets nodev without a user namespace",
+			profile: profiles.Profile{UserNS: profiles.Off},
+			in:      specs.Mount{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"dev"}},
+			want:    []string{"nodev", "nosuid"},
+		},
+		{
+			name: "devpts keeps device access",
+			in:   specs.Mount{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"suid", "noexec", "newinstance", "ptmxmode=0666"}},
+			want: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666"},
+		},
+		{
+			name: "mqueue",
+			in:   specs.Mount{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue"},
+			want: []string{"nosuid", "nodev"},
+		},
+		{
+			name: "overlay",
+			in:   specs.Mount{Destination: "/data", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/srv/a", "suid"}},
+			want: []string{"lowerdir=/srv/a", "nosuid", "nodev"},
+		},
+		{
+			name: "rbind gets the recursive flags too",
 			in:   bind("/srv/www", "/www", "rw"),
-			want: []string{"rbind", "rw"},
+			want: []string{"rbind", "rw", "nosuid", "nodev", "rnosuid", "rnodev"},
+		},
+		{
+			name: "rbind's weak options replaced in place",
+			in:   bind("/srv/www", "/www", "suid", "dev", "rsuid", "rdev"),
+			want: []string{"rbind", "nosuid", "nodev", "rnosuid", "rnodev"},
+		},
+		{
+			name: "plain bind gets no recursive flags",
+			in:   specs.Mount{Destination: "/www", Type: "bind", Source: "/srv/www", Options: []string{"bind", "ro"}},
+			want: []string{"bind", "ro", "nosuid", "nodev"},
+		},
+		{
+			name:    "bind of a listed device keeps device access",
+			profile: profiles.Profile{Devices: []string{"/dev/fuse"}},
+			in:      specs.Mount{Destination: "/dev/fuse", Type: "bind", Source: "/dev/fuse", Options: []string{"bind"}},
+			want:    []string{"bind", "nosuid"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &specs.Spec{Mounts: []specs.Mount{tt.in}}
-			m := newTest(nil)
+			m := newTest(&tt.profile)
 			for i := 0; i < 2; i++ { // idempotent
 				if err := m.Modify(s); err != nil {
 					t.Fatalf("Modify: %v", err)
@@ -331,6 +467,7 @@ func TestMaskedAndReadonlyPaths(t *testing.T) {
 		wantMasked   []string
 		wantReadonly []string
 		errSub       string
+		refused      string
 	}{
 		{
 			name:         "empty bundle gets the defaults",
@@ -353,9 +490,51 @@ func TestMaskedAndReadonlyPaths(t *testing.T) {
 			wantReadonly: append(append([]string{"/proc/sysrq-trigger", "/x"}, without(DefaultReadonlyPaths, "/proc/sysrq-trigger")...), "/etc/app"),
 		},
 		{
-			name:         "unclean bundle entries are kept as written but count as duplicates",
-			masked:       []string{"/proc//kcore/"},
-			wantMasked:   append([]string{"/proc//kcore/"}, without(DefaultMaskedPaths, "/proc/kcore")...),
+			name:    "unclean bundle entry",
+			masked:  []string{"/proc//kcore/"},
+			refused: `linux.maskedPaths entry "/proc//kcore/" refused: not a clean path (want "/proc/kcore")`,
+		},
+		{
+			name:    "alias through thread-self and dot-dot",
+			masked:  []string{"/proc/thread-self/../keys"},
+			refused: `linux.maskedPaths entry "/proc/thread-self/../keys" refused: it contains a ".." element`,
+		},
+		{
+			name:    "alias through self",
+			ro:      []string{"/proc/self/root/proc/sys"},
+			refused: `linux.readonlyPaths entry "/proc/self/root/proc/sys" refused: /proc/self is a symlink the kernel resolves per process`,
+		},
+		{
+			name:    "through thread-self",
+			masked:  []string{"/proc/thread-self/attr"},
+			refused: "/proc/thread-self is a symlink",
+		},
+		{
+			name:    "through a pid's root",
+			masked:  []string{"/proc/1/root/proc/keys"},
+			refused: "/proc/1 is a per-process directory with magic symlinks",
+		},
+		{
+			name:    "through /proc/net",
+			masked:  []string{"/proc/net/dev"},
+			refused: "/proc/net is a symlink",
+		},
+		{
+			name:    "relative bundle entry",
+			ro:      []string{"proc/sys"},
+			refused: `linux.readonlyPaths entry "proc/sys" refused: not an absolute path`,
+		},
+		{
+			name:         "bundle lists without the defaults get them back",
+			masked:       []string{"/proc/kcore"},
+			ro:           []string{"/proc/bus"},
+			wantMasked:   append([]string{"/proc/kcore"}, without(DefaultMaskedPaths, "/proc/kcore")...),
+			wantReadonly: DefaultReadonlyPaths,
+		},
+		{
+			name:         "names like self elsewhere are fine",
+			masked:       []string{"/proc/selfish", "/sys/self", "/proc"},
+			wantMasked:   append([]string{"/proc/selfish", "/sys/self", "/proc"}, DefaultMaskedPaths...),
 			wantReadonly: DefaultReadonlyPaths,
 		},
 		{
@@ -379,6 +558,10 @@ func TestMaskedAndReadonlyPaths(t *testing.T) {
 			s := &specs.Spec{Linux: &specs.Linux{MaskedPaths: slices.Clone(tt.masked), ReadonlyPaths: slices.Clone(tt.ro)}}
 			m := newTest(&tt.profile)
 			err := m.Modify(s)
+			if tt.refused != "" {
+				checkRefused(t, err, tt.refused)
+				return
+			}
 			if tt.errSub != "" {
 				if err == nil || errors.Is(err, profiles.ErrRefused) || !strings.Contains(err.Error(), tt.errSub) {
 					t.Fatalf("err = %v, want a profile error containing %q", err, tt.errSub)
@@ -464,6 +647,8 @@ func TestDevices(t *testing.T) {
 			{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"},
 			{Allow: true, Type: "c", Major: i64(10), Minor: i64(200), Access: "rwm"},
 		}},
+		{name: "listed device's own rule", allow: []string{"/dev/nvidia0"}, rules: []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: i64(195), Minor: i64(0), Access: "rw"}}},
+		{name: "pty slaves", rules: []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: i64(136), Minor: i64(-1), Access: "rw"}, {Allow: true, Type: "c", Major: i64(136), Minor: i64(3), Access: "rw"}}},
 		{name: "deny all is fine", rules: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: false, Type: "a"}}},
 		{name: "mknod everything", rules: []specs.LinuxDeviceCgroup{{Allow: true, Type: "a", Access: "m"}}},
 		{
@@ -541,6 +726,43 @@ func TestDevices(t *testing.T) {
 			refused: `device cgroup rule "c 1:* rw" refused: it grants access to kernel memory devices`,
 		},
 		{
+			name:    "kmsg",
+			rules:   []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: i64(1), Minor: i64(11), Access: "r"}},
+			refused: `device cgroup rule "c 1:11 r" refused: it grants read or write access to a device that is neither one of runc's default devices nor a host device profile "default" lists`,
+		},
+		{
+			name:    "kmem with mknod too",
+			rules:   []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: i64(1), Minor: i64(2), Access: "rwm"}},
+			refused: `device cgroup rule "c 1:2 rwm" refused: it grants access to kernel memory devices`,
+		},
+		{
+			name:    "a host disk",
+			rules:   []specs.LinuxDeviceCgroup{{Allow: true, Type: "b", Major: i64(8), Minor: i64(0), Access: "rw"}},
+			refused: `device cgroup rule "b 8:0 rw" refused: it grants read or write access`,
+		},
+		{
+			name:    "listed device's major with a wildcard minor",
+			allow:   []string{"/dev/nvidia0"},
+			rules:   []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: i64(195), Access: "rw"}},
+			refused: `device cgroup rule "c 195:* rw" refused`,
+		},
+		{
+			name:    "listed device's numbers as a block device",
+			allow:   []string{"/dev/nvidia0"},
+			rules:   []specs.LinuxDeviceCgroup{{Allow: true, Type: "b", Major: i64(195), Minor: i64(0), Access: "r"}},
+			refused: `device cgroup rule "b 195:0 r" refused`,
+		},
+		{
+			name:    "a default device's major with a wildcard minor",
+			rules:   []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: i64(5), Access: "rw"}},
+			refused: `device cgroup rule "c 5:* rw" refused`,
+		},
+		{
+			name:    "read access only to a pty master range",
+			rules:   []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: i64(128), Minor: i64(0), Access: "r"}},
+			refused: `device cgroup rule "c 128:0 r" refused`,
+		},
+		{
 			name:    "hostile access escaped",
 			rules:   []specs.LinuxDeviceCgroup{{Allow: true, Type: "b", Access: "rw\n\x1b"}},
 			refused: `"b *:* rw\n\x1b" refused`,
@@ -567,7 +789,7 @@ func TestDevices(t *testing.T) {
 // TestIdempotent applies the modifier twice to realistic specs.
 func TestIdempotent(t *testing.T) {
 	for name, mounts := range map[string][]specs.Mount{"docker": dockerMounts(), "cri": criMounts()} {
-		s := &specs.Spec{Mounts: mounts, Linux: &specs.Linux{MaskedPaths: []string{"/proc/kcore"}}}
+		s := &specs.Spec{Mounts: mounts, Linux: &specs.Linux{MaskedPaths: []string{"/proc/kcore"}}, Annotations: criAnnotations()}
 		m := newTest(&profiles.Profile{MaskedPaths: []string{"/proc/kallsyms"}})
 		if err := m.Modify(s); err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -585,15 +807,20 @@ func TestIdempotent(t *testing.T) {
 func TestSensitiveSource(t *testing.T) {
 	for p, want := range map[string]string{
 		"/":                    "is the host's root directory",
-		"/run":                 "contains a container-engine socket (/run/docker.sock)",
+		"/run":                 "contains runcage's state directory (/run/runcage)",
 		"/var/run/docker.sock": "is a container-engine socket",
-		"/var/run/containerd/io.containerd.grpc.v1.cri/sandboxes/a/shm": "",
-		"/var/run/containerd/x":              "is under a container-engine state directory (/var/run/containerd)",
-		"/var/lib/docker/overlay2":           "",
-		"/var/lib/docker/containers/a/hosts": "",
-		"/var/lib/kubelet":                   "",
-		"/etc":                               "",
+		// No container: no engine file is its own.
+		"/var/run/containerd/io.containerd.grpc.v1.cri/sandboxes/a/shm": "is under a container-engine state directory (/var/run/containerd) and is not one of this container's own files there",
+		"/var/run/containerd/x":              "is under a container-engine state directory (/var/run/containerd) and is not one of this container's own files there",
+		"/var/lib/docker/overlay2":           "is under a container-engine data directory (/var/lib/docker) and is not one of this container's own files there",
+		"/var/lib/docker/containers/a/hosts": "is under a container-engine data directory (/var/lib/docker) and is not one of this container's own files there",
+		"/var/lib/docker/volumes/v/_data":    "",
+		"/var/lib/kubelet":                   "is a container-engine data directory",
+		"/etc":                               "contains runcage's own files (/etc/runcage)",
+		"/etc/runcage/config.toml":           "is under runcage's own files (/etc/runcage)",
+		"/etc/docker/daemon.json":            "is under a container-engine configuration directory (/etc/docker)",
 		"/home/user":                         "",
+		"/dev/fuse":                          "",
 	} {
 		if got := SensitiveSource(p); got != want {
 			t.Errorf("SensitiveSource(%q) = %q, want %q", p, got, want)

@@ -63,20 +63,24 @@ func statNS(path string) (nsID, error) {
 //     does not name it ("pid", "ipc", "network"). A namespace is the host's
 //     when its linux.namespaces entry is absent, or when its path is the same
 //     namespace (same nsfs device and inode) as /proc/1/ns/<type> or
-//     /proc/self/ns/<type>, which is runcage's own and so the runtime's.
-//     Joining any other namespace by path is allowed: Kubernetes containers
-//     join their pause container's;
+//     /proc/self/ns/<type>, which is runcage's own and so the runtime's;
+//   - a namespace path (of any type) names anything but the namespace of
+//     the container's own pod sandbox or, for the network namespace only,
+//     a namespace pinned by the engine under /run/netns (see checkJoins);
 //   - the mount namespace is absent or the host's, whatever the profile says;
 //   - a namespace type is listed twice;
 //   - uid or gid mappings are present without a user namespace entry, or fail
 //     ValidateMappings.
 //
-// The uts and cgroup namespaces are not checked. The only change the
-// modifier makes is FitPingGroupRange: with a user namespace (the bundle's
-// own, or the one runcage injects when p requires one) the
-// net.ipv4.ping_group_range sysctl is narrowed to the mapped groups.
-func New(p *profiles.Profile) profiles.Modifier {
-	m := &modifier{stat: statNS, hostPaths: []string{"/proc/1/ns/", "/proc/self/ns/"}}
+// An absent uts or cgroup namespace entry, which would share the host's, is
+// added as a new namespace unless p.HostNamespaces names it ("uts",
+// "cgroup"). The other change the modifier makes is FitPingGroupRange: with
+// a user namespace (the bundle's own, or the one runcage injects when p
+// requires one) the net.ipv4.ping_group_range sysctl is narrowed to the
+// mapped groups.
+func New(p *profiles.Profile, o Owner) profiles.Modifier {
+	m := &modifier{stat: statNS, hostPaths: []string{"/proc/1/ns/", "/proc/self/ns/"},
+		owner: o, sandbox: sandboxNS, pinned: func(p string) error { return pinnedNetns(p, o.PinnedNetnsDirs) }}
 	if p != nil {
 		m.name = p.Name
 		m.allow = p.HostNamespaces
@@ -95,6 +99,11 @@ type modifier struct {
 	// host's when stat(path) equals stat(hostPaths[i]+procName) for some i.
 	stat      statFunc
 	hostPaths []string
+	// owner is where the container's pod sandbox is looked up; sandbox
+	// and pinned are the seams tests replace: sandboxNS and pinnedNetns.
+	owner   Owner
+	sandbox sandboxFunc
+	pinned  func(path string) error
 }
 
 // Modify implements profiles.Modifier.
@@ -118,6 +127,11 @@ func (m *modifier) Modify(s *specs.Spec) error {
 			return err
 		}
 	}
+
+	if err := m.checkJoins(s); err != nil {
+		return err
+	}
+	m.inject(s, seen)
 
 	if len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0 {
 		if !seen[specs.UserNamespace] {

@@ -62,13 +62,13 @@ func TestModifierFitsPingGroupRangeForInjectedUserns(t *testing.T) {
 			{Type: specs.MountNamespace}, {Type: specs.UTSNamespace},
 		},
 	}}
-	if err := New(&profiles.Profile{Name: "off", UserNS: profiles.Off}).Modify(s); err != nil {
+	if err := New(&profiles.Profile{Name: "off", UserNS: profiles.Off}, Owner{}).Modify(s); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Linux.Sysctl[PingGroupRange]; got != "0 2147483647" {
 		t.Errorf("userns off: %q, want unchanged", got)
 	}
-	if err := New(&profiles.Profile{Name: "default", UserNS: profiles.Required}).Modify(s); err != nil {
+	if err := New(&profiles.Profile{Name: "default", UserNS: profiles.Required}, Owner{}).Modify(s); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Linux.Sysctl[PingGroupRange]; got != "0 65535" {

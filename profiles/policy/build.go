@@ -15,6 +15,7 @@ import (
 	"github.com/runcage/runcage/profiles/annotations"
 	"github.com/runcage/runcage/profiles/apparmor"
 	"github.com/runcage/runcage/profiles/caps"
+	"github.com/runcage/runcage/profiles/cgroups"
 	"github.com/runcage/runcage/profiles/hooks"
 	"github.com/runcage/runcage/profiles/mounts"
 	"github.com/runcage/runcage/profiles/namespaces"
@@ -28,7 +29,19 @@ import (
 func (p *Policy) Seccomp(prof *profiles.Profile) (*specs.LinuxSeccomp, error) {
 	switch prof.Seccomp {
 	case "", profiles.SeccompRuntimeDefault:
-		return seccomp.Default(), nil
+		f := seccomp.Default()
+		var err error
+		if len(prof.SocketFamilies) > 0 {
+			if f, err = seccomp.AllowSocketFamilies(f, prof.SocketFamilies); err != nil {
+				return nil, err
+			}
+		}
+		if prof.SetIDFiles {
+			if f, err = seccomp.AllowSetIDModes(f); err != nil {
+				return nil, err
+			}
+		}
+		return f, nil
 	}
 	path := prof.Seccomp
 	if !filepath.IsAbs(path) {
@@ -101,9 +114,15 @@ func (p *Policy) Modifiers(prof *profiles.Profile, env Env) (profiles.List, erro
 		rootfs.New(env.Bundle),
 		process.New(prof),
 		capm,
-		namespaces.New(prof),
+		namespaces.New(prof, namespaces.Owner{ContainerID: env.ContainerID, RuncRoot: env.RuncRoot, PinnedNetnsDirs: p.pinnedNetnsDirs()}),
+		cgroups.New(env.ContainerID, nil),
 		bundleRelativeSources(env.Bundle),
-		mounts.New(prof),
+		rootfs.NewDestinations(env.Bundle),
+		mounts.New(prof, mounts.Options{
+			Own:         []string{p.Path, p.StateDir, p.ProfilesDir, p.RecordingsDir, p.AuditLog, env.Delegate, env.RuncRoot},
+			EngineDirs:  p.EngineStateDirs,
+			ContainerID: env.ContainerID,
+		}),
 		hooks.New(prof),
 		pidsLimit(prof),
 		seccomp.NewModifier(filter),
@@ -170,4 +189,15 @@ func (p *Policy) Validate(s *specs.Spec) error {
 		}
 	}
 	return nil
+}
+
+// pinnedNetnsDirs are the directories, beside the usual ones, where the
+// engines the policy names in engine_state_dirs pin network namespaces:
+// containerd's CRI with netns_mounts_under_state_dir.
+func (p *Policy) pinnedNetnsDirs() []string {
+	var dirs []string
+	for _, d := range p.EngineStateDirs {
+		dirs = append(dirs, filepath.Join(d, "io.containerd.grpc.v1.cri", "netns"))
+	}
+	return dirs
 }

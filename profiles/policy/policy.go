@@ -15,6 +15,9 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/members"
+	"github.com/runcage/runcage/profiles/seccomp"
+	"github.com/runcage/runcage/runtime/spec"
 )
 
 // Default locations. Each can be changed by the policy file.
@@ -33,6 +36,15 @@ const (
 	// stricter profile, where the policy permits it.
 	AnnotationProfile = "runcage.dev/profile"
 )
+
+// DefaultVolumeRoots are where Docker, Podman and the kubelet keep
+// volumes: Docker's and Podman's named volumes, and every volume of a
+// Kubernetes pod (emptyDir, configMap, secret, projected, CSI).
+var DefaultVolumeRoots = []string{
+	"/var/lib/docker/volumes",
+	"/var/lib/containers/storage/volumes",
+	"/var/lib/kubelet/pods",
+}
 
 // Policy is the administrator's policy file. The zero value is the built-in
 // default policy.
@@ -53,6 +65,19 @@ type Policy struct {
 	AuditLog string `toml:"audit_log"`
 	// UserNS configures the pool user-namespace ranges come from.
 	UserNS UserNSPolicy `toml:"userns"`
+	// VolumeRoots are the host directories whose subdirectories are
+	// container volumes. A bind source inside one is id-mapped, so the
+	// container's root owns what it writes there as the image's root
+	// would; any other bind source keeps its host ids, and the container's
+	// root has no more power over it than an unprivileged host user.
+	// Absent means DefaultVolumeRoots; an empty list means none.
+	VolumeRoots []string `toml:"volume_roots"`
+	// EngineStateDirs names container-engine state and data directories
+	// beyond the built-in ones (/var/lib/docker, /run/containerd, ...):
+	// a dockerd --data-root or --exec-root, a containerd root or state.
+	// Bind mounts from them are refused except the engine's files for the
+	// container being created (see profiles/mounts).
+	EngineStateDirs []string `toml:"engine_state_dirs"`
 	// Profiles defines profiles inline; they take precedence over
 	// ProfilesDir and over the built-ins of the same name (except
 	// passthrough, which cannot be redefined).
@@ -80,7 +105,7 @@ type UserNSPolicy struct {
 // security policy is an error rather than silently ignored.
 func Load(path string, explicit bool) (*Policy, error) {
 	p := &Policy{}
-	data, err := os.ReadFile(path)
+	data, err := spec.ReadTrusted(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		p.fill()
@@ -134,6 +159,13 @@ func Load(path string, explicit bool) (*Policy, error) {
 	if err := ValidName(p.DefaultProfile); err != nil {
 		return nil, fmt.Errorf("policy %s: default_profile: %w", path, err)
 	}
+	for key, dirs := range map[string][]string{"volume_roots": p.VolumeRoots, "engine_state_dirs": p.EngineStateDirs} {
+		for _, r := range dirs {
+			if !filepath.IsAbs(r) || filepath.Clean(r) != r || r == "/" {
+				return nil, fmt.Errorf("policy %s: %s: %q is not an absolute clean path below /", path, key, r)
+			}
+		}
+	}
 	return p, nil
 }
 
@@ -153,6 +185,21 @@ func (p *Policy) fill() {
 	if p.AuditLog == "" {
 		p.AuditLog = DefaultAuditLog
 	}
+	if p.VolumeRoots == nil {
+		p.VolumeRoots = DefaultVolumeRoots
+	}
+}
+
+// ResolvedVolumeRoots returns VolumeRoots with symlinks resolved; roots
+// that do not exist are left out (nothing can be bound from them).
+func (p *Policy) ResolvedVolumeRoots() []string {
+	var out []string
+	for _, r := range p.VolumeRoots {
+		if real, err := filepath.EvalSymlinks(r); err == nil {
+			out = append(out, real)
+		}
+	}
+	return out
 }
 
 // ValidName reports whether name can name a profile: 1 to 64 letters,
@@ -210,6 +257,20 @@ func check(p *profiles.Profile) error {
 			return fmt.Errorf("profile %q: annotation_selectable: %w", p.Name, err)
 		}
 	}
+	if err := members.ValidateAllowed(p.AllowedMembers); err != nil {
+		return fmt.Errorf("profile %q: %w", p.Name, err)
+	}
+	for _, f := range p.SocketFamilies {
+		if err := seccomp.CheckSocketFamily(f); err != nil {
+			return fmt.Errorf("profile %q: socket_families: %w", p.Name, err)
+		}
+	}
+	if p.SetIDFiles && p.Seccomp != "" && p.Seccomp != profiles.SeccompRuntimeDefault {
+		return fmt.Errorf("profile %q: setid_files lifts a rule of runtime/default only, and seccomp is %q: allow the modes in that file", p.Name, p.Seccomp)
+	}
+	if len(p.SocketFamilies) > 0 && p.Seccomp != "" && p.Seccomp != profiles.SeccompRuntimeDefault {
+		return fmt.Errorf("profile %q: socket_families widens only runtime/default, and seccomp is %q: list the families in that file", p.Name, p.Seccomp)
+	}
 	if p.PidsLimit < 0 {
 		return fmt.Errorf("profile %q: pids_limit must not be negative", p.Name)
 	}
@@ -265,7 +326,7 @@ func (p *Policy) Profile(name string) (*profiles.Profile, error) {
 		return &cp, nil
 	}
 	dir := filepath.Join(p.ProfilesDir, name)
-	data, err := os.ReadFile(filepath.Join(dir, "profile.toml"))
+	data, err := spec.ReadTrusted(filepath.Join(dir, "profile.toml"))
 	switch {
 	case err == nil && name != "passthrough":
 		prof := &profiles.Profile{}

@@ -114,6 +114,7 @@ func (p *Policy) AtLeastAsStrict(n, base *profiles.Profile) error {
 		{"host namespace", n.HostNamespaces, base.HostNamespaces},
 		{"hook", n.Hooks, base.Hooks},
 		{"device", n.Devices, base.Devices},
+		{"config.json member", n.AllowedMembers, base.AllowedMembers},
 	} {
 		for _, v := range pair.sub {
 			if !slices.Contains(pair.from, v) {

@@ -1,9 +1,11 @@
 // Package process hardens the container's process section: it forces
-// no_new_privileges and refuses working directories that could reach host
-// file descriptors leaked into the container (CVE-2024-21626).
+// no_new_privileges, keeps the container from being the last the OOM killer
+// picks, and refuses working directories that could reach host file
+// descriptors leaked into the container (CVE-2024-21626).
 package process
 
 import (
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -11,18 +13,28 @@ import (
 	"github.com/runcage/runcage/profiles"
 )
 
-// New returns a Modifier that sets process.noNewPrivileges and refuses an
-// unsafe process.cwd (see CheckCwd). A spec without a process section is left
-// unchanged. The profile is accepted for symmetry with the other modifiers:
-// no profile setting relaxes these rules.
+// OOMScoreAdjMember is the config.json member path that, named in a
+// profile's allowed_members, keeps a negative process.oomScoreAdj.
+const OOMScoreAdjMember = "process.oomScoreAdj"
+
+// New returns a Modifier that sets process.noNewPrivileges, refuses an
+// unsafe process.cwd (see CheckCwd), and sets process.oomScoreAdj to 0 when
+// it is absent or negative. runc writes oom_score_adj as root: a negative
+// value (-1000: never) makes the host's own processes die before the
+// container's when memory runs out, and an absent one leaves the container
+// with its caller's value (containerd's shim runs below 0). Engines set
+// negative values on their own (CRI: -998 for the sandbox, -997 for
+// Guaranteed pods), so the value is raised silently, not refused; a profile
+// that names OOMScoreAdjMember in allowed_members keeps the bundle's value.
+// A spec without a process section is left unchanged.
 func New(p *profiles.Profile) profiles.Modifier {
-	return modifier{}
+	return modifier{keepOOM: p != nil && slices.Contains(p.AllowedMembers, OOMScoreAdjMember)}
 }
 
-type modifier struct{}
+type modifier struct{ keepOOM bool }
 
 // Modify implements profiles.Modifier.
-func (modifier) Modify(s *specs.Spec) error {
+func (m modifier) Modify(s *specs.Spec) error {
 	if s.Process == nil {
 		return nil
 	}
@@ -30,6 +42,10 @@ func (modifier) Modify(s *specs.Spec) error {
 		return err
 	}
 	s.Process.NoNewPrivileges = true
+	if !m.keepOOM && (s.Process.OOMScoreAdj == nil || *s.Process.OOMScoreAdj < 0) {
+		zero := 0
+		s.Process.OOMScoreAdj = &zero
+	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ func TestModify(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      *specs.Spec
+		profile *profiles.Profile // nil means default
 		want    *specs.Spec
 		refused string // substring of the refusal; empty means no error
 	}{
@@ -26,12 +27,33 @@ func TestModify(t *testing.T) {
 		{
 			name: "sets no_new_privileges",
 			in:   &specs.Spec{Process: &specs.Process{Cwd: "/", Args: []string{"sh"}}},
-			want: &specs.Spec{Process: &specs.Process{Cwd: "/", Args: []string{"sh"}, NoNewPrivileges: true}},
+			want: &specs.Spec{Process: &specs.Process{Cwd: "/", Args: []string{"sh"}, NoNewPrivileges: true, OOMScoreAdj: intp(0)}},
+		},
+		{
+			name: "negative oomScoreAdj raised to 0",
+			in:   &specs.Spec{Process: &specs.Process{Cwd: "/", OOMScoreAdj: intp(-1000)}},
+			want: &specs.Spec{Process: &specs.Process{Cwd: "/", NoNewPrivileges: true, OOMScoreAdj: intp(0)}},
+		},
+		{
+			name: "kubelet's -997 raised to 0",
+			in:   &specs.Spec{Process: &specs.Process{Cwd: "/", OOMScoreAdj: intp(-997)}},
+			want: &specs.Spec{Process: &specs.Process{Cwd: "/", NoNewPrivileges: true, OOMScoreAdj: intp(0)}},
+		},
+		{
+			name: "positive oomScoreAdj kept",
+			in:   &specs.Spec{Process: &specs.Process{Cwd: "/", OOMScoreAdj: intp(1000)}},
+			want: &specs.Spec{Process: &specs.Process{Cwd: "/", NoNewPrivileges: true, OOMScoreAdj: intp(1000)}},
+		},
+		{
+			name:    "negative oomScoreAdj kept when the profile allows the member",
+			profile: &profiles.Profile{Name: "k8s", AllowedMembers: []string{"process.oomScoreAdj"}},
+			in:      &specs.Spec{Process: &specs.Process{Cwd: "/", OOMScoreAdj: intp(-998)}},
+			want:    &specs.Spec{Process: &specs.Process{Cwd: "/", NoNewPrivileges: true, OOMScoreAdj: intp(-998)}},
 		},
 		{
 			name: "keeps no_new_privileges",
 			in:   &specs.Spec{Process: &specs.Process{Cwd: "/work", NoNewPrivileges: true}},
-			want: &specs.Spec{Process: &specs.Process{Cwd: "/work", NoNewPrivileges: true}},
+			want: &specs.Spec{Process: &specs.Process{Cwd: "/work", NoNewPrivileges: true, OOMScoreAdj: intp(0)}},
 		},
 		{
 			name:    "leaked fd cwd",
@@ -46,7 +68,11 @@ func TestModify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := New(&profiles.Profile{Name: "default"}).Modify(tt.in)
+			p := tt.profile
+			if p == nil {
+				p = &profiles.Profile{Name: "default"}
+			}
+			err := New(p).Modify(tt.in)
 			if tt.refused != "" {
 				checkRefused(t, err, tt.refused)
 				return
@@ -58,12 +84,14 @@ func TestModify(t *testing.T) {
 				t.Errorf("spec = %+v, want %+v", tt.in, tt.want)
 			}
 			// Idempotent.
-			if err := New(nil).Modify(tt.in); err != nil || !reflect.DeepEqual(tt.in, tt.want) {
+			if err := New(p).Modify(tt.in); err != nil || !reflect.DeepEqual(tt.in, tt.want) {
 				t.Errorf("second Modify changed the spec or failed: %v", err)
 			}
 		})
 	}
 }
+
+func intp(i int) *int { return &i }
 
 func TestCheckCwd(t *testing.T) {
 	tests := []struct {

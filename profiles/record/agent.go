@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +92,12 @@ type AgentConfig struct {
 	// Interval is how often a recording is written while the container
 	// runs, and audit counts are flushed (0: DefaultInterval).
 	Interval time.Duration `json:"interval,omitempty"`
+	// Guard is the agent's end of the link to its watchdog (NewGuardLink,
+	// Watch). When set, the agent serves a notify fd only once the
+	// watchdog holds a pidfd of its process and a duplicate of the fd;
+	// if that fails, the agent kills the process rather than serve it
+	// unguarded. Nil (unit tests) serves without a watchdog.
+	Guard *os.File `json:"-"`
 }
 
 // DefaultInterval is how often the agent writes while the container runs.

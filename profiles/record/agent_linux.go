@@ -29,8 +29,10 @@ import (
 // trace at start, every cfg.Interval and, marked complete, at the end; in
 // the other modes it flushes the audit counts on the same schedule.
 //
-// If the agent dies, the kernel fails every syscall the filter notifies with
-// ENOSYS (see docs/recording.md); the trace on disk then stays incomplete.
+// Before it serves an fd it hands cfg.Guard's watchdog a pidfd of the
+// process and a copy of the fd (see Watch): if the agent dies, the watchdog
+// kills the container (see docs/recording.md); the trace on disk then stays
+// incomplete.
 func RunAgent(cfg AgentConfig, ready io.WriteCloser, logw io.Writer) (err error) {
 	lg := log.New(logw, "runcage-agent: ", log.LstdFlags|log.Lmicroseconds)
 	fail := func(err error) error {
@@ -83,7 +85,7 @@ func RunAgent(cfg AgentConfig, ready io.WriteCloser, logw io.Writer) (err error)
 	}
 	ready.Close()
 
-	s := &server{h: h, lg: lg, done: make(chan struct{}, 64)}
+	s := &server{h: h, lg: lg, done: make(chan struct{}, 64), guard: cfg.Guard}
 	fds := make(chan int, 16)
 	go s.accept(ln, fds)
 	parentGone := make(chan struct{})
@@ -144,6 +146,8 @@ type server struct {
 	h    *Handler
 	lg   *log.Logger
 	done chan struct{}
+	// guard is the link to the watchdog (nil: none).
+	guard *os.File
 }
 
 // accept receives connections from runc, each carrying one notify fd and a
@@ -157,11 +161,27 @@ func (s *server) accept(ln *net.UnixListener, fds chan<- int) {
 			}
 			return
 		}
-		fd, err := recvNotifyFD(c)
+		fd, pid, err := recvNotifyFD(c)
 		c.Close()
 		if err != nil {
 			s.lg.Printf("receive notify fd: %v", err)
 			continue
+		}
+		if s.guard != nil {
+			if err := sendGuard(s.guard, pid, fd); err != nil {
+				// Fail closed: a process the watchdog cannot kill if this
+				// agent dies is not served. Closing the fd makes its
+				// notified syscalls fail with ENOSYS; kill it as well.
+				s.lg.Printf("%v: killing process %d", err, pid)
+				if pid > 0 {
+					if pidfd, perr := unix.PidfdOpen(pid, 0); perr == nil {
+						_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+						unix.Close(pidfd)
+					}
+				}
+				unix.Close(fd)
+				continue
+			}
 		}
 		fds <- fd
 	}
@@ -197,16 +217,18 @@ func (s *server) pending(ln *net.UnixListener, fds chan int) bool {
 
 // recvNotifyFD reads runc's message: the JSON container process state and,
 // as SCM_RIGHTS, the fds it names (runc sends exactly one, the seccomp fd).
-func recvNotifyFD(c *net.UnixConn) (int, error) {
+// It returns the seccomp fd and the pid of the process it filters.
+func recvNotifyFD(c *net.UnixConn) (int, int, error) {
+	var st specs.ContainerProcessState
 	buf := make([]byte, 64*1024)
 	oob := make([]byte, unix.CmsgSpace(4*4))
 	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
 	if err != nil {
-		return -1, err
+		return -1, 0, err
 	}
 	scms, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil {
-		return -1, err
+		return -1, 0, err
 	}
 	var fds []int
 	for i := range scms {
@@ -223,28 +245,27 @@ func recvNotifyFD(c *net.UnixConn) (int, error) {
 			}
 		}
 	}
-	var st specs.ContainerProcessState
 	if err := json.Unmarshal(buf[:n], &st); err != nil {
 		closeAll(-1)
-		return -1, fmt.Errorf("parse container process state: %w", err)
+		return -1, 0, fmt.Errorf("parse container process state: %w", err)
 	}
 	idx := -1
 	for i, name := range st.Fds {
 		if name == specs.SeccompFdName {
 			if idx >= 0 {
 				closeAll(-1)
-				return -1, errors.New("container process state names two seccomp fds")
+				return -1, 0, errors.New("container process state names two seccomp fds")
 			}
 			idx = i
 		}
 	}
 	if idx < 0 || idx >= len(fds) {
 		closeAll(-1)
-		return -1, fmt.Errorf("container process state names no seccomp fd among %d fds", len(fds))
+		return -1, 0, fmt.Errorf("container process state names no seccomp fd among %d fds", len(fds))
 	}
 	closeAll(fds[idx])
 	unix.CloseOnExec(fds[idx])
-	return fds[idx], nil
+	return fds[idx], st.Pid, nil
 }
 
 // serve answers the notifications of one fd until its filter has no users.

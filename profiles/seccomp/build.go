@@ -21,8 +21,9 @@ import (
 //   - with no_new_privileges (runcage always sets it) the filter is loaded
 //     just before exec: syncParentSeccomp, closing the sync and log pipes,
 //     reopening the exec fifo through /proc/thread-self/fd with
-//     pathrs-lite (fstatfs, fstat, statx, openat2, openat, fcntl,
-//     readlinkat, newfstatat), writing to it, UnsafeCloseFrom (close_range,
+//     pathrs-lite (fstatfs, fstat, statx, openat, fcntl, readlinkat,
+//     newfstatat; it tries openat2 first, which runtime/default answers
+//     with ENOSYS, and falls back to openat), writing to it, UnsafeCloseFrom (close_range,
 //     or getdents64 of /proc/self/fd and close), getpid, and execve;
 //   - without no_new_privileges (Docker's default) the filter is loaded
 //     before finalizeNamespace, which also sets the credentials and
@@ -44,7 +45,7 @@ var RuncSyscalls = []string{
 	"epoll_ctl", "epoll_pwait", "epoll_wait", "execve", "exit", "exit_group",
 	"faccessat", "faccessat2", "fchdir", "fcntl", "fstat", "fstatfs", "futex",
 	"getcwd", "getdents64", "getpid", "getppid", "gettid", "kill", "madvise",
-	"mmap", "mprotect", "munmap", "nanosleep", "newfstatat", "openat", "openat2",
+	"mmap", "mprotect", "munmap", "nanosleep", "newfstatat", "openat",
 	"prctl", "read", "readlink", "readlinkat", "restart_syscall",
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_yield",
 	"setfsgid", "setfsuid", "setgid", "setgroups", "setresgid", "setresuid",
@@ -130,9 +131,11 @@ func (ix *filterIndex) ownErrors() []string {
 // a syscall runtime/default allows unconditionally is allowed in one
 // SCMP_ACT_ALLOW rule (names sorted); one it allows only for some arguments
 // (clone without namespace flags, personality for five values, socket for
-// families other than AF_VSOCK) gets runtime/default's conditional rules;
-// and one it answers with a specific error (clone3 with ENOSYS, so that libc
-// falls back to clone) keeps that answer, whether names has it or not. A
+// unix, inet, inet6 and three netlink protocols, chmod and file creation
+// without set-ID bits) gets runtime/default's conditional rules; and one it
+// answers with a specific error (clone3 and openat2 with ENOSYS, so that
+// libc and runc fall back to clone and openat) keeps that answer, whether
+// names has it or not. A
 // name runtime/default denies (see
 // BeyondDefault) is allowed unconditionally: the caller must have decided
 // to include it.

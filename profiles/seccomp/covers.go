@@ -18,8 +18,10 @@ const maxNamed = 5
 // architecture narrow lists is one wide lists, narrow's default action allows
 // only if wide's does, and every syscall narrow may allow, wide allows for at
 // least the same arguments. It is conservative: a syscall both allow only for
-// some arguments counts as covered only if the conditions are identical, and
-// narrow's TRACE and NOTIFY rules count as allowing while wide's count as
+// some arguments counts as covered only if the conditions are identical or
+// each of narrow's allowing rules is proven inside one of wide's and apart
+// from wide's denying ones (an SCMP_CMP_EQ on an argument whose value wide's
+// condition accepts), and narrow's TRACE and NOTIFY rules count as allowing while wide's count as
 // denying. It is used to check that a profile selected by annotation is not
 // weaker than the one it replaces.
 //
@@ -67,7 +69,7 @@ func covered(w, n verdict) bool {
 	case allowAll:
 		return w.kind == allowAll
 	default:
-		return w.kind == allowAll || (w.kind == allowIf && sameRules(w.rules, n.rules, ""))
+		return w.kind == allowAll || (w.kind == allowIf && (sameRules(w.rules, n.rules, "") || coveredIf(w.rules, n.rules)))
 	}
 }
 

@@ -54,10 +54,20 @@ func TestDefaultConditional(t *testing.T) {
 			"SCMP_ACT_ALLOW[0 SCMP_CMP_EQ 4294967295 0]",
 			"SCMP_ACT_ALLOW[0 SCMP_CMP_EQ 8 0]",
 		},
-		"clone":  {"SCMP_ACT_ALLOW[0 SCMP_CMP_MASKED_EQ 2114060288 0]"},
-		"clone3": {"SCMP_ACT_ERRNO(38)[]"},
-		"socket": {"SCMP_ACT_ALLOW[0 SCMP_CMP_NE 40 0]"},
+		"clone":    {"SCMP_ACT_ALLOW[0 SCMP_CMP_MASKED_EQ 2114060288 0]"},
+		"clone3":   {"SCMP_ACT_ERRNO(38)[]"},
+		"openat2":  {"SCMP_ACT_ERRNO(38)[]"},
+		"chmod":    {"SCMP_ACT_ALLOW[1 SCMP_CMP_MASKED_EQ 3072 0]"},
+		"fchmod":   {"SCMP_ACT_ALLOW[1 SCMP_CMP_MASKED_EQ 3072 0]"},
+		"creat":    {"SCMP_ACT_ALLOW[1 SCMP_CMP_MASKED_EQ 3072 0]"},
+		"mknod":    {"SCMP_ACT_ALLOW[1 SCMP_CMP_MASKED_EQ 3072 0]"},
+		"fchmodat": {"SCMP_ACT_ALLOW[2 SCMP_CMP_MASKED_EQ 3072 0]"},
+		"mknodat":  {"SCMP_ACT_ALLOW[2 SCMP_CMP_MASKED_EQ 3072 0]"},
+		"open":     {"SCMP_ACT_ALLOW[1 SCMP_CMP_MASKED_EQ 4194368 0]", "SCMP_ACT_ALLOW[2 SCMP_CMP_MASKED_EQ 3072 0]"},
+		"openat":   {"SCMP_ACT_ALLOW[2 SCMP_CMP_MASKED_EQ 4194368 0]", "SCMP_ACT_ALLOW[3 SCMP_CMP_MASKED_EQ 3072 0]"},
 	}
+	// socket and socketpair: see TestDefaultSocketFamilies.
+	want["socket"], want["socketpair"] = v["socket"], v["socketpair"]
 	for n, w := range want {
 		if !slices.Equal(v[n], w) {
 			t.Errorf("%s: rules %q, want %q", n, v[n], w)
@@ -94,7 +104,7 @@ func TestDefaultKeeps(t *testing.T) {
 		"close", "close_range", "execve", "execveat", "exit_group", "fcntl",
 		"fstat", "futex", "getdents64", "getpid", "getppid", "gettid",
 		"madvise", "mmap", "munmap", "nanosleep", "newfstatat", "openat",
-		"openat2", "prctl", "read", "readlinkat", "rt_sigaction",
+		"prctl", "read", "readlinkat", "rt_sigaction",
 		"rt_sigprocmask", "rt_sigreturn", "sched_yield", "sigaltstack",
 		"statx", "tgkill", "write", "arch_prctl", "set_tid_address",
 		"set_robust_list", "rseq", "prlimit64", "getrandom",
@@ -104,12 +114,13 @@ func TestDefaultKeeps(t *testing.T) {
 		"getsockopt", "listen", "memfd_create", "pidfd_open",
 		"pidfd_send_signal", "pipe2", "pread64", "pwrite64", "recvfrom",
 		"recvmsg", "sendfile", "sendmsg", "sendto", "setgid", "setgroups",
-		"setsockopt", "setuid", "shutdown", "socketpair", "timerfd_create",
+		"setsockopt", "setuid", "shutdown", "timerfd_create",
 		"uname", "wait4", "writev", "io_setup", "io_submit", "getcwd",
 		"clock_gettime", "clock_nanosleep", "sysinfo", "umask", "chown",
 		"fchown", "unlink", "rename", "ftruncate", "fdatasync",
 		// conditionally
-		"clone", "socket", "personality",
+		"clone", "socket", "socketpair", "personality", "chmod", "fchmod",
+		"fchmodat", "open", "openat", "creat", "mknod", "mknodat",
 	}
 	allowed := AllowedSyscalls(Default())
 	for _, n := range need {
@@ -203,5 +214,122 @@ func TestDefaultJSONIsCanonical(t *testing.T) {
 	}
 	if total != n {
 		t.Errorf("default.json has %d name rules, %d after runc's skipping and deduplication", n, total)
+	}
+}
+
+// evalRules returns what the rules of one syscall do with args, as
+// libseccomp would: the action of the matching rule, or the default. It
+// fails the test if rules with different actions match (libseccomp would
+// then decide by its tree layout).
+func evalRules(t *testing.T, f *specs.LinuxSeccomp, name string, args [6]uint64) string {
+	t.Helper()
+	ix := index(f)
+	var got []string
+	for _, r := range ix.byName[name] {
+		if repeatsIndex(r.args) {
+			t.Fatalf("%s: rule %s repeats an argument", name, r.key())
+		}
+		match := true
+		for _, c := range r.args {
+			match = match && holds(c, args[c.Index])
+		}
+		if match {
+			got = append(got, r.actionKey())
+		}
+	}
+	slices.Sort(got)
+	got = slices.Compact(got)
+	switch len(got) {
+	case 0:
+		return ix.defRule.actionKey()
+	case 1:
+		return got[0]
+	}
+	t.Fatalf("%s%v: rules with different actions match: %v", name, args, got)
+	return ""
+}
+
+func TestDefaultSocketFamilies(t *testing.T) {
+	const (
+		allowed  = "SCMP_ACT_ALLOW"
+		noFamily = "SCMP_ACT_ERRNO(97)" // EAFNOSUPPORT
+		noProto  = "SCMP_ACT_ERRNO(93)" // EPROTONOSUPPORT
+		eperm    = "SCMP_ACT_ERRNO(1)"  // the default action
+	)
+	d := Default()
+	for _, name := range []string{"socket", "socketpair"} {
+		for fam := uint64(0); fam < 46; fam++ {
+			want := noFamily
+			switch fam {
+			case 1, 2, 10: // AF_UNIX, AF_INET, AF_INET6
+				want = allowed
+			case 16: // AF_NETLINK: by protocol, below
+				continue
+			}
+			if got := evalRules(t, d, name, [6]uint64{fam, 1, 0}); got != want {
+				t.Errorf("%s(%d, ...): %s, want %s", name, fam, got, want)
+			}
+		}
+		for proto := uint64(0); proto < 40; proto++ {
+			want := noProto
+			switch {
+			case proto == 0 || proto == 4 || proto == 15: // ROUTE, SOCK_DIAG, KOBJECT_UEVENT
+				want = allowed
+			case proto >= 32:
+				want = eperm
+			}
+			if got := evalRules(t, d, name, [6]uint64{16, 3, proto}); got != want {
+				t.Errorf("%s(AF_NETLINK, SOCK_RAW, %d): %s, want %s", name, proto, got, want)
+			}
+		}
+		// Bits above the int the kernel reads never match an allowing rule.
+		for _, fam := range []uint64{1<<32 | 38, 1<<32 | 1, 1 << 63} {
+			if got := evalRules(t, d, name, [6]uint64{fam}); got == allowed {
+				t.Errorf("%s(%#x): allowed", name, fam)
+			}
+		}
+	}
+}
+
+func TestDefaultSetIDModes(t *testing.T) {
+	const (
+		oCreat   = 0o100
+		oTmpfile = 0o20000000 | 0o200000
+		allowed  = "SCMP_ACT_ALLOW"
+		eperm    = "SCMP_ACT_ERRNO(1)"
+	)
+	d := Default()
+	for _, tc := range []struct {
+		name string
+		args [6]uint64
+		want string
+	}{
+		{"chmod", [6]uint64{0, 0o755}, allowed},
+		{"chmod", [6]uint64{0, 0o1777}, allowed},
+		{"chmod", [6]uint64{0, 0o4755}, eperm},
+		{"chmod", [6]uint64{0, 0o2755}, eperm},
+		{"fchmod", [6]uint64{3, 0o6755}, eperm},
+		{"fchmod", [6]uint64{3, 0o644}, allowed},
+		{"fchmodat", [6]uint64{3, 0, 0o4755}, eperm},
+		{"fchmodat", [6]uint64{3, 0, 0o755}, allowed},
+		{"creat", [6]uint64{0, 0o4755}, eperm},
+		{"creat", [6]uint64{0, 0o644}, allowed},
+		{"mknod", [6]uint64{0, 0o10000 | 0o4644}, eperm},
+		{"mknodat", [6]uint64{3, 0, 0o100000 | 0o2644}, eperm},
+		{"mknodat", [6]uint64{3, 0, 0o100000 | 0o644}, allowed},
+		// open: the mode counts only with O_CREAT or O_TMPFILE.
+		{"open", [6]uint64{0, 0, 0o4755}, allowed},
+		{"open", [6]uint64{0, oCreat, 0o4755}, eperm},
+		{"open", [6]uint64{0, oCreat, 0o644}, allowed},
+		{"open", [6]uint64{0, oTmpfile, 0o2755}, eperm},
+		{"openat", [6]uint64{3, 0, 0, 0o6777}, allowed},
+		{"openat", [6]uint64{3, 0, oCreat | 1, 0o4755}, eperm},
+		{"openat", [6]uint64{3, 0, oTmpfile, 0o4700}, eperm},
+		{"openat", [6]uint64{3, 0, oCreat, 0o1777}, allowed},
+		{"openat2", [6]uint64{3, 0, 0, 24}, "SCMP_ACT_ERRNO(38)"},
+	} {
+		if got := evalRules(t, d, tc.name, tc.args); got != tc.want {
+			t.Errorf("%s%o: %s, want %s", tc.name, tc.args, got, tc.want)
+		}
 	}
 }

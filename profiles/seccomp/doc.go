@@ -26,11 +26,29 @@
 //     create namespaces; clone3 fails with ENOSYS (38), because its flags are
 //     behind a pointer that seccomp cannot inspect, and libc falls back to
 //     clone.
-//   - socket is allowed for every address family except AF_VSOCK (40), as in
-//     Docker.
+//   - socket and socketpair are allowed only for AF_UNIX, AF_INET, AF_INET6
+//     and, of AF_NETLINK, NETLINK_ROUTE (0), NETLINK_SOCK_DIAG (4, ss) and
+//     NETLINK_KOBJECT_UEVENT (15, udev monitors), each an SCMP_CMP_EQ rule
+//     on all 64 bits of the argument. Every other family below AF_MAX (46)
+//     fails with EAFNOSUPPORT (97), every other netlink protocol below
+//     MAX_LINKS (32) with EPROTONOSUPPORT (93): the errors libc, libaudit
+//     and shadow's tools treat as "not in this kernel" and carry on (with
+//     EPERM, useradd aborts when it cannot open NETLINK_AUDIT). Docker
+//     allows every family but AF_VSOCK, including AF_ALG and NETLINK_AUDIT.
+//     A profile widens this rule by name with socket_families
+//     (AllowSocketFamilies).
+//   - chmod, fchmod, fchmodat, creat, mknod and mknodat are allowed only
+//     when the mode has neither S_ISUID nor S_ISGID ((mode & 06000) == 0),
+//     and open and openat only when the mode has neither or the flags have
+//     neither O_CREAT nor __O_TMPFILE: a container cannot make a set-ID
+//     file, which through an id-mapped volume could be owned by host root.
+//     fchmodat2 is not listed (Docker does not list it either), so it is
+//     denied. openat2 fails with ENOSYS (38): its mode is behind a pointer;
+//     glibc and musl do not use it for open, and runc's pathrs-lite and
+//     systemd fall back to openat.
 //
 // Everything else Docker allows without a capability stays allowed, including
-// what runc itself calls after it loads the filter (openat, openat2, statx,
+// what runc itself calls after it loads the filter (openat, statx,
 // newfstatat, fstat, fcntl, close_range, getpid, execve, execveat, and the Go
 // runtime's futex, mmap, clone for threads, signals and epoll), and what
 // ordinary servers need (epoll, accept4, sendfile, futex, rseq, getrandom,

@@ -26,8 +26,10 @@ import (
 //   - A syscall the profile allows keeps the profile's rules if the bundle
 //     allows it unconditionally, takes the bundle's rules if the bundle
 //     allows it only for some arguments and the profile for all, and keeps
-//     the profile's rules if both allow it for the same set of conditions;
-//     with different conditions it is denied.
+//     the profile's rules if both allow it for the same set of conditions.
+//     With different conditions it is allowed where an allowing rule of
+//     each accepts the arguments and no denying rule of either may match
+//     (see intersectConditional); if that leaves nothing, it is denied.
 //   - If the bundle names an allowed syscall with an action that does not
 //     allow it (ERRNO with its errno, KILL, TRAP, TRACE, NOTIFY), the
 //     bundle's rule is carried over. A bundle rule that denies only for some
@@ -42,9 +44,11 @@ import (
 // Architectures are the profile's that the bundle also lists (syscalls of
 // architectures missing from a filter are killed, so listing fewer is
 // stricter); if the bundle lists none, the result lists none and only the
-// native architecture is allowed. Flags are the union of both; the listener
-// path and metadata are the bundle's if it names a listener, else the
-// profile's. Rules are grouped by action and arguments and sorted, so the output
+// native architecture is allowed. Flags are the union of both, but a bundle
+// may only add flags that weaken nothing (see bundleFlags): a bundle asking
+// for SECCOMP_FILTER_FLAG_SPEC_ALLOW that the profile does not set is
+// refused. The listener path and metadata are the bundle's if it names a
+// listener, else the profile's. Rules are grouped by action and arguments and sorted, so the output
 // is deterministic whatever the order of the input rules, and Tighten is
 // idempotent: Tighten(p, Tighten(p, b)) equals Tighten(p, b). (With a nil b
 // the two are equal in meaning, and equal exactly when p is already in
@@ -65,6 +69,9 @@ func Tighten(profile, bundle *specs.LinuxSeccomp) (*specs.LinuxSeccomp, error) {
 	}
 	if err := validate(bundle); err != nil {
 		return nil, fmt.Errorf("%w: %w", profiles.Refusef("bundle seccomp filter refused"), err)
+	}
+	if err := checkBundleFlags(profile.Flags, bundle.Flags); err != nil {
+		return nil, err
 	}
 
 	pix, bix := index(profile), index(bundle)
@@ -119,7 +126,7 @@ func tightenOne(p, b verdict, def rule) []rule {
 			if sameRules(p.rules, b.rules, def.actionKey()) {
 				return p.rules
 			}
-			return nil
+			return intersectConditional(p.rules, b.rules)
 		default:
 			return denyWithin(p.rules, b.rules)
 		}
@@ -271,6 +278,37 @@ func intersectArches(p, b []specs.Arch) []specs.Arch {
 		}
 	}
 	return out
+}
+
+// bundleFlags are the filter flags a bundle may add to the profile's:
+// TSYNC (runc ignores it), LOG (the kernel also logs the actions other than
+// ALLOW, rate limited; nothing is allowed that was not) and
+// WAIT_KILLABLE_RECV (a notified task waits killably; only the listener
+// sees a difference). SPEC_ALLOW is not one: it turns off the speculative
+// store bypass mitigation (Spectre v4, CVE-2018-3639) that loading a filter
+// otherwise turns on for the container's tasks. A bundle asking for it is
+// refused, not silently stripped, because someone asked for it on purpose
+// and should learn that the container runs without it only if a profile
+// sets it.
+var bundleFlags = map[specs.LinuxSeccompFlag]bool{
+	flagTsync:                              true,
+	specs.LinuxSeccompFlagLog:              true,
+	specs.LinuxSeccompFlagWaitKillableRecv: true,
+}
+
+// checkBundleFlags refuses a bundle flag that is neither in bundleFlags nor
+// set by the profile itself (so a filter Tighten wrote passes again).
+func checkBundleFlags(profile, bundle []specs.LinuxSeccompFlag) error {
+	for _, fl := range bundle {
+		if bundleFlags[fl] || slices.Contains(profile, fl) {
+			continue
+		}
+		if fl == specs.LinuxSeccompFlagSpecAllow {
+			return profiles.Refusef("bundle seccomp flag %q refused: it turns off the speculative store bypass mitigation (CVE-2018-3639) for the container; only a profile's filter may set it", fl)
+		}
+		return profiles.Refusef("bundle seccomp flag %q refused: runcage does not know what it weakens", fl)
+	}
+	return nil
 }
 
 func unionFlags(a, b []specs.LinuxSeccompFlag) []specs.LinuxSeccompFlag {

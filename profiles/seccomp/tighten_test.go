@@ -133,7 +133,9 @@ func tightenCases() []tightenCase {
 			want: base(map[string][]string{"read": nil, "write": nil, "openat": nil, "socket": nil}),
 		},
 		{
-			name: "both conditional and different: denied",
+			// personality: EQ 0 lies inside the bundle's EQ 0 or EQ 8;
+			// clone: two masks on one argument cannot be conjoined.
+			name: "both conditional and different: the provable intersection",
 			bundle: errnoFilt(
 				allow("read"),
 				with(allow("clone"), arg(0, specs.OpMaskedEqual, 0x7E000000)),
@@ -141,17 +143,33 @@ func tightenCases() []tightenCase {
 				with(allow("personality"), eq(0, 8)),
 			),
 			want: base(map[string][]string{
-				"write": nil, "openat": nil, "socket": nil, "clone": nil, "personality": nil,
+				"write": nil, "openat": nil, "socket": nil, "clone": nil,
 			}),
 		},
 		{
-			name: "bundle conditional kill next to identical conditions: not identical, denied",
+			// The kill rule's argument is one the mask rejects: the two
+			// are disjoint, so both are kept.
+			name: "bundle conditional kill apart from identical conditions: both kept",
 			bundle: errnoFilt(
 				with(allow("clone"), masked()),
 				with(sc(specs.ActKillProcess, "clone"), eq(0, 0x10000000)),
 			),
 			want: base(map[string][]string{
-				"read": nil, "write": nil, "openat": nil, "socket": nil, "clone": nil, "personality": nil,
+				"read": nil, "write": nil, "openat": nil, "socket": nil, "personality": nil,
+				"clone": {kClone, "SCMP_ACT_KILL_PROCESS[0 SCMP_CMP_EQ 268435456 0]"},
+			}),
+		},
+		{
+			// A kill rule that may overlap the allowed arguments: libseccomp
+			// would pick by tree layout, so the syscall is denied.
+			name: "bundle conditional kill overlapping identical conditions: denied",
+			bundle: errnoFilt(
+				with(allow("clone"), masked()),
+				with(sc(specs.ActKillProcess, "clone"), eq(0, 0x100)),
+			),
+			want: base(map[string][]string{
+				"read": nil, "write": nil, "openat": nil, "socket": nil, "personality": nil,
+				"clone": nil,
 			}),
 		},
 		{
@@ -653,5 +671,45 @@ func TestTightenNormalForm(t *testing.T) {
 		if !reflect.DeepEqual(got.Syscalls, want) {
 			t.Fatalf("syscalls:\n got %s\nwant %s", mustJSON(t, got.Syscalls), mustJSON(t, want))
 		}
+	}
+}
+
+func TestTightenBundleFlags(t *testing.T) {
+	withFlags := func(f *specs.LinuxSeccomp, fl ...specs.LinuxSeccompFlag) *specs.LinuxSeccomp {
+		f.Flags = fl
+		return f
+	}
+	for _, tt := range []struct {
+		name      string
+		profile   *specs.LinuxSeccomp
+		bundle    *specs.LinuxSeccomp
+		refused   string // substring of the refusal, "" for none
+		wantFlags []specs.LinuxSeccompFlag
+	}{
+		{"log kept", baseProfile(), withFlags(filt(specs.ActAllow), specs.LinuxSeccompFlagLog), "", []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog}},
+		{"tsync and wait killable kept", baseProfile(), withFlags(filt(specs.ActAllow), flagTsync, specs.LinuxSeccompFlagWaitKillableRecv), "", []specs.LinuxSeccompFlag{flagTsync, specs.LinuxSeccompFlagWaitKillableRecv}},
+		{"spec allow refused", baseProfile(), withFlags(filt(specs.ActAllow), specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow), `"SECCOMP_FILTER_FLAG_SPEC_ALLOW" refused`, nil},
+		{"spec allow set by the profile passes", withFlags(baseProfile(), specs.LinuxSeccompFlagSpecAllow), withFlags(filt(specs.ActAllow), specs.LinuxSeccompFlagSpecAllow), "", []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagSpecAllow}},
+		{"unknown flag refused", baseProfile(), withFlags(filt(specs.ActAllow), "SECCOMP_FILTER_FLAG_NEW_LISTENER"), "unknown flag", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.bundle.Architectures = tt.profile.Architectures
+			got, err := Tighten(tt.profile, tt.bundle)
+			if tt.refused != "" {
+				if !errors.Is(err, profiles.ErrRefused) || !strings.Contains(err.Error(), tt.refused) {
+					t.Fatalf("Tighten: %v, want a refusal containing %q", err, tt.refused)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Flags, tt.wantFlags) {
+				t.Errorf("flags %v, want %v", got.Flags, tt.wantFlags)
+			}
+			if _, err := Tighten(tt.profile, got); err != nil {
+				t.Errorf("Tighten of its own result: %v", err)
+			}
+		})
 	}
 }

@@ -34,6 +34,13 @@ type Setup struct {
 	// IDMapMounts reports whether the delegate runtime supports the idmap
 	// mount option, which volumes need. Nil means it does.
 	IDMapMounts func() error
+	// VolumeRoots are the host directories (absolute, symlinks resolved)
+	// under which bind sources are volumes: only those are id-mapped, so
+	// that the container's root owns its files as the image's root. Every
+	// other bind source keeps its host ids, and the container's root,
+	// an unprivileged host id, has no more power over it than any host
+	// user has.
+	VolumeRoots []string
 }
 
 // Result is what Apply did, for the record the caller keeps until delete.
@@ -53,8 +60,25 @@ type Result struct {
 
 // Key returns the pod key of a container: the CRI sandbox id, or the
 // container id for containers that are not part of a pod.
+//
+// The annotation alone is no evidence: whoever writes the bundle (a pod
+// author, where the engine lets pod annotations through) can name any
+// pod's sandbox, and sharing that key would hand over the victim's id range
+// and user namespace. So the sandbox id keys the container only when it is
+// the sandbox itself, or when the container joins a namespace by a
+// /proc/<pid>/ns/<type> path, which the namespaces modifier (run before
+// Apply) accepts only when it is, by identity, a namespace of that very
+// sandbox's init process in the same runc root. Any other container gets a
+// range of its own.
 func Key(s *specs.Spec, containerID string) string {
-	if k := s.Annotations[SandboxAnnotation]; k != "" {
+	k := s.Annotations[SandboxAnnotation]
+	if k == "" || k == containerID {
+		return containerID
+	}
+	if s.Linux != nil && slices.ContainsFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+		_, ok := procNSPid(n.Path)
+		return ok && n.Type != specs.UserNamespace
+	}) {
 		return k
 	}
 	return containerID
@@ -151,10 +175,11 @@ func (st *Setup) Apply(s *specs.Spec, bundle, containerID string) (res *Result, 
 	return res, nil
 }
 
-// mapVolumes adds runc's idmap option to every bind mount of a directory,
-// after proving that the source's filesystem can be id-mapped. Files (such
-// as /etc/resolv.conf), sockets and devices are left alone: they stay usable
-// through their permission bits.
+// mapVolumes adds runc's idmap option to every bind mount of a directory
+// under one of st.VolumeRoots, after proving that the source's filesystem
+// can be id-mapped. Other directories, and files (such as
+// /etc/resolv.conf), sockets and devices, are left alone: they stay usable
+// through their permission bits, as for an unprivileged host user.
 func (st *Setup) mapVolumes(s *specs.Spec, fd *os.File) error {
 	for i := range s.Mounts {
 		m := &s.Mounts[i]
@@ -162,7 +187,7 @@ func (st *Setup) mapVolumes(s *specs.Spec, fd *os.File) error {
 			continue
 		}
 		fi, err := os.Stat(m.Source)
-		if err != nil || !fi.IsDir() {
+		if err != nil || !fi.IsDir() || !InVolumeRoot(m.Source, st.VolumeRoots) {
 			continue
 		}
 		if st.IDMapMounts != nil {
@@ -176,6 +201,23 @@ func (st *Setup) mapVolumes(s *specs.Spec, fd *os.File) error {
 		m.Options = append(m.Options, "idmap")
 	}
 	return nil
+}
+
+// InVolumeRoot reports whether the host path src, with its symlinks
+// resolved, is strictly inside one of roots (absolute paths with symlinks
+// resolved). A root itself is not a volume: binding it would hand over
+// every volume at once. A path that cannot be resolved is not in a root.
+func InVolumeRoot(src string, roots []string) bool {
+	real, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return false
+	}
+	for _, r := range roots {
+		if r != "/" && strings.HasPrefix(real, r+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func isBind(m *specs.Mount) bool {

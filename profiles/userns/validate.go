@@ -20,6 +20,10 @@ const maxIDEnd = 1<<32 - 1
 //   - a bundle that lacks uid or gid mappings (both are required);
 //   - a mapping of size 0, or one that runs past the 32-bit id space;
 //   - a mapping whose host range includes host id 0;
+//   - a mapping whose host range is not inside the (non-nil) Allocator's
+//     pool: ids outside it belong to host accounts (uid 1000 is a person)
+//     or to the host's subordinate ranges, and a container must never act
+//     as one of them;
 //   - a mapping whose host range overlaps a range that a (non-nil)
 //     Allocator holds for a pod other than key;
 //   - uid or gid mappings that map fewer than minSize ids in total.
@@ -37,9 +41,13 @@ func Validate(uid, gid []specs.LinuxIDMapping, a *Allocator, key string, minSize
 		minSize = DefaultSize
 	}
 	var held []Allocation
+	var pool allocConfig
 	if a != nil {
 		var err error
 		if held, err = a.Allocations(); err != nil {
+			return fmt.Errorf("validate user namespace mappings: %w", err)
+		}
+		if pool, err = a.config(); err != nil {
 			return fmt.Errorf("validate user namespace mappings: %w", err)
 		}
 	}
@@ -53,6 +61,9 @@ func Validate(uid, gid []specs.LinuxIDMapping, a *Allocator, key string, minSize
 				return err
 			}
 			r := Range{HostID: m.HostID, Size: m.Size}
+			if a != nil && (uint64(r.HostID) < pool.start || r.end() > pool.end) {
+				return profiles.Refusef("%s mapping %d:%d:%d refused: host ids %s are outside runcage's id pool %d-%d; ids outside it belong to host accounts", set.kind, m.ContainerID, m.HostID, m.Size, r, pool.start, pool.end-1)
+			}
 			for _, al := range held {
 				if al.Key == key {
 					continue

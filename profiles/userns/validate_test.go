@@ -49,7 +49,9 @@ func TestValidate(t *testing.T) {
 		{name: "too small", uid: ms(m(0, free, 65535)), gid: ms(m(0, free, 65536)), key: "k", want: "fewer than the 65536"},
 		{name: "too small gid", uid: ms(m(0, free, 65536)), gid: ms(m(0, free, 10)), key: "k", min: 11, want: "gid mappings refused"},
 		{name: "another pod's range", uid: ms(m(0, other.HostID, 65536)), gid: ms(m(0, free, 65536)), key: "k", want: `of pod "other-pod"`},
-		{name: "another pod's range, gid", uid: ms(m(0, free, 65536)), gid: ms(m(0, other.HostID-65535, 65536)), key: "k", want: `of pod "other-pod"`},
+		{name: "another pod's range, gid", uid: ms(m(0, free, 65536)), gid: ms(m(0, other.HostID+100, 1000), m(1000, free, 64536)), key: "k", want: `of pod "other-pod"`},
+		{name: "host accounts' ids", uid: ms(m(0, 1, 65536)), gid: ms(m(0, free, 65536)), key: "k", want: "outside runcage's id pool"},
+		{name: "past the pool's end", uid: ms(m(0, free, 65536)), gid: ms(m(0, 1<<31-100, 65536)), key: "k", want: "outside runcage's id pool"},
 		{name: "hostile key is quoted", uid: ms(m(0, evil.HostID, 65536)), gid: ms(m(0, free, 65536)), key: "k", want: `of pod "evil\n\x1b[31m"`},
 	}
 	for _, tt := range tests {
@@ -96,5 +98,31 @@ func TestRangesOf(t *testing.T) {
 	want := []Range{{1000, 10}, {2000, 5}}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("RangesOf = %v, want %v", got, want)
+	}
+}
+
+func TestKeyNeedsEvidence(t *testing.T) {
+	withNS := func(path string) *specs.Spec {
+		s := &specs.Spec{Annotations: map[string]string{SandboxAnnotation: "pod1"}, Linux: &specs.Linux{}}
+		if path != "" {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.IPCNamespace, Path: path}}
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		s    *specs.Spec
+		id   string
+		want string
+	}{
+		{"no annotation", &specs.Spec{}, "c1", "c1"},
+		{"the sandbox itself", withNS(""), "pod1", "pod1"},
+		{"annotation alone", withNS(""), "c1", "c1"},
+		{"joins a pinned netns only", withNS("/var/run/netns/cni-1"), "c1", "c1"},
+		{"joins a process's namespace", withNS("/proc/42/ns/ipc"), "c1", "pod1"},
+	} {
+		if got := Key(tc.s, tc.id); got != tc.want {
+			t.Errorf("%s: Key = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -41,8 +42,13 @@ func Parse(data []byte) (*Document[specs.Spec], error) { return ParseAs[specs.Sp
 // ParseAs decodes data into a Document. It refuses (with ErrMalformed) input
 // that is not exactly one JSON object, that has an object with two keys
 // equal under case folding (encoding/json, and so runc, would merge them
-// silently), or that does not decode into T.
+// silently), or that does not decode into T. Input longer than MaxFileSize or
+// nested deeper than MaxDepth is refused before any decoding, with an error
+// that also satisfies errors.Is(err, ErrTooLarge).
 func ParseAs[T any](data []byte) (*Document[T], error) {
+	if err := CheckJSONLimits(data); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
 	if err := checkStructure(data); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -315,7 +321,9 @@ func encodeArray(es []json.RawMessage) []byte {
 }
 
 // checkStructure verifies data is exactly one JSON object and that no object
-// anywhere in it has two keys equal under case folding.
+// anywhere in it has two keys equal under case folding. Its cost is linear
+// in len(data): the path of the current value is a stack of segments that is
+// joined only for an error message.
 func checkStructure(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -326,7 +334,8 @@ func checkStructure(data []byte) error {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return errors.New("config is not a JSON object")
 	}
-	if err := walkObject(dec, "$"); err != nil {
+	w := &walker{dec: dec, path: []string{"$"}}
+	if err := w.object(); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -335,36 +344,48 @@ func checkStructure(data []byte) error {
 	return nil
 }
 
-func walkObject(dec *json.Decoder, path string) error {
+// walker walks a JSON value token by token, keeping the path to the current
+// value as segments.
+type walker struct {
+	dec  *json.Decoder
+	path []string
+}
+
+func (w *walker) where() string { return strings.Join(w.path, "") }
+
+func (w *walker) object() error {
 	keys := make(map[string]string)
-	for dec.More() {
-		tok, err := dec.Token()
+	for w.dec.More() {
+		tok, err := w.dec.Token()
 		if err != nil {
-			return fmt.Errorf("parse json at %s: %w", path, err)
+			return fmt.Errorf("parse json at %s: %w", w.where(), err)
 		}
 		key, _ := tok.(string)
 		fold := strings.ToLower(key)
 		if prev, dup := keys[fold]; dup {
 			if prev == key {
-				return fmt.Errorf("duplicate key %q at %s", key, path)
+				return fmt.Errorf("duplicate key %q at %s", key, w.where())
 			}
-			return fmt.Errorf("keys %q and %q at %s differ only in case", prev, key, path)
+			return fmt.Errorf("keys %q and %q at %s differ only in case", prev, key, w.where())
 		}
 		keys[fold] = key
-		if err := walkValue(dec, path+"."+key); err != nil {
+		w.path = append(w.path, "."+key)
+		err = w.value()
+		w.path = w.path[:len(w.path)-1]
+		if err != nil {
 			return err
 		}
 	}
-	if _, err := dec.Token(); err != nil { // closing '}'
-		return fmt.Errorf("parse json at %s: %w", path, err)
+	if _, err := w.dec.Token(); err != nil { // closing '}'
+		return fmt.Errorf("parse json at %s: %w", w.where(), err)
 	}
 	return nil
 }
 
-func walkValue(dec *json.Decoder, path string) error {
-	tok, err := dec.Token()
+func (w *walker) value() error {
+	tok, err := w.dec.Token()
 	if err != nil {
-		return fmt.Errorf("parse json at %s: %w", path, err)
+		return fmt.Errorf("parse json at %s: %w", w.where(), err)
 	}
 	d, ok := tok.(json.Delim)
 	if !ok {
@@ -372,15 +393,18 @@ func walkValue(dec *json.Decoder, path string) error {
 	}
 	switch d {
 	case '{':
-		return walkObject(dec, path)
+		return w.object()
 	case '[':
-		for i := 0; dec.More(); i++ {
-			if err := walkValue(dec, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+		for i := 0; w.dec.More(); i++ {
+			w.path = append(w.path, "["+strconv.Itoa(i)+"]")
+			err := w.value()
+			w.path = w.path[:len(w.path)-1]
+			if err != nil {
 				return err
 			}
 		}
-		if _, err := dec.Token(); err != nil {
-			return fmt.Errorf("parse json at %s: %w", path, err)
+		if _, err := w.dec.Token(); err != nil {
+			return fmt.Errorf("parse json at %s: %w", w.where(), err)
 		}
 	}
 	return nil

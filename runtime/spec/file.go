@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -27,26 +26,10 @@ const OrigSuffix = ".runcage-orig"
 const RewrittenSuffix = ".runcage-rewritten"
 
 // ReadFile reads a regular file without following a symlink in its last
-// component. It returns the contents and the file's permission bits.
+// component. It returns the contents and the file's permission bits. It
+// refuses a file longer than MaxFileSize (see ReadLimited).
 func ReadFile(path string) ([]byte, os.FileMode, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, 0, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, 0, fmt.Errorf("%s: not a regular file", path)
-	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, 0, err
-	}
-	return data, st.Mode().Perm(), nil
+	return ReadLimited(path, MaxFileSize)
 }
 
 // WriteFileAtomic replaces path with data so that a reader, or a crash at
