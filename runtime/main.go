@@ -7,6 +7,7 @@ package runtime
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/runcage/runcage/profiles/policy"
 )
@@ -17,8 +18,16 @@ var Version = "0.1.0-dev"
 // Main runs runcage with argv (os.Args) and never returns: it either
 // execs the delegate or exits.
 func Main(argv []string) {
+	// runcage's own memory must stay small whatever a bundle holds (the
+	// input limits bound what it parses to 4 MiB). A soft limit makes the
+	// collector run before the heap doubles on a large config.json; a
+	// small one never comes near it, so nothing changes for it.
+	debug.SetMemoryLimit(memoryLimit)
 	os.Exit(run(argv))
 }
+
+// memoryLimit is the Go runtime's soft memory limit for runcage.
+const memoryLimit = 40 << 20
 
 // ownVerbs are runcage's own subcommands. None of them is a runc verb.
 var ownVerbs = map[string]bool{"check": true, "profile": true, "explain": true, "install": true}
