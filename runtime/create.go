@@ -118,7 +118,7 @@ func hardenLocked(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 		if !filepath.IsAbs(root) {
 			root = filepath.Join(dir, root)
 		}
-		if err := checkTrusted("root filesystem", root); err != nil {
+		if err := checkTrustedOwned("root filesystem", root, pol.InPool); err != nil {
 			return nil, err
 		}
 	}

@@ -115,6 +115,15 @@ func otherRootRecord(stateDir, root, id string) (string, bool) {
 // names the path in the message. It stats without following a symlink in
 // any component it checks.
 func checkTrusted(what, path string) error {
+	return checkTrustedOwned(what, path, nil)
+}
+
+// checkTrustedOwned is checkTrusted, except that path itself (not the
+// directories above it) may also be owned by a uid for which leafOwner
+// returns true: a rootfs chowned to the host id a container's root maps to
+// is changed only by that container's root, which cannot reach it by its
+// host path.
+func checkTrustedOwned(what, path string, leafOwner func(uid uint32) bool) error {
 	path = filepath.Clean(path)
 	for p := path; ; {
 		var st unix.Stat_t
@@ -129,7 +138,7 @@ func checkTrusted(what, path string) error {
 		}
 		mode := st.Mode
 		switch {
-		case st.Uid != 0:
+		case st.Uid != 0 && !(p == path && leafOwner != nil && leafOwner(st.Uid)):
 			return profiles.Refusef("%s %q refused: %q is owned by uid %d, not root, who could replace it after runcage checked it", what, path, p, st.Uid)
 		case mode&unix.S_IFMT == unix.S_IFLNK:
 			// A root-owned symlink (such as /var/run -> /run) is as
@@ -138,7 +147,7 @@ func checkTrusted(what, path string) error {
 			if err != nil {
 				return fmt.Errorf("check %s: %w", what, err)
 			}
-			if err := checkTrusted(what, target); err != nil {
+			if err := checkTrustedOwned(what, target, nil); err != nil {
 				return err
 			}
 		case mode&0o022 != 0 && !(mode&unix.S_IFMT == unix.S_IFDIR && mode&unix.S_ISVTX != 0):

@@ -112,6 +112,36 @@ func TestCheckTrusted(t *testing.T) {
 	}
 }
 
+func TestCheckTrustedOwnedLeaf(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the check wants root-owned paths")
+	}
+	base := t.TempDir()
+	rootfs := filepath.Join(base, "bundle", "rootfs")
+	if err := os.MkdirAll(filepath.Join(rootfs, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{rootfs, filepath.Join(rootfs, "sub")} {
+		if err := os.Chown(p, 100000, 100000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool := func(uid uint32) bool { return uid >= 100000 }
+	if err := checkTrustedOwned("root filesystem", rootfs, pool); err != nil {
+		t.Errorf("rootfs owned by a pool id: %v", err)
+	}
+	if err := checkTrustedOwned("root filesystem", rootfs, nil); err == nil {
+		t.Error("rootfs owned by uid 100000 accepted without a leaf rule")
+	}
+	// Only the leaf may be a pool id's: a directory above it may not.
+	if err := checkTrustedOwned("root filesystem", filepath.Join(rootfs, "sub"), pool); err == nil || !strings.Contains(err.Error(), "owned by uid 100000") {
+		t.Errorf("a pool id's directory above the rootfs: %v", err)
+	}
+	if err := checkTrustedOwned("root filesystem", rootfs, func(uint32) bool { return false }); err == nil {
+		t.Error("rootfs owned by a host account accepted")
+	}
+}
+
 func TestLockContainerSerializes(t *testing.T) {
 	state := t.TempDir()
 	unlock, err := lockContainer(state, "c1")

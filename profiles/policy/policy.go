@@ -17,6 +17,7 @@ import (
 	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/members"
 	"github.com/runcage/runcage/profiles/seccomp"
+	"github.com/runcage/runcage/profiles/userns"
 	"github.com/runcage/runcage/runtime/spec"
 )
 
@@ -188,6 +189,19 @@ func (p *Policy) fill() {
 	if p.VolumeRoots == nil {
 		p.VolumeRoots = DefaultVolumeRoots
 	}
+}
+
+// InPool reports whether uid is a host id of the user-namespace pool, which
+// runcage hands to containers and never to a host account.
+func (p *Policy) InPool(uid uint32) bool {
+	start, end := p.UserNS.PoolStart, p.UserNS.PoolEnd
+	if start == 0 {
+		start = userns.DefaultPoolStart
+	}
+	if end == 0 {
+		end = userns.DefaultPoolEnd
+	}
+	return uid >= start && uid < end
 }
 
 // ResolvedVolumeRoots returns VolumeRoots with symlinks resolved; roots
