@@ -203,6 +203,11 @@ func (m *modifier) checkMount(mnt *specs.Mount, own ids) (bool, error) {
 	if bind {
 		kind = fmt.Sprintf("bind mount %q ->", mnt.Source)
 	}
+	for _, o := range mnt.Options {
+		if o == "shared" || o == "rshared" {
+			return false, profiles.Refusef("%s %q refused: option %q would propagate mounts made in the container to the host", kind, dst, o)
+		}
+	}
 	switch {
 	case !strings.HasPrefix(dst, "/"):
 		return false, profiles.Refusef("%s %q refused: destination is not an absolute path", kind, dst)

@@ -232,6 +232,8 @@ func TestMountRules(t *testing.T) {
 		{name: "destination /", mounts: []specs.Mount{{Destination: "/", Type: "tmpfs", Source: "tmpfs"}}, refused: `mount of type "tmpfs" at "/" refused: destination is the container's root`},
 		{name: "destination // cleans to /", mounts: []specs.Mount{{Destination: "//", Type: "tmpfs", Source: "tmpfs"}}, refused: "destination is the container's root"},
 		{name: "destination relative", mounts: []specs.Mount{{Destination: "data", Type: "tmpfs", Source: "tmpfs"}}, refused: `mount of type "tmpfs" at "data" refused: destination is not an absolute path`},
+		{name: "rshared bind", mounts: []specs.Mount{{Destination: "/data", Type: "bind", Source: "/srv/data", Options: []string{"rbind", "rshared"}}}, refused: `option "rshared" would propagate mounts made in the container to the host`},
+		{name: "shared tmpfs", mounts: []specs.Mount{{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"shared"}}}, refused: `option "shared" would propagate`},
 		{name: "destination with dot-dot", mounts: []specs.Mount{{Destination: "/data/../proc/sys", Type: "tmpfs", Source: "tmpfs"}}, refused: `destination contains a ".." element`},
 		{name: "tmpfs at /dev/console", mounts: []specs.Mount{{Destination: "/dev/console", Type: "tmpfs", Source: "tmpfs"}}, refused: `mount of type "tmpfs" at "/dev/console" refused: destination is at or under /dev/console`},
 		{name: "bind at /dev/console", mounts: []specs.Mount{bind("/srv/x", "/dev/console")}, refused: `bind mount "/srv/x" -> "/dev/console" refused: destination is at or under /dev/console`},

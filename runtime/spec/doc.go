@@ -361,7 +361,10 @@ func (w *walker) object() error {
 			return fmt.Errorf("parse json at %s: %w", w.where(), err)
 		}
 		key, _ := tok.(string)
-		fold := strings.ToLower(key)
+		// encoding/json (and so runc) matches keys with Unicode simple
+		// folding, where "ſ" is "s" and "K" (Kelvin) is "k";
+		// ToLower(ToUpper()) folds both, which ToLower alone does not.
+		fold := strings.ToLower(strings.ToUpper(key))
 		if prev, dup := keys[fold]; dup {
 			if prev == key {
 				return fmt.Errorf("duplicate key %q at %s", key, w.where())

@@ -137,17 +137,19 @@ func TestCaseFoldedKeysAreMerged(t *testing.T) {
 
 func TestMalformed(t *testing.T) {
 	for name, in := range map[string]string{
-		"not json":            `{"ociVersion": `,
-		"array":               `[]`,
-		"trailing":            `{"ociVersion":"1.0.2"} {}`,
-		"duplicate key":       `{"process":{"cwd":"/"},"process":{"cwd":"/tmp"}}`,
-		"case duplicate":      `{"process":{"cwd":"/"},"Process":{"cwd":"/tmp"}}`,
-		"nested duplicate":    `{"process":{"capabilities":{"bounding":[],"bounding":["CAP_SYS_ADMIN"]}}}`,
-		"wrong type":          `{"process":{"cwd":7}}`,
-		"duplicate in array":  `{"mounts":[{"destination":"/a","destination":"/b"}]}`,
-		"empty":               ``,
-		"string":              `"x"`,
-		"bad unicode literal": `{"ociVersion":"\x"}`,
+		"not json":                `{"ociVersion": `,
+		"array":                   `[]`,
+		"trailing":                `{"ociVersion":"1.0.2"} {}`,
+		"duplicate key":           `{"process":{"cwd":"/"},"process":{"cwd":"/tmp"}}`,
+		"case duplicate":          `{"process":{"cwd":"/"},"Process":{"cwd":"/tmp"}}`,
+		"fold duplicate (long s)": `{"linux":{"netDevices":{},"netDeviceſ":{}}}`,
+		"fold duplicate (Kelvin)": `{"linux":{"maskedPaths":[],"masKedPaths":["/x"]}}`,
+		"nested duplicate":        `{"process":{"capabilities":{"bounding":[],"bounding":["CAP_SYS_ADMIN"]}}}`,
+		"wrong type":              `{"process":{"cwd":7}}`,
+		"duplicate in array":      `{"mounts":[{"destination":"/a","destination":"/b"}]}`,
+		"empty":                   ``,
+		"string":                  `"x"`,
+		"bad unicode literal":     `{"ociVersion":"\x"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse([]byte(in))
