@@ -1,11 +1,13 @@
 package runtime
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,4 +73,24 @@ func execDelegate(path string, args []string) error {
 		return fmt.Errorf("exec delegate %s: not an executable", path)
 	}
 	return fmt.Errorf("exec delegate %s: %w", path, err)
+}
+
+// runDelegate runs the delegate with a fixed environment and a timeout.
+func runDelegate(path string, args ...string) ([]byte, error) {
+	cmd := exec.Command(path, args...)
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return out.Bytes(), err
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("timed out")
+	}
 }

@@ -29,9 +29,6 @@ func Main(argv []string) {
 // memoryLimit is the Go runtime's soft memory limit for runcage.
 const memoryLimit = 40 << 20
 
-// ownVerbs are runcage's own subcommands. None of them is a runc verb.
-var ownVerbs = map[string]bool{"check": true, "profile": true, "explain": true, "install": true}
-
 func run(argv []string) int {
 	if isAgent(argv) {
 		return runAgent(argv)
@@ -41,7 +38,7 @@ func run(argv []string) int {
 		fmt.Fprintf(os.Stderr, "runcage: %v\n", err)
 		return 1
 	}
-	if ownVerbs[inv.Verb] {
+	if isOwn(inv.Verb) {
 		return runOwn(inv)
 	}
 	lg := newLogger(inv.Global)

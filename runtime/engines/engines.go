@@ -1,4 +1,15 @@
-package runtime
+// Package engines registers runcage with container engines (`runcage
+// install docker|containerd`). Each engine is one implementation of Engine
+// over the engine's own config files; the command line only picks one.
+//
+// Every implementation keeps the same promises: it merges runcage's
+// runtimes into the engine's config, keeping every other byte; it refuses,
+// with no file touched, a config it cannot merge safely (malformed, a
+// symlink, or holding a different runcage entry without Force); it backs a
+// file up before replacing it and replaces it atomically; it changes
+// nothing when runcage is already installed; and it never restarts or
+// signals the engine, but says how to make the engine reload.
+package engines
 
 import (
 	"errors"
@@ -10,11 +21,29 @@ import (
 	"strings"
 	"time"
 
-	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/runcage/runcage/profiles/policy"
 	"github.com/runcage/runcage/runtime/spec"
+)
+
+// Engine is a container engine runcage registers with: Docker (dockerd's
+// daemon.json) or Containerd (a drop-in imported by config.toml).
+//
+// Install is the whole transaction, not a sequence of steps (add a runtime,
+// save): containerd's install writes two files and profile links, proves
+// the result with `containerd config dump` and puts both files back when
+// that fails, so the engine keeps the order and the rollback to itself.
+// Neither engine's default runtime is ever changed.
+type Engine interface {
+	// Install registers runcage with the engine as the package promises,
+	// reporting each step to w. Refusals wrap errInstall.
+	Install(w io.Writer) error
+}
+
+var (
+	_ Engine = (*Docker)(nil)
+	_ Engine = (*Containerd)(nil)
 )
 
 // errInstall classifies refusals of `runcage install`: a config file that
@@ -22,63 +51,8 @@ import (
 // never touched when this is returned.
 var errInstall = errors.New("install refused")
 
-// installCommand is `runcage install docker|containerd`: it registers
-// runcage with a container engine by merging into the engine's own config
-// files. It never restarts or signals the engine; it says what to reload.
-func installCommand(inv *Invocation) *cli.Command {
-	common := []cli.Flag{
-		&cli.StringFlag{Name: "binary", Usage: "absolute path of the runcage binary the engine runs (default: this executable)"},
-		&cli.StringFlag{Name: "profiles", Usage: "comma-separated profiles to register as runcage-<profile> (default: every profile of the policy except passthrough)"},
-		&cli.BoolFlag{Name: "force", Usage: "replace existing runcage entries that differ"},
-	}
-	return &cli.Command{
-		Name:  "install",
-		Usage: "register runcage with a container engine (docker, containerd)",
-		Subcommands: []*cli.Command{
-			{
-				Name:  "docker",
-				Usage: "add runcage runtimes to dockerd's daemon.json",
-				Flags: append([]cli.Flag{
-					&cli.StringFlag{Name: "config", Value: "/etc/docker/daemon.json", Usage: "daemon.json to merge into"},
-					&cli.StringFlag{Name: "policy", Usage: "runcage policy file the runtimes pass as --runcage-config (default: none, so runcage reads " + policy.DefaultPath + ")"},
-				}, common...),
-				Action: func(c *cli.Context) error {
-					req, err := installRequest(c, inv)
-					if err != nil {
-						return err
-					}
-					d := &dockerInstall{installReq: req, Config: c.String("config"), Policy: c.String("policy")}
-					return d.run(c.App.Writer)
-				},
-			},
-			{
-				Name:  "containerd",
-				Usage: "register runcage CRI runtime handlers with containerd through a drop-in",
-				Flags: append([]cli.Flag{
-					&cli.StringFlag{Name: "config", Value: "/etc/containerd/config.toml", Usage: "containerd's main config (gets an imports entry if it lacks one)"},
-					&cli.StringFlag{Name: "dropin", Value: "/etc/containerd/conf.d/runcage.toml", Usage: "drop-in file to write"},
-					&cli.StringFlag{Name: "containerd", Value: "containerd", Usage: "containerd binary used to verify the merged config with its config dump command; empty skips the check"},
-				}, common...),
-				Action: func(c *cli.Context) error {
-					req, err := installRequest(c, inv)
-					if err != nil {
-						return err
-					}
-					ci := &containerdInstall{
-						installReq: req,
-						Config:     c.String("config"),
-						Dropin:     c.String("dropin"),
-						Containerd: c.String("containerd"),
-					}
-					return ci.run(c.App.Writer)
-				},
-			},
-		},
-	}
-}
-
-// installReq is what both engines' installs share.
-type installReq struct {
+// Request is what every engine's install shares.
+type Request struct {
 	// Binary is the absolute, clean path of the runcage binary.
 	Binary string
 	// Profiles are the profiles registered as runcage-<profile>, in order.
@@ -89,9 +63,12 @@ type installReq struct {
 	Now func() time.Time
 }
 
-func installRequest(c *cli.Context, inv *Invocation) (installReq, error) {
-	req := installReq{Force: c.Bool("force"), Now: time.Now}
-	bin := c.String("binary")
+// NewRequest checks binary (empty: this executable), which must be an
+// absolute path of an executable file, then loads the policy with load and
+// resolves profiles (a comma-separated list; see installProfiles) against it.
+func NewRequest(binary, profiles string, force bool, load func() (*policy.Policy, error)) (Request, error) {
+	req := Request{Force: force, Now: time.Now}
+	bin := binary
 	if bin == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -106,16 +83,16 @@ func installRequest(c *cli.Context, inv *Invocation) (installReq, error) {
 	if st, err := os.Stat(req.Binary); err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
 		return req, fmt.Errorf("%w: runcage binary %s is not an executable file", errInstall, req.Binary)
 	}
-	pol, err := loadPolicy(inv.Global)
+	pol, err := load()
 	if err != nil {
 		return req, err
 	}
-	req.Profiles, err = installProfiles(pol, c.String("profiles"))
+	req.Profiles, err = installProfiles(pol, profiles)
 	return req, err
 }
 
-// installProfiles resolves the --profiles list: each named profile must
-// exist in pol. Without a list it is every profile pol can select except
+// installProfiles resolves the --profiles list: each named profile must exist in
+// pol. Without a list it is every profile pol can select except
 // passthrough, which would let anyone who can pick a runtime turn runcage
 // off; it is registered only when named.
 func installProfiles(pol *policy.Policy, list string) ([]string, error) {

@@ -1,4 +1,4 @@
-package runtime
+package commands
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 
 // profileRecordCommands are the `runcage profile` subcommands that work on
 // recordings: generate, merge, diff and export.
-func profileRecordCommands(inv *Invocation) []*cli.Command {
+func profileRecordCommands(f *Front) []*cli.Command {
 	dirFlag := &cli.StringFlag{Name: "profiles-dir", Usage: "directory of installed profiles (default: the policy's profiles_dir)"}
 	writeFlags := []cli.Flag{
 		&cli.StringFlag{Name: "name", Usage: "name of the profile to write", Required: true},
@@ -39,7 +39,7 @@ func profileRecordCommands(inv *Invocation) []*cli.Command {
 				if c.NArg() == 0 {
 					return fmt.Errorf("usage: runcage profile generate --name NAME [--profiles-dir DIR] [--force] [--allow-dangerous] INPUT...")
 				}
-				dir, err := profilesDir(inv, c.String("profiles-dir"))
+				dir, err := profilesDir(f, c.String("profiles-dir"))
 				if err != nil {
 					return err
 				}
@@ -58,7 +58,7 @@ func profileRecordCommands(inv *Invocation) []*cli.Command {
 				if c.NArg() == 0 {
 					return fmt.Errorf("usage: runcage profile merge --name NAME [--profiles-dir DIR] [--force] A B...")
 				}
-				dir, err := profilesDir(inv, c.String("profiles-dir"))
+				dir, err := profilesDir(f, c.String("profiles-dir"))
 				if err != nil {
 					return err
 				}
@@ -77,7 +77,7 @@ func profileRecordCommands(inv *Invocation) []*cli.Command {
 				if c.NArg() != 2 {
 					return cli.Exit("runcage: usage: runcage profile diff [--profiles-dir DIR] A B", 2)
 				}
-				dir, err := profilesDir(inv, c.String("profiles-dir"))
+				dir, err := profilesDir(f, c.String("profiles-dir"))
 				if err != nil {
 					return cli.Exit("runcage: "+err.Error(), 2)
 				}
@@ -114,7 +114,7 @@ func profileRecordCommands(inv *Invocation) []*cli.Command {
 				if len(args) != 1 {
 					return fmt.Errorf("usage: runcage profile export --format spo|localhost [--namespace NS] NAME [-o FILE]")
 				}
-				dir, err := profilesDir(inv, c.String("profiles-dir"))
+				dir, err := profilesDir(f, c.String("profiles-dir"))
 				if err != nil {
 					return err
 				}
@@ -133,11 +133,11 @@ func profileRecordCommands(inv *Invocation) []*cli.Command {
 }
 
 // profilesDir returns flag, or the policy's profiles_dir.
-func profilesDir(inv *Invocation, flag string) (string, error) {
+func profilesDir(f *Front, flag string) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
-	pol, err := loadPolicy(inv.Global)
+	pol, err := f.LoadPolicy()
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
-package runtime
+package engines
 
 import (
 	"bytes"
@@ -12,10 +12,10 @@ import (
 	"github.com/runcage/runcage/runtime/spec"
 )
 
-// dockerInstall is one `runcage install docker` request: it merges
-// runcage's runtimes into dockerd's daemon.json.
-type dockerInstall struct {
-	installReq
+// Docker is dockerd as an Engine (`runcage install docker`): Install
+// merges runcage's runtimes into daemon.json.
+type Docker struct {
+	Request
 	// Config is the daemon.json to merge into; it may not exist yet.
 	Config string
 	// Policy, when set, is passed to every runtime as --runcage-config.
@@ -38,7 +38,7 @@ type namedRuntime struct {
 
 // runtimes returns the entries install writes: "runcage" (the policy's
 // default profile) and "runcage-<profile>" for each profile.
-func (d *dockerInstall) runtimes() []namedRuntime {
+func (d *Docker) runtimes() []namedRuntime {
 	var base []string
 	if d.Policy != "" {
 		base = []string{"--runcage-config=" + d.Policy}
@@ -51,7 +51,7 @@ func (d *dockerInstall) runtimes() []namedRuntime {
 	return out
 }
 
-func (d *dockerInstall) run(w io.Writer) error {
+func (d *Docker) Install(w io.Writer) error {
 	old, perm, exists, err := readConfig(d.Config)
 	if err != nil {
 		return err

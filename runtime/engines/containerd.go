@@ -1,4 +1,4 @@
-package runtime
+package engines
 
 import (
 	"bytes"
@@ -21,9 +21,9 @@ import (
 	"github.com/runcage/runcage/runtime/spec"
 )
 
-// containerdInstall is one `runcage install containerd` request. It
-// registers the CRI runtime handlers "runcage" and "runcage-<profile>" in a
-// drop-in file, creates the runcage-<profile> symlinks the handlers run
+// Containerd is containerd as an Engine (`runcage install containerd`).
+// Install registers the CRI runtime handlers "runcage" and
+// "runcage-<profile>" in a drop-in file, creates the runcage-<profile> symlinks the handlers run
 // (runcage picks the profile from the name it is called by), and makes sure
 // the main config imports the drop-in.
 //
@@ -37,8 +37,8 @@ import (
 // result with `containerd config dump`: the effective config after the
 // change must equal the one before, plus runcage's handlers; otherwise both
 // files are put back and install fails.
-type containerdInstall struct {
-	installReq
+type Containerd struct {
+	Request
 	// Config is containerd's main config; it may not exist yet.
 	Config string
 	// Dropin is the file runcage owns and rewrites.
@@ -65,7 +65,7 @@ const dropinHeader = `# Written by "runcage install containerd". Re-run it inste
 # again.
 `
 
-func (c *containerdInstall) run(w io.Writer) error {
+func (c *Containerd) Install(w io.Writer) error {
 	if !filepath.IsAbs(c.Dropin) {
 		return fmt.Errorf("%w: --dropin %q is not an absolute path", errInstall, c.Dropin)
 	}
@@ -181,7 +181,7 @@ type handler struct {
 	Binary string // BinaryName: the runcage binary or a runcage-<profile> link
 }
 
-func (c *containerdInstall) handlers() []handler {
+func (c *Containerd) handlers() []handler {
 	hs := []handler{{Name: "runcage", Binary: c.Binary}}
 	dir := filepath.Dir(c.Binary)
 	for _, p := range c.Profiles {
@@ -199,7 +199,7 @@ type link struct {
 // symlinks returns the links still to make: runcage-<profile> beside the
 // binary, pointing at the binary's base name. A link that already points
 // there is left alone; anything else in the way is refused unless Force.
-func (c *containerdInstall) symlinks() ([]link, error) {
+func (c *Containerd) symlinks() ([]link, error) {
 	var out []link
 	target := filepath.Base(c.Binary)
 	for _, p := range c.Profiles {
@@ -560,7 +560,7 @@ func arrayEnd(data []byte, open int) (closeAt, lastEnd int, err error) {
 
 // dumpBefore returns containerd's effective config before the change. A
 // missing main config is dumped as an empty version 2 file.
-func (c *containerdInstall) dumpBefore(mainData []byte, exists bool) (map[string]any, error) {
+func (c *Containerd) dumpBefore(mainData []byte, exists bool) (map[string]any, error) {
 	if exists {
 		return c.dump(c.Config)
 	}
@@ -578,7 +578,7 @@ func (c *containerdInstall) dumpBefore(mainData []byte, exists bool) (map[string
 
 // dump runs `containerd --config path config dump` with a fixed
 // environment and parses its output.
-func (c *containerdInstall) dump(path string) (map[string]any, error) {
+func (c *Containerd) dump(path string) (map[string]any, error) {
 	cmd := exec.Command(c.Containerd, "--config", path, "config", "dump")
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	var out, errb bytes.Buffer
@@ -608,7 +608,7 @@ func (c *containerdInstall) dump(path string) (map[string]any, error) {
 // there with its binary and annotations, and nothing else differs from
 // before (imports aside, and zero values counting as absent, since
 // containerd decodes a missing key as its zero value).
-func (c *containerdInstall) verify(before map[string]any, hs []handler) error {
+func (c *Containerd) verify(before map[string]any, hs []handler) error {
 	after, err := c.dump(c.Config)
 	if err != nil {
 		return err
@@ -634,7 +634,7 @@ func (c *containerdInstall) verify(before map[string]any, hs []handler) error {
 	a, b := normalizeDump(before), normalizeDump(after)
 	if !reflect.DeepEqual(a, b) {
 		var lines []string
-		diff("", a, b, &lines)
+		spec.Diff("", a, b, &lines)
 		return fmt.Errorf("verify: the drop-in would change containerd's effective config beyond runcage's handlers (%s); both files were put back", strings.Join(lines, "; "))
 	}
 	return nil

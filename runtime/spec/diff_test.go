@@ -1,4 +1,4 @@
-package runtime
+package spec
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ func TestExplainDiff(t *testing.T) {
 	json.Unmarshal([]byte(`{"process":{"noNewPrivileges":false,"capabilities":{"bounding":["CAP_KILL"]}},"linux":{"maskedPaths":["/a"]},"mounts":[{"destination":"/sys","options":["rw"]}],"keep":1}`), &a)
 	json.Unmarshal([]byte(`{"process":{"noNewPrivileges":true,"capabilities":{}},"linux":{"maskedPaths":["/a","/b"],"seccomp":{"defaultAction":"SCMP_ACT_ERRNO"}},"mounts":[{"destination":"/sys","options":["ro"]}],"keep":1}`), &b)
 	var lines []string
-	diff("", a, b, &lines)
+	Diff("", a, b, &lines)
 	got := strings.Join(lines, "\n")
 	want := strings.Join([]string{
 		`+ .linux.maskedPaths[]: "/b"`,
@@ -22,23 +22,5 @@ func TestExplainDiff(t *testing.T) {
 	}, "\n")
 	if got != want {
 		t.Fatalf("diff:\n%s\nwant:\n%s", got, want)
-	}
-}
-
-func TestFeaturesIDMap(t *testing.T) {
-	for in, want := range map[string]bool{
-		`{"linux":{"mountExtensions":{"idmap":{"enabled":true}}}}`:  true,
-		`{"linux":{"mountExtensions":{"idmap":{"enabled":false}}}}`: false,
-		`{"linux":{"mountExtensions":{}}}`:                          false,
-		`{"mountOptions":["idmap"]}`:                                false,
-		`{}`:                                                        false,
-	} {
-		var f delegateFeatures
-		if err := json.Unmarshal([]byte(in), &f); err != nil {
-			t.Fatal(err)
-		}
-		if got := f.idmap(); got != want {
-			t.Errorf("%s: idmap() = %v, want %v", in, got, want)
-		}
 	}
 }

@@ -1,0 +1,66 @@
+// Package commands holds runcage's own subcommands, one file per command:
+// check, explain, install and profile. None of them is a runc verb; the
+// runc-facing front (package runtime) hands a command line to Run when Is
+// says its verb is one of these.
+package commands
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/runcage/runcage/profiles/policy"
+)
+
+// Front is what the commands take from the runc-facing front. The front
+// fills every field; the commands never reach into the front otherwise,
+// so the front can import this package and tests can pass fakes.
+type Front struct {
+	// Version is runcage's version.
+	Version string
+	// LoadPolicy loads the policy the global flags select.
+	LoadPolicy func() (*policy.Policy, error)
+	// FindDelegate resolves the delegate runtime from the policy's runtime
+	// setting ("" for the default search).
+	FindDelegate func(configured string) (string, error)
+	// IDMapMounts reports, as nil, that the delegate supports runc's idmap
+	// mount option; stateDir caches the delegate's features.
+	IDMapMounts func(stateDir, delegate string) error
+	// RunDelegate runs the delegate with args, a fixed environment and a
+	// timeout, and returns its standard output.
+	RunDelegate func(path string, args ...string) ([]byte, error)
+}
+
+// all builds every command, in the order help lists them.
+var all = []func(*Front) *cli.Command{installCommand, checkCommand, profileCommand, explainCommand}
+
+// Is reports whether verb names one of runcage's own commands.
+func Is(verb string) bool {
+	for _, mk := range all {
+		if mk(&Front{}).Name == verb {
+			return true
+		}
+	}
+	return false
+}
+
+// Run runs the command in args (the command line from the verb on),
+// writing to stdout and stderr, and returns the exit code.
+func Run(f *Front, args []string) int {
+	app := &cli.App{
+		Name:      "runcage",
+		Usage:     "a drop-in runc front that hardens every container",
+		Version:   f.Version,
+		Writer:    os.Stdout,
+		ErrWriter: os.Stderr,
+	}
+	for _, mk := range all {
+		app.Commands = append(app.Commands, mk(f))
+	}
+	if err := app.Run(append([]string{"runcage"}, args...)); err != nil {
+		fmt.Fprintf(os.Stderr, "runcage: %v\n", err)
+		return 1
+	}
+	return 0
+}

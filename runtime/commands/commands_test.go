@@ -1,0 +1,27 @@
+package commands
+
+import "testing"
+
+// TestIs: the front sends exactly these verbs here; every runc verb,
+// including ones runcage hardens, must stay with the front.
+func TestIs(t *testing.T) {
+	for _, tc := range []struct {
+		verb string
+		want bool
+	}{
+		{"check", true},
+		{"profile", true},
+		{"explain", true},
+		{"install", true},
+		{"create", false},
+		{"run", false},
+		{"exec", false},
+		{"features", false},
+		{"help", false},
+		{"", false},
+	} {
+		if got := Is(tc.verb); got != tc.want {
+			t.Errorf("Is(%q) = %v, want %v", tc.verb, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package commands
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/runcage/runcage/profiles/policy"
+	"github.com/runcage/runcage/runtime/engines"
+)
+
+// installCommand is `runcage install docker|containerd`: it picks the
+// engine and hands it the request the common flags describe. The engine
+// merges into its own config files; it never restarts or signals the
+// engine, and says what to reload.
+func installCommand(f *Front) *cli.Command {
+	common := []cli.Flag{
+		&cli.StringFlag{Name: "binary", Usage: "absolute path of the runcage binary the engine runs (default: this executable)"},
+		&cli.StringFlag{Name: "profiles", Usage: "comma-separated profiles to register as runcage-<profile> (default: every profile of the policy except passthrough)"},
+		&cli.BoolFlag{Name: "force", Usage: "replace existing runcage entries that differ"},
+	}
+	return &cli.Command{
+		Name:  "install",
+		Usage: "register runcage with a container engine (docker, containerd)",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "docker",
+				Usage: "add runcage runtimes to dockerd's daemon.json",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "config", Value: "/etc/docker/daemon.json", Usage: "daemon.json to merge into"},
+					&cli.StringFlag{Name: "policy", Usage: "runcage policy file the runtimes pass as --runcage-config (default: none, so runcage reads " + policy.DefaultPath + ")"},
+				}, common...),
+				Action: func(c *cli.Context) error {
+					return install(c, f, func(req engines.Request) engines.Engine {
+						return &engines.Docker{Request: req, Config: c.String("config"), Policy: c.String("policy")}
+					})
+				},
+			},
+			{
+				Name:  "containerd",
+				Usage: "register runcage CRI runtime handlers with containerd through a drop-in",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "config", Value: "/etc/containerd/config.toml", Usage: "containerd's main config (gets an imports entry if it lacks one)"},
+					&cli.StringFlag{Name: "dropin", Value: "/etc/containerd/conf.d/runcage.toml", Usage: "drop-in file to write"},
+					&cli.StringFlag{Name: "containerd", Value: "containerd", Usage: "containerd binary used to verify the merged config with its config dump command; empty skips the check"},
+				}, common...),
+				Action: func(c *cli.Context) error {
+					return install(c, f, func(req engines.Request) engines.Engine {
+						return &engines.Containerd{
+							Request:    req,
+							Config:     c.String("config"),
+							Dropin:     c.String("dropin"),
+							Containerd: c.String("containerd"),
+						}
+					})
+				},
+			},
+		},
+	}
+}
+
+// install builds the request from the common flags and installs into the
+// engine that engine makes of it.
+func install(c *cli.Context, f *Front, engine func(engines.Request) engines.Engine) error {
+	req, err := engines.NewRequest(c.String("binary"), c.String("profiles"), c.Bool("force"), f.LoadPolicy)
+	if err != nil {
+		return err
+	}
+	return engine(req).Install(c.App.Writer)
+}
