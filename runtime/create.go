@@ -21,14 +21,12 @@ import (
 )
 
 // hardenBundle is the shared path of create, run and restore: select the
-// profile, load config.json losslessly, apply the profile, validate the
-// result, set up the user namespace, write the config atomically (keeping
-// the original), and record what was applied so that exec and delete act
-// on the same profile. Unless the profile is a passthrough, it returns an
-// afterFunc, so the delegate runs supervised: the afterFunc releases the
-// container id's lock (held from before the bundle is read until the
-// delegate has made the container) and, when create mounted or allocated
-// anything, undoes it if the delegate fails.
+// profile and, unless it is a passthrough, run the create transaction
+// (Create) on the container the invocation names. It returns an afterFunc,
+// so the delegate runs supervised: the afterFunc releases the container
+// id's lock (held from before the bundle is read until the delegate has
+// made the container) and, when Create mounted or allocated anything,
+// undoes it if the delegate fails or a foreground run ends.
 func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate string) (afterFunc, error) {
 	prof, src, err := pol.Select(inv.Global.RuncageProfile, inv.Argv0)
 	if err != nil {
@@ -44,62 +42,142 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 			return nil, fmt.Errorf("find bundle: %w", err)
 		}
 	}
-	if dir, err = filepath.Abs(dir); err != nil {
-		return nil, fmt.Errorf("find bundle: %w", err)
+	c, err := NewContainer(inv.Global.Root, inv.ContainerID, dir)
+	if err != nil {
+		return nil, err
 	}
 	// Concurrent verbs on one id would each see the other's state half
 	// made: hold the id's lock until the delegate is done with it. A
 	// foreground run lives as long as its container, so it holds the lock
 	// until the delegate has made the container (or exited): from then on
 	// a create of its id finds the container and sets up nothing.
-	lock, err := lockContainer(pol.StateDir, inv.ContainerID)
+	lock, err := lockContainer(pol.StateDir, c.ID)
 	if err != nil {
 		return nil, err
 	}
 	var once sync.Once
 	unlock := func() { once.Do(lock) }
-	after, err := hardenLocked(inv, pol, lg, delegate, prof, src, dir)
+	created, err := Create(c, CreateOptions{Policy: pol, Profile: prof, Delegate: delegate, Debugf: func(format string, args ...any) {
+		lg.debugf("profile %q (from %s): "+format, append([]any{prof.Name, src}, args...)...)
+	}})
 	if err != nil {
 		unlock()
 		return nil, err
 	}
-	if inv.Verb == "run" && !inv.flagSet("detach") {
+	foreground := inv.Verb == "run" && !inv.flagSet("detach")
+	if foreground {
 		go func() {
 			for deadline := time.Now().Add(lockWait); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-				if containerExists(inv.Global.Root, inv.ContainerID) {
+				if containerExists(c.Root, c.ID) {
 					break
 				}
 			}
 			unlock()
 		}()
 	}
+	destroyed := foreground && !inv.flagSet("keep")
 	return func(code int) error {
 		defer unlock()
-		if after == nil {
-			return nil
+		// A failed create leaves no container for delete to clean up, and
+		// a foreground run without --keep destroys its container on exit.
+		if code != 0 || destroyed {
+			return created.Undo()
 		}
-		return after(code)
+		return nil
 	}, nil
 }
 
-// hardenLocked is hardenBundle once the container id is locked.
-func hardenLocked(inv *Invocation, pol *policy.Policy, lg *logger, delegate string, prof *profiles.Profile, src policy.Source, dir string) (afterFunc, error) {
-	if containerExists(inv.Global.Root, inv.ContainerID) {
-		// runc will refuse the duplicate id itself. Set nothing up, and so
-		// undo nothing: the live container's ids and mounts are its own.
-		return nil, nil
+// Container identifies one container for runcage: the delegate's state
+// root in its one canonical spelling (see canonicalRoot), the container id,
+// and the bundle directory, absolute. NewContainer builds and validates it
+// once; nothing downstream derives or checks these again.
+type Container struct {
+	Root   string
+	ID     string
+	Bundle string
+}
+
+// NewContainer returns the Container for a runc root (as given to runc's
+// --root; "" is runc's default), a container id and a bundle directory
+// (relative to the working directory, or absolute). It refuses an id runc
+// would refuse (^[\w+-.]+$, not "." or "..").
+func NewContainer(root, id, bundle string) (Container, error) {
+	if !validID(id) || id == "." || id == ".." {
+		return Container{}, profiles.Refusef("container id %q refused: not a valid runc container id", id)
 	}
-	if other, ok := otherRootRecord(pol.StateDir, inv.Global.Root, inv.ContainerID); ok {
-		return nil, profiles.Refusef("container id %q refused: runcage already keeps a container of that id under another runc root (%s); ids must be unique on a host", inv.ContainerID, filepath.Base(filepath.Dir(other)))
+	abs, err := filepath.Abs(bundle)
+	if err != nil {
+		return Container{}, fmt.Errorf("find bundle: %w", err)
 	}
-	if err := checkTrusted("bundle", filepath.Join(dir, spec.ConfigName)); err != nil {
+	return Container{Root: canonicalRoot(root), ID: id, Bundle: abs}, nil
+}
+
+// CreateOptions is what Create needs besides the container.
+type CreateOptions struct {
+	// Policy is the loaded policy; Profile the profile it selected (an
+	// annotation may tighten it further), which must not be a passthrough.
+	Policy  *policy.Policy
+	Profile *profiles.Profile
+	// Delegate is the absolute path of the runtime that will create the
+	// container; its support for id-mapped mounts is checked.
+	Delegate string
+	// Debugf, if set, receives debug messages.
+	Debugf func(format string, args ...any)
+}
+
+// Created is what Create set up for one container. Undo releases it.
+type Created struct {
+	undo func() error
+}
+
+// Undo releases what Create set up (the container's record, its user
+// namespace mounts and ids), in reverse order. Call it when the delegate
+// failed to create the container, or when the container is gone without a
+// delete (a foreground run). It is safe to call more than once, and on a
+// nil Created.
+func (cr *Created) Undo() error {
+	if cr == nil || cr.undo == nil {
+		return nil
+	}
+	return cr.undo()
+}
+
+// Create is runcage's create transaction, callable in-process (by a shim)
+// as well as from the runc front. The caller must hold the container id's
+// lock (lockContainer) until the delegate has created the container. It:
+// checks the bundle (trusted, not in use under another runc root), loads
+// config.json losslessly, decides every member (profiles/members), applies
+// the profile's modifiers, validates the result, sets up the user
+// namespace, writes config.json atomically (keeping the original), records
+// the container for exec, update and delete, and starts the recording
+// agent if the profile records. Each side-effecting step registers its
+// undo as soon as it succeeds; any error undoes them all, in reverse, and
+// leaves nothing set up. On success the returned Created owns the undo.
+// When the delegate already has a container of this id, Create sets up
+// nothing (the delegate refuses the duplicate) and returns an empty
+// Created.
+func Create(c Container, o CreateOptions) (created *Created, err error) {
+	pol, prof := o.Policy, o.Profile
+	debugf := o.Debugf
+	if debugf == nil {
+		debugf = func(string, ...any) {}
+	}
+	if containerExists(c.Root, c.ID) {
+		// Set nothing up, and so undo nothing: the live container's ids
+		// and mounts are its own.
+		return &Created{}, nil
+	}
+	if other, ok := otherRootRecord(pol.StateDir, c.Root, c.ID); ok {
+		return nil, profiles.Refusef("container id %q refused: runcage already keeps a container of that id under another runc root (%s); ids must be unique on a host", c.ID, filepath.Base(filepath.Dir(other)))
+	}
+	if err := checkTrusted("bundle", filepath.Join(c.Bundle, spec.ConfigName)); err != nil {
 		return nil, err
 	}
-	prev, err := loadRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
+	prev, err := loadRecord(pol.StateDir, c.Root, c.ID)
 	if err != nil {
 		return nil, err
 	}
-	b, err := spec.LoadBundle(dir)
+	b, err := spec.LoadBundle(c.Bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +194,7 @@ func hardenLocked(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	if s.Root != nil && s.Root.Path != "" && !staleMount(s, pol.StateDir) {
 		root := s.Root.Path
 		if !filepath.IsAbs(root) {
-			root = filepath.Join(dir, root)
+			root = filepath.Join(c.Bundle, root)
 		}
 		if err := checkTrustedOwned("root filesystem", root, pol.InPool); err != nil {
 			return nil, err
@@ -131,27 +209,31 @@ func hardenLocked(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	if err := members.Check(b.Doc.Original(), members.Options{Allowed: prof.AllowedMembers, StateDir: pol.StateDir}); err != nil {
 		return nil, err
 	}
-	mods, err := pol.Modifiers(prof, policy.Env{Bundle: dir, AppArmor: apparmor.SystemHost{}, ContainerID: inv.ContainerID, RuncRoot: inv.Global.Root, Delegate: delegate})
+	mods, err := pol.Modifiers(prof, policy.Env{Bundle: c.Bundle, AppArmor: apparmor.SystemHost{}, ContainerID: c.ID, RuncRoot: c.Root, Delegate: o.Delegate})
 	if err != nil {
 		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
 	if err := mods.Modify(s); err != nil {
 		return nil, err
 	}
-	agent, err := prepareAgent(inv, pol, prof, s)
+	agent, err := prepareAgent(c, pol, prof, s)
 	if err != nil {
 		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
 	if err := pol.Validate(s); err != nil {
 		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
-	rec := &record{Profile: prof.Name, Bundle: dir}
-	var setup *userns.Setup
-	if prof.UserNS == profiles.Required {
-		if !validID(inv.ContainerID) {
-			return nil, profiles.Refusef("container id %q refused: not a valid runc container id", inv.ContainerID)
+
+	// The side effects, each undone on a later error.
+	var cu cleanup
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, cu.Run())
 		}
-		setup = newSetup(pol, delegate)
+	}()
+	rec := &record{Profile: prof.Name, Bundle: c.Bundle}
+	if prof.UserNS == profiles.Required {
+		setup := newSetup(pol, o.Delegate)
 		switch {
 		case prev.injectedFor(s):
 			// create again on a bundle runcage already rewrote for this
@@ -162,58 +244,43 @@ func hardenLocked(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 				// Left by a container runc no longer knows (deleted
 				// behind runcage's back, or a crash): clean it up first
 				// so mounts never stack.
-				if err := setup.Undo(prev.Userns, inv.ContainerID); err != nil {
+				if err := setup.Undo(prev.Userns, c.ID); err != nil {
 					return nil, fmt.Errorf("clean up a stale setup of this container id: %w", err)
 				}
 			}
-			if rec.Userns, err = setup.Apply(s, dir, inv.ContainerID); err != nil {
+			if rec.Userns, err = setup.Apply(s, c.Bundle, c.ID); err != nil {
 				return nil, err
 			}
 			// The namespaces modifier narrowed ping_group_range for the
 			// default range size; fit it to the mappings actually made.
 			if s.Linux != nil && len(s.Linux.GIDMappings) > 0 {
 				if _, err := namespaces.FitPingGroupRange(s, s.Linux.GIDMappings); err != nil {
-					return nil, errors.Join(err, setup.Undo(rec.Userns, inv.ContainerID))
+					return nil, errors.Join(err, setup.Undo(rec.Userns, c.ID))
 				}
 			}
 		}
-	}
-	undo := func() error {
-		removeRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
-		if setup == nil {
-			return nil
-		}
-		return setup.Undo(rec.Userns, inv.ContainerID)
+		res := rec.Userns
+		cu.Add(func() error { return setup.Undo(res, c.ID) })
 	}
 	wrote, err := b.Save()
 	if err != nil {
-		return nil, errors.Join(err, undo())
+		return nil, err
 	}
-	lg.debugf("profile %q (from %s) applied to %s (rewritten: %v)", prof.Name, src, dir, wrote)
+	debugf("applied to %s (rewritten: %v)", c.Bundle, wrote)
 	if s.Process != nil {
 		rec.AppArmor = s.Process.ApparmorProfile
 		rec.SelinuxLabel = s.Process.SelinuxLabel
 	}
-	if err := saveRecord(pol.StateDir, inv.Global.Root, inv.ContainerID, rec); err != nil {
-		return nil, errors.Join(fmt.Errorf("record container state: %w", err), undo())
+	cu.Add(func() error { removeRecord(pol.StateDir, c.Root, c.ID); return nil })
+	if err := saveRecord(pol.StateDir, c.Root, c.ID, rec); err != nil {
+		return nil, fmt.Errorf("record container state: %w", err)
 	}
 	if agent != nil {
 		if err := startAgent(agent); err != nil {
-			return nil, errors.Join(err, undo())
+			return nil, err
 		}
 	}
-	if setup == nil {
-		return nil, nil
-	}
-	foreground := inv.Verb == "run" && !inv.flagSet("detach") && !inv.flagSet("keep")
-	return func(code int) error {
-		// A failed create leaves no container for delete to clean up, and
-		// a foreground run without --keep destroys its container on exit.
-		if code != 0 || foreground {
-			return undo()
-		}
-		return nil
-	}, nil
+	return &Created{undo: cu.Release()}, nil
 }
 
 // afterDelete makes delete clean up what create set up for the container:

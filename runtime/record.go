@@ -272,7 +272,7 @@ func recordingName(id string, ann map[string]string) (string, error) {
 // filter that hands syscalls to a recorder agent (see
 // recorder.NotifyFilter), and returns the agent's configuration. It returns
 // nil when prof needs no agent.
-func prepareAgent(inv *Invocation, pol *policy.Policy, prof *profiles.Profile, s *specs.Spec) (*recorder.AgentConfig, error) {
+func prepareAgent(c Container, pol *policy.Policy, prof *profiles.Profile, s *specs.Spec) (*recorder.AgentConfig, error) {
 	mode := agentMode(prof)
 	if mode == "" {
 		return nil, nil
@@ -280,14 +280,11 @@ func prepareAgent(inv *Invocation, pol *policy.Policy, prof *profiles.Profile, s
 	if s.Linux == nil || s.Linux.Seccomp == nil {
 		return nil, errors.New("recorder: the profile left no seccomp filter to build on")
 	}
-	if !validID(inv.ContainerID) {
-		return nil, profiles.Refusef("container id %q refused: not a valid runc container id", inv.ContainerID)
-	}
-	name, err := recordingName(inv.ContainerID, s.Annotations)
+	name, err := recordingName(c.ID, s.Annotations)
 	if err != nil {
 		return nil, err
 	}
-	sock := agentFiles(pol.StateDir, inv.Global.Root, inv.ContainerID)
+	sock := agentFiles(pol.StateDir, c.Root, c.ID)
 	if len(sock) > 107 {
 		return nil, fmt.Errorf("recorder: socket path %s is longer than a unix socket path may be (107 bytes): shorten state_dir", sock)
 	}
@@ -304,7 +301,7 @@ func prepareAgent(inv *Invocation, pol *policy.Policy, prof *profiles.Profile, s
 	return &recorder.AgentConfig{
 		Mode:          mode,
 		Name:          name,
-		Container:     inv.ContainerID,
+		Container:     c.ID,
 		Profile:       prof.Name,
 		Filter:        enforced,
 		RecordingsDir: pol.RecordingsDir,
