@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 
 	"github.com/runcage/runcage/profiles/policy"
+	"github.com/runcage/runcage/runtime/commands"
 )
 
 // Version is runcage's version; the build may override it with -ldflags.
@@ -56,6 +57,16 @@ func run(argv []string) int {
 	}
 	if inv.Version && inv.Verb == "" {
 		fmt.Printf("runcage version %s\n", Version)
+	}
+	if usage(inv) {
+		// runc's help first, unchanged (tools read its first lines),
+		// then runcage's own commands and flags.
+		code, err := superviseDelegate(delegate, inv.Args)
+		if err != nil {
+			lg.errorf("%v", err)
+		}
+		fmt.Print(commands.Usage())
+		return code
 	}
 	after, err := harden(inv, pol, lg, delegate)
 	if err != nil {
@@ -127,4 +138,18 @@ func loadPolicy(g GlobalFlags) (*policy.Policy, error) {
 		return nil, fmt.Errorf("load policy: %w", err)
 	}
 	return pol, nil
+}
+
+// usage reports whether inv asks for runc's top-level help: a global -h or
+// --help, `help` with nothing after it, or no command at all.
+func usage(inv *Invocation) bool {
+	switch {
+	case inv.Version:
+		return false
+	case inv.Verb == "":
+		return inv.Help || len(inv.Args) == 0
+	case inv.Verb == "help":
+		return len(inv.Args) == inv.VerbIndex+1
+	}
+	return false
 }

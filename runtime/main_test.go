@@ -378,3 +378,28 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+func TestUsageAsksForHelp(t *testing.T) {
+	for _, tc := range []struct {
+		argv []string
+		want bool
+	}{
+		{[]string{"runcage"}, true},
+		{[]string{"runcage", "--help"}, true},
+		{[]string{"runcage", "-h"}, true},
+		{[]string{"runcage", "--root", "/r", "--help"}, true},
+		{[]string{"runcage", "help"}, true},
+		{[]string{"runcage", "help", "run"}, false},
+		{[]string{"runcage", "run", "--help"}, false},
+		{[]string{"runcage", "--version"}, false},
+		{[]string{"runcage", "state", "c1"}, false},
+	} {
+		inv, err := Scan(tc.argv)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.argv, err)
+		}
+		if got := usage(inv); got != tc.want {
+			t.Errorf("usage(%q) = %v, want %v", tc.argv, got, tc.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ package commands
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -63,4 +64,21 @@ func Run(f *Front, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// Usage is the section runcage adds to runc's help (`runcage --help`,
+// `runcage help`): its own commands, with their one-line usage, and its own
+// global flags, which the front strips before it calls the delegate.
+func Usage() string {
+	var b strings.Builder
+	b.WriteString("\nRUNCAGE:\n   runcage accepts every runc command and flag above, and hardens create, run,\n   restore, exec and update with the selected profile. Its own commands:\n\n")
+	for _, mk := range all {
+		c := mk(&Front{})
+		fmt.Fprintf(&b, "   %-10s %s\n", c.Name, c.Usage)
+	}
+	b.WriteString("\nRUNCAGE GLOBAL OPTIONS:\n")
+	b.WriteString("   --runcage-profile NAME  the profile to apply (else runcage-NAME as argv[0], else the policy's default)\n")
+	b.WriteString("   --runcage-config PATH   the policy file (else $RUNCAGE_CONFIG, else /etc/runcage/config.toml)\n")
+	b.WriteString("\n   `runcage COMMAND --help` shows a command's flags.\n")
+	return b.String()
 }

@@ -1,6 +1,9 @@
 package commands
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestIs: the front sends exactly these verbs here; every runc verb,
 // including ones runcage hardens, must stay with the front.
@@ -22,6 +25,15 @@ func TestIs(t *testing.T) {
 	} {
 		if got := Is(tc.verb); got != tc.want {
 			t.Errorf("Is(%q) = %v, want %v", tc.verb, got, tc.want)
+		}
+	}
+}
+
+func TestUsageNamesEveryCommandAndFlag(t *testing.T) {
+	u := Usage()
+	for _, want := range []string{"install", "check", "profile", "explain", "--runcage-profile", "--runcage-config"} {
+		if !strings.Contains(u, want) {
+			t.Errorf("usage lacks %q:\n%s", want, u)
 		}
 	}
 }
