@@ -170,7 +170,7 @@ func Create(c Container, o CreateOptions) (created *Created, err error) {
 	if other, ok := otherRootRecord(pol.StateDir, c.Root, c.ID); ok {
 		return nil, profiles.Refusef("container id %q refused: runcage already keeps a container of that id under another runc root (%s); ids must be unique on a host", c.ID, filepath.Base(filepath.Dir(other)))
 	}
-	if err := checkTrusted("bundle", filepath.Join(c.Bundle, spec.ConfigName)); err != nil {
+	if err := spec.CheckTrusted("bundle", filepath.Join(c.Bundle, spec.ConfigName)); err != nil {
 		return nil, err
 	}
 	prev, err := loadRecord(pol.StateDir, c.Root, c.ID)
@@ -196,7 +196,7 @@ func Create(c Container, o CreateOptions) (created *Created, err error) {
 		if !filepath.IsAbs(root) {
 			root = filepath.Join(c.Bundle, root)
 		}
-		if err := checkTrustedOwned("root filesystem", root, pol.InPool); err != nil {
+		if err := spec.CheckTrustedOwned("root filesystem", root, pol.InPool); err != nil {
 			return nil, err
 		}
 	}

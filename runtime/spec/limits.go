@@ -116,9 +116,15 @@ func ReadAllLimited(r io.Reader, max int64) ([]byte, error) {
 // profile), following symlinks as configuration management tools and
 // Kubernetes ConfigMap volumes create them, and refusing with an error
 // satisfying errors.Is(err, ErrTooLarge) a file longer than MaxFileSize.
-// Errors from opening the file keep their cause (errors.Is(err,
-// fs.ErrNotExist) holds for a missing file).
+// The file, what its symlinks lead to, and every directory above them must
+// be owned by root and writable by no one else (CheckTrusted): whoever can
+// write runcage's policy decides every container's profile. Errors from
+// opening the file keep their cause (errors.Is(err, fs.ErrNotExist) holds
+// for a missing file).
 func ReadTrusted(path string) ([]byte, error) {
+	if err := CheckTrusted("configuration file", path); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
