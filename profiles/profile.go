@@ -97,7 +97,7 @@ type Profile struct {
 	PidsLimit int64 `toml:"pids_limit" json:"pids_limit,omitempty"`
 	// Record makes runcage start the recorder for containers of this
 	// profile: an agent that sees every syscall, answers it as the
-	// profile's filter would, and writes a trace (see profiles/record).
+	// profile's filter would, and writes a trace (see profiles/recorder; the trace model is profiles/record).
 	Record bool `toml:"record" json:"record,omitempty"`
 	// LogDenied makes an enforce profile log the syscalls its filter
 	// denies to the audit log, through the agent (denied syscalls then

@@ -19,7 +19,7 @@ import (
 
 	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/policy"
-	recorder "github.com/runcage/runcage/profiles/record"
+	"github.com/runcage/runcage/profiles/recorder"
 )
 
 // The recorder agent is runcage itself, started by runcage through

@@ -22,7 +22,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runcage/runcage/integration"
-	rec "github.com/runcage/runcage/profiles/record"
+	"github.com/runcage/runcage/profiles/record"
 	"github.com/runcage/runcage/profiles/seccomp"
 )
 
@@ -198,15 +198,15 @@ func (e *env) stop(rt integration.Runtime, id string) {
 }
 
 // trace waits until the recording name is complete and returns it.
-func (e *env) trace(name string) *rec.Trace {
+func (e *env) trace(name string) *record.Trace {
 	e.t.Helper()
-	var tr *rec.Trace
+	var tr *record.Trace
 	err := integration.WaitFor(20*time.Second, func() error {
 		data, err := os.ReadFile(filepath.Join(e.recDir, name+".json"))
 		if err != nil {
 			return err
 		}
-		if tr, err = rec.Parse(data); err != nil {
+		if tr, err = record.Parse(data); err != nil {
 			return err
 		}
 		if !tr.Complete {
@@ -496,7 +496,7 @@ func TestAgentDeath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := rec.Parse(data)
+	tr, err := record.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,15 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"sync"
 	"time"
 )
-
-// DefaultAuditLog is where the agent appends AuditEvents unless the policy's
-// audit_log says otherwise.
-const DefaultAuditLog = "/var/log/runcage/audit.log"
 
 // Actions of an AuditEvent.
 const (
@@ -129,91 +122,4 @@ func ParseAuditLog(r io.Reader, name string) (*Trace, int, error) {
 	t.Complete = true
 	t.Normalize()
 	return t, skipped, nil
-}
-
-// auditThrottle is the shortest time between two count updates of one
-// (container, syscall) pair.
-const auditThrottle = 5 * time.Second
-
-// auditWriter appends AuditEvents for one container: the first sight of a
-// syscall at once, count updates at most every auditThrottle (Flush), the
-// totals once more at exit (Flush with final). It is safe for concurrent use.
-type auditWriter struct {
-	mu      sync.Mutex
-	out     io.Writer
-	base    AuditEvent // Container, Name, Profile, Mode
-	now     func() time.Time
-	entries map[string]*auditEntry
-	err     error // first write error, reported once
-}
-
-type auditEntry struct {
-	ev      AuditEvent
-	written uint64    // count in the last event written
-	last    time.Time // when it was written
-}
-
-// openAuditLog opens path for appending, creating it and its directory.
-func openAuditLog(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("open audit log: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("open audit log: %w", err)
-	}
-	return f, nil
-}
-
-func newAuditWriter(out io.Writer, base AuditEvent, now func() time.Time) *auditWriter {
-	base.Version = AuditVersion
-	return &auditWriter{out: out, base: base, now: now, entries: map[string]*auditEntry{}}
-}
-
-// Seen counts one occurrence of syscall; the first one is written at once.
-func (w *auditWriter) Seen(arch, syscall, action string, errno, pid int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	e := w.entries[syscall]
-	if e == nil {
-		ev := w.base
-		ev.Arch, ev.Syscall, ev.Action, ev.Errno, ev.Pid = arch, syscall, action, errno, pid
-		e = &auditEntry{ev: ev}
-		w.entries[syscall] = e
-	}
-	e.ev.Count++
-	if e.written == 0 {
-		w.write(e)
-	}
-}
-
-// Flush writes the count of every syscall whose count changed since it was
-// last written, if that was at least auditThrottle ago, or at all if final.
-func (w *auditWriter) Flush(final bool) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	now := w.now()
-	for _, e := range w.entries {
-		if e.ev.Count != e.written && (final || now.Sub(e.last) >= auditThrottle) {
-			w.write(e)
-		}
-	}
-	return w.err
-}
-
-// write writes e's event as one line with a single write call, so that
-// lines of concurrent agents appending to the same file never interleave.
-func (w *auditWriter) write(e *auditEntry) {
-	e.ev.Time = w.now().UTC()
-	b, err := json.Marshal(e.ev)
-	if err == nil {
-		_, err = w.out.Write(append(b, '\n'))
-	}
-	if err != nil {
-		if w.err == nil {
-			w.err = fmt.Errorf("write audit log: %w", err)
-		}
-		return
-	}
-	e.written, e.last = e.ev.Count, e.ev.Time
 }

@@ -41,10 +41,10 @@ type Loaded struct {
 	// IsProfile tells a profile from a file.
 	IsProfile bool
 	// Summary is what the input allows (a profile) or shows (a trace).
-	Summary Summary
+	summary summary
 }
 
-// Load resolves arg: an existing regular file is a trace or log (Import);
+// Load resolves arg: an existing regular file is a trace or log (importData);
 // an existing directory is a profile directory; anything else is the name
 // of a profile in profilesDir, or the built-in "default" (runtime/default,
 // no capabilities).
@@ -53,12 +53,12 @@ func Load(arg, profilesDir string) (*Loaded, error) {
 	fi, err := os.Stat(arg)
 	switch {
 	case err == nil && fi.Mode().IsRegular():
-		imp, err := ImportFile(arg, filepath.Base(arg))
+		imp, err := importPath(arg, filepath.Base(arg))
 		if err != nil {
 			return nil, err
 		}
 		l.Trace, l.Format = imp.Trace, imp.Format
-		l.Summary = TraceSummary(imp.Trace)
+		l.summary = traceSummary(imp.Trace)
 		return l, nil
 	case err == nil && fi.IsDir():
 		return loadProfileDir(l, arg)
@@ -78,7 +78,7 @@ func Load(arg, profilesDir string) (*Loaded, error) {
 		for _, n := range seccomp.AllowedSyscalls(seccomp.Default()) {
 			l.Trace.Syscalls[n] = 0
 		}
-		l.Summary = Summary{Syscalls: l.Trace.SyscallNames()}
+		l.summary = summary{Syscalls: l.Trace.SyscallNames()}
 		return l, nil
 	}
 	return nil, fmt.Errorf("load %s: no such file, directory, or profile in %s", arg, profilesDir)
@@ -94,7 +94,7 @@ func loadProfileDir(l *Loaded, dir string) (*Loaded, error) {
 	l.IsProfile, l.ProfileDir = true, dir
 	name := filepath.Base(dir)
 	var pf profileFile
-	data, err := os.ReadFile(filepath.Join(dir, FileProfile))
+	data, err := os.ReadFile(filepath.Join(dir, fileProfile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("load profile %s: %w", dir, err)
 	}
@@ -114,21 +114,21 @@ func loadProfileDir(l *Loaded, dir string) (*Loaded, error) {
 			return nil, fmt.Errorf("load profile %s: %w", dir, err)
 		}
 	case pf.Seccomp == "":
-		if f, err := seccomp.Load(filepath.Join(dir, FileSeccomp)); err == nil {
+		if f, err := seccomp.Load(filepath.Join(dir, fileSeccomp)); err == nil {
 			filter = f
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("load profile %s: %w", dir, err)
 		}
 	}
-	l.Summary.Syscalls = seccomp.AllowedSyscalls(filter)
-	l.Summary.Capabilities = slices.Sorted(slices.Values(pf.Capabilities))
-	if aa, err := os.ReadFile(filepath.Join(dir, FileAppArmor)); err == nil {
-		l.Summary.Files, l.Summary.Sockets = appArmorSummary(aa)
+	l.summary.Syscalls = seccomp.AllowedSyscalls(filter)
+	l.summary.Capabilities = slices.Sorted(slices.Values(pf.Capabilities))
+	if aa, err := os.ReadFile(filepath.Join(dir, fileAppArmor)); err == nil {
+		l.summary.Files, l.summary.Sockets = appArmorSummary(aa)
 	}
 
-	if td, err := os.ReadFile(filepath.Join(dir, FileTrace)); err == nil {
+	if td, err := os.ReadFile(filepath.Join(dir, fileTrace)); err == nil {
 		if l.Trace, err = Parse(td); err != nil {
-			return nil, fmt.Errorf("load profile %s: %s: %w", dir, FileTrace, err)
+			return nil, fmt.Errorf("load profile %s: %s: %w", dir, fileTrace, err)
 		}
 		return l, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -136,7 +136,7 @@ func loadProfileDir(l *Loaded, dir string) (*Loaded, error) {
 	}
 	// No trace: rebuild one from what the profile allows.
 	t := New(name, SourceProfile)
-	for _, n := range l.Summary.Syscalls {
+	for _, n := range l.summary.Syscalls {
 		t.Syscalls[n] = 0
 	}
 	for _, c := range pf.Capabilities {
@@ -169,8 +169,8 @@ func appArmorSummary(text []byte) (files, sockets []string) {
 	return slices.Compact(files), slices.Compact(sockets)
 }
 
-// Summary is what diff compares: sorted sets of strings.
-type Summary struct {
+// summary is what diff compares: sorted sets of strings.
+type summary struct {
 	Syscalls     []string
 	Capabilities []string
 	// Files are "path access" for a trace, "rule perms" for a profile.
@@ -180,9 +180,9 @@ type Summary struct {
 	Sockets []string
 }
 
-// TraceSummary summarises what a trace shows.
-func TraceSummary(t *Trace) Summary {
-	s := Summary{
+// traceSummary summarises what a trace shows.
+func traceSummary(t *Trace) summary {
+	s := summary{
 		Syscalls:     t.SyscallNames(),
 		Capabilities: slices.Sorted(maps.Keys(t.Capabilities)),
 	}
@@ -197,36 +197,36 @@ func TraceSummary(t *Trace) Summary {
 	return s
 }
 
-// GeneratedSummary summarises what a generated profile allows, as Load
+// generatedSummary summarises what a generated profile allows, as Load
 // summarises a profile directory.
-func GeneratedSummary(g *Generated) Summary {
-	s := Summary{
+func generatedSummary(g *Generated) summary {
+	s := summary{
 		Syscalls:     seccomp.AllowedSyscalls(g.Seccomp),
 		Capabilities: slices.Clone(g.Capabilities),
 	}
-	s.Files, s.Sockets = appArmorSummary(g.Files[FileAppArmor])
+	s.Files, s.Sockets = appArmorSummary(g.Files[fileAppArmor])
 	return s
 }
 
 // Diff writes, section by section, what b has that a lacks ("+") and what a
 // has that b lacks ("-"), and reports whether they differ. When one side is
 // a profile and the other a trace, the trace is first turned into the
-// profile Generate would make of it, so that like is compared with like.
+// profile buildProfile would make of it, so that like is compared with like.
 func Diff(w io.Writer, a, b *Loaded) (bool, error) {
-	sa, sb := a.Summary, b.Summary
+	sa, sb := a.summary, b.summary
 	if a.IsProfile != b.IsProfile {
 		for _, side := range []struct {
 			l *Loaded
-			s *Summary
+			s *summary
 		}{{a, &sa}, {b, &sb}} {
 			if side.l.IsProfile {
 				continue
 			}
-			g, err := Generate(side.l.Trace, GenerateOptions{Name: "diff"})
+			g, err := buildProfile(side.l.Trace, buildOptions{Name: "diff"})
 			if err != nil {
 				return false, fmt.Errorf("diff: %w", err)
 			}
-			*side.s = GeneratedSummary(g)
+			*side.s = generatedSummary(g)
 		}
 	}
 	different := false
@@ -266,11 +266,11 @@ func setDiff(a, b []string) []string {
 	return out
 }
 
-// Filter returns the seccomp filter a loaded profile enforces, for export.
-// A trace or log is first turned into the profile Generate would make.
-func (l *Loaded) Filter() (*specs.LinuxSeccomp, error) {
+// filter returns the seccomp filter a loaded profile enforces, for export.
+// A trace or log is first turned into the profile buildProfile would make.
+func (l *Loaded) filter() (*specs.LinuxSeccomp, error) {
 	if !l.IsProfile {
-		g, err := Generate(l.Trace, GenerateOptions{Name: "export"})
+		g, err := buildProfile(l.Trace, buildOptions{Name: "export"})
 		if err != nil {
 			return nil, err
 		}
@@ -280,7 +280,7 @@ func (l *Loaded) Filter() (*specs.LinuxSeccomp, error) {
 		return seccomp.Default(), nil
 	}
 	var pf profileFile
-	if data, err := os.ReadFile(filepath.Join(l.ProfileDir, FileProfile)); err == nil {
+	if data, err := os.ReadFile(filepath.Join(l.ProfileDir, fileProfile)); err == nil {
 		if _, err := toml.Decode(string(data), &pf); err != nil {
 			return nil, fmt.Errorf("load profile %s: %w", l.ProfileDir, err)
 		}
@@ -290,7 +290,7 @@ func (l *Loaded) Filter() (*specs.LinuxSeccomp, error) {
 	case p == "runtime/default":
 		return seccomp.Default(), nil
 	case p == "":
-		p = FileSeccomp
+		p = fileSeccomp
 	}
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(l.ProfileDir, p)

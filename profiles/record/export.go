@@ -16,50 +16,50 @@ import (
 // SPO API group, version and kind of a security-profiles-operator seccomp
 // profile.
 const (
-	SPOAPIVersion = "security-profiles-operator.x-k8s.io/v1beta1"
-	SPOKind       = "SeccompProfile"
+	spoAPIVersion = "security-profiles-operator.x-k8s.io/v1beta1"
+	spoKind       = "SeccompProfile"
 )
 
-// SPOSeccompProfile mirrors the fields of the security-profiles-operator's
+// spoSeccompProfile mirrors the fields of the security-profiles-operator's
 // SeccompProfile (sigs.k8s.io/security-profiles-operator,
 // api/seccompprofile/v1beta1/seccompprofile_types.go) that an export fills
 // in. The operator's module pulls in Kubernetes' client libraries, so
 // runcage keeps this mirror instead; a test decodes exports strictly into
 // it.
-type SPOSeccompProfile struct {
+type spoSeccompProfile struct {
 	APIVersion string      `json:"apiVersion"`
 	Kind       string      `json:"kind"`
-	Metadata   SPOMetadata `json:"metadata"`
-	Spec       SPOSpec     `json:"spec"`
+	Metadata   spoMetadata `json:"metadata"`
+	Spec       spoSpec     `json:"spec"`
 }
 
-// SPOMetadata is the part of Kubernetes' ObjectMeta an export sets.
-type SPOMetadata struct {
+// spoMetadata is the part of Kubernetes' ObjectMeta an export sets.
+type spoMetadata struct {
 	Name        string            `json:"name"`
 	Namespace   string            `json:"namespace,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// SPOSpec mirrors SeccompProfileSpec. The operator has no default errno:
+// spoSpec mirrors SeccompProfileSpec. The operator has no default errno:
 // the runtime's (EPERM) applies.
-type SPOSpec struct {
+type spoSpec struct {
 	BaseProfileName string       `json:"baseProfileName,omitempty"`
 	DefaultAction   string       `json:"defaultAction"`
 	Architectures   []string     `json:"architectures,omitempty"`
-	Syscalls        []SPOSyscall `json:"syscalls,omitempty"`
+	Syscalls        []spoSyscall `json:"syscalls,omitempty"`
 	Flags           []string     `json:"flags,omitempty"`
 }
 
-// SPOSyscall mirrors the operator's Syscall.
-type SPOSyscall struct {
+// spoSyscall mirrors the operator's Syscall.
+type spoSyscall struct {
 	Names    []string `json:"names"`
 	Action   string   `json:"action"`
 	ErrnoRet uint     `json:"errnoRet,omitempty"`
-	Args     []SPOArg `json:"args,omitempty"`
+	Args     []spoArg `json:"args,omitempty"`
 }
 
-// SPOArg mirrors the operator's Arg.
-type SPOArg struct {
+// spoArg mirrors the operator's Arg.
+type spoArg struct {
 	Index    uint   `json:"index"`
 	Value    uint64 `json:"value,omitempty"`
 	ValueTwo uint64 `json:"valueTwo,omitempty"`
@@ -69,10 +69,10 @@ type SPOArg struct {
 // k8sNameRE is a Kubernetes object name (an RFC 1123 subdomain).
 var k8sNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
 
-// K8sName turns a runcage profile name into a Kubernetes object name:
+// k8sName turns a runcage profile name into a Kubernetes object name:
 // lowercase, '_' replaced by '-'. It fails if the result is still not a
 // valid name.
-func K8sName(name string) (string, error) {
+func k8sName(name string) (string, error) {
 	n := strings.ReplaceAll(strings.ToLower(name), "_", "-")
 	if len(n) > 253 || !k8sNameRE.MatchString(n) {
 		return "", fmt.Errorf("%q cannot be a Kubernetes object name", name)
@@ -80,16 +80,16 @@ func K8sName(name string) (string, error) {
 	return n, nil
 }
 
-// ExportSPO returns f as a security-profiles-operator SeccompProfile
-// manifest (YAML) named name (see K8sName), in namespace if not empty.
+// exportSPO returns f as a security-profiles-operator SeccompProfile
+// manifest (YAML) named name (see k8sName), in namespace if not empty.
 // The operator cannot express a default errno other than EPERM, a listener
 // or NOTIFY rules; such filters are refused rather than exported weaker or
 // different.
-func ExportSPO(f *specs.LinuxSeccomp, name, namespace string) ([]byte, error) {
+func exportSPO(f *specs.LinuxSeccomp, name, namespace string) ([]byte, error) {
 	if err := seccomp.Compile(f); err != nil && !isNotEnabled(err) {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	k8s, err := K8sName(name)
+	k8s, err := k8sName(name)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
@@ -102,15 +102,15 @@ func ExportSPO(f *specs.LinuxSeccomp, name, namespace string) ([]byte, error) {
 	if f.ListenerPath != "" || f.DefaultAction == specs.ActNotify {
 		return nil, fmt.Errorf("export: filters with a seccomp listener cannot be exported")
 	}
-	p := SPOSeccompProfile{
-		APIVersion: SPOAPIVersion,
-		Kind:       SPOKind,
-		Metadata: SPOMetadata{
+	p := spoSeccompProfile{
+		APIVersion: spoAPIVersion,
+		Kind:       spoKind,
+		Metadata: spoMetadata{
 			Name:        k8s,
 			Namespace:   namespace,
 			Annotations: map[string]string{"runcage.dev/profile": name},
 		},
-		Spec: SPOSpec{DefaultAction: string(f.DefaultAction)},
+		Spec: spoSpec{DefaultAction: string(f.DefaultAction)},
 	}
 	for _, a := range f.Architectures {
 		p.Spec.Architectures = append(p.Spec.Architectures, string(a))
@@ -122,12 +122,12 @@ func ExportSPO(f *specs.LinuxSeccomp, name, namespace string) ([]byte, error) {
 		if sc.Action == specs.ActNotify {
 			return nil, fmt.Errorf("export: SCMP_ACT_NOTIFY rules cannot be exported")
 		}
-		s := SPOSyscall{Names: sc.Names, Action: string(sc.Action)}
+		s := spoSyscall{Names: sc.Names, Action: string(sc.Action)}
 		if sc.ErrnoRet != nil {
 			s.ErrnoRet = *sc.ErrnoRet
 		}
 		for _, a := range sc.Args {
-			s.Args = append(s.Args, SPOArg{Index: a.Index, Value: a.Value, ValueTwo: a.ValueTwo, Op: string(a.Op)})
+			s.Args = append(s.Args, spoArg{Index: a.Index, Value: a.Value, ValueTwo: a.ValueTwo, Op: string(a.Op)})
 		}
 		p.Spec.Syscalls = append(p.Spec.Syscalls, s)
 	}
@@ -138,11 +138,11 @@ func ExportSPO(f *specs.LinuxSeccomp, name, namespace string) ([]byte, error) {
 	return out, nil
 }
 
-// ExportLocalhost returns f as the JSON file the kubelet's Localhost
+// exportLocalhost returns f as the JSON file the kubelet's Localhost
 // seccomp profiles are (under /var/lib/kubelet/seccomp/, named by a pod's
 // securityContext.seccompProfile.localhostProfile): the OCI format, which
 // containerd and CRI-O load.
-func ExportLocalhost(f *specs.LinuxSeccomp) ([]byte, error) {
+func exportLocalhost(f *specs.LinuxSeccomp) ([]byte, error) {
 	if err := seccomp.Compile(f); err != nil && !isNotEnabled(err) {
 		return nil, fmt.Errorf("export: %w", err)
 	}

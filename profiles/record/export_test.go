@@ -1,4 +1,4 @@
-package record_test
+package record
 
 import (
 	"bytes"
@@ -12,22 +12,21 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"sigs.k8s.io/yaml"
 
-	"github.com/runcage/runcage/profiles/record"
 	"github.com/runcage/runcage/profiles/seccomp"
 )
 
 func TestExportSPO(t *testing.T) {
-	tr := record.New("busy_box", record.SourceRuncage)
+	tr := New("busy_box", SourceRuncage)
 	tr.Syscalls = map[string]uint64{"clone3": 1, "clone": 1, "socket": 1, "personality": 1, "read": 1}
-	g, err := record.Generate(tr, record.GenerateOptions{Name: "busy_box"})
+	g, err := buildProfile(tr, buildOptions{Name: "busy_box"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := record.ExportSPO(g.Seccomp, g.Name, "apps")
+	out, err := exportSPO(g.Seccomp, g.Name, "apps")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p record.SPOSeccompProfile
+	var p spoSeccompProfile
 	if err := yaml.UnmarshalStrict(out, &p); err != nil {
 		t.Fatalf("strict decode: %v\n%s", err, out)
 	}
@@ -71,15 +70,15 @@ func TestExportSPO(t *testing.T) {
 	}
 
 	for _, bad := range []struct{ name, ns string }{{"Bad Name", ""}, {"ok", "Bad_NS"}, {"-x", ""}} {
-		if _, err := record.ExportSPO(g.Seccomp, bad.name, bad.ns); err == nil {
+		if _, err := exportSPO(g.Seccomp, bad.name, bad.ns); err == nil {
 			t.Errorf("exported name %q namespace %q", bad.name, bad.ns)
 		}
 	}
 }
 
 func TestExportLocalhost(t *testing.T) {
-	g := generateFrom(t, record.GenerateOptions{Name: "busybox"}, straceLog)
-	out, err := record.ExportLocalhost(g.Seccomp)
+	g := generateFrom(t, buildOptions{Name: "busybox"}, straceLog)
+	out, err := exportLocalhost(g.Seccomp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,15 +97,15 @@ func TestExportLocalhost(t *testing.T) {
 
 func TestDiffAndMerge(t *testing.T) {
 	dir := t.TempDir()
-	a := record.New("a", record.SourceRuncage)
+	a := New("a", SourceRuncage)
 	a.Syscalls = map[string]uint64{"read": 1, "write": 1}
-	a.Files = []record.FileAccess{{Path: "/etc/a", Access: "r"}}
-	b := record.New("b", record.SourceRuncage)
+	a.Files = []FileAccess{{Path: "/etc/a", Access: "r"}}
+	b := New("b", SourceRuncage)
 	b.Syscalls = map[string]uint64{"read": 1, "sendfile": 4}
 	b.Capabilities = map[string][]string{"CAP_NET_BIND_SERVICE": {"bind to port 80"}}
-	b.Files = []record.FileAccess{{Path: "/etc/a", Access: "r"}}
+	b.Files = []FileAccess{{Path: "/etc/a", Access: "r"}}
 	pa, pb := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
-	for p, tr := range map[string]*record.Trace{pa: a, pb: b} {
+	for p, tr := range map[string]*Trace{pa: a, pb: b} {
 		data, err := tr.Marshal()
 		if err != nil {
 			t.Fatal(err)
@@ -115,16 +114,16 @@ func TestDiffAndMerge(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	la, err := record.Load(pa, dir)
+	la, err := Load(pa, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb, err := record.Load(pb, dir)
+	lb, err := Load(pb, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	different, err := record.Diff(&out, la, lb)
+	different, err := Diff(&out, la, lb)
 	if err != nil || !different {
 		t.Fatalf("different=%v err=%v", different, err)
 	}
@@ -133,39 +132,39 @@ func TestDiffAndMerge(t *testing.T) {
 		t.Errorf("diff:\n%s\nwant:\n%s", out.String(), want)
 	}
 	out.Reset()
-	if different, err := record.Diff(&out, la, la); err != nil || different || out.Len() != 0 {
+	if different, err := Diff(&out, la, la); err != nil || different || out.Len() != 0 {
 		t.Errorf("a vs a: different=%v err=%v out=%q", different, err, out.String())
 	}
 
 	// A profile generated from a, merged with trace b, is the profile of
 	// a ∪ b; diffing it against a's profile shows what b added.
-	g, err := record.Generate(a, record.GenerateOptions{Name: "pa"})
+	g, err := buildProfile(a, buildOptions{Name: "pa"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Write(dir, false, nil); err != nil {
+	if err := g.write(dir, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	lpa, err := record.Load("pa", dir)
+	lpa, err := Load("pa", dir)
 	if err != nil || !lpa.IsProfile {
 		t.Fatalf("load profile by name: %v %+v", err, lpa)
 	}
-	merged := record.New("m", record.SourceMerged)
+	merged := New("m", SourceMerged)
 	merged.Merge(lpa.Trace)
 	merged.Merge(lb.Trace)
-	gm, err := record.Generate(merged, record.GenerateOptions{Name: "m"})
+	gm, err := buildProfile(merged, buildOptions{Name: "m"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := gm.Write(dir, false, nil); err != nil {
+	if err := gm.write(dir, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	lm, err := record.Load(filepath.Join(dir, "m"), dir)
+	lm, err := Load(filepath.Join(dir, "m"), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if different, err := record.Diff(&out, lpa, lm); err != nil || !different {
+	if different, err := Diff(&out, lpa, lm); err != nil || !different {
 		t.Fatalf("different=%v err=%v", different, err)
 	}
 	if got := out.String(); got != "syscalls:\n+ sendfile\ncapabilities:\n+ CAP_NET_BIND_SERVICE\n" {
@@ -173,12 +172,12 @@ func TestDiffAndMerge(t *testing.T) {
 	}
 	// Profile against the trace it came from: equal.
 	out.Reset()
-	if different, err := record.Diff(&out, lpa, la); err != nil || different {
+	if different, err := Diff(&out, lpa, la); err != nil || different {
 		t.Errorf("profile vs its own trace: different=%v err=%v\n%s", different, err, out.String())
 	}
 	// The built-in default: no file needed.
-	ld, err := record.Load("default", dir)
-	if err != nil || !strings.Contains(strings.Join(ld.Summary.Syscalls, " "), "sendfile") {
+	ld, err := Load("default", dir)
+	if err != nil || !strings.Contains(strings.Join(ld.summary.Syscalls, " "), "sendfile") {
 		t.Fatalf("default: %v", err)
 	}
 }

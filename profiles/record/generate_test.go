@@ -1,4 +1,4 @@
-package record_test
+package record
 
 import (
 	"bytes"
@@ -16,7 +16,6 @@ import (
 	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/apparmor"
 	"github.com/runcage/runcage/profiles/policy"
-	"github.com/runcage/runcage/profiles/record"
 	"github.com/runcage/runcage/profiles/seccomp"
 )
 
@@ -24,18 +23,18 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 
 const straceLog = "testdata/busybox-f-tt-T.strace"
 
-func generateFrom(t *testing.T, o record.GenerateOptions, paths ...string) *record.Generated {
+func generateFrom(t *testing.T, o buildOptions, paths ...string) *Generated {
 	t.Helper()
-	merged := record.New(o.Name, record.SourceMerged)
+	merged := New(o.Name, SourceMerged)
 	for _, p := range paths {
-		imp, err := record.ImportFile(p, filepath.Base(p))
+		imp, err := importPath(p, filepath.Base(p))
 		if err != nil {
 			t.Fatal(err)
 		}
-		o.Inputs = append(o.Inputs, record.Input{Path: p, Format: imp.Format, Syscalls: len(imp.Trace.Syscalls)})
+		o.Inputs = append(o.Inputs, inputInfo{Path: p, Format: imp.Format, Syscalls: len(imp.Trace.Syscalls)})
 		merged.Merge(imp.Trace)
 	}
-	g, err := record.Generate(merged, o)
+	g, err := buildProfile(merged, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +45,8 @@ func generateFrom(t *testing.T, o record.GenerateOptions, paths ...string) *reco
 // with the reviewed copies in testdata/golden/busybox (go test -update
 // rewrites them).
 func TestGenerateGolden(t *testing.T) {
-	g := generateFrom(t, record.GenerateOptions{Name: "busybox"}, straceLog)
-	for _, name := range []string{record.FileSeccomp, record.FileAppArmor, record.FileProfile} {
+	g := generateFrom(t, buildOptions{Name: "busybox"}, straceLog)
+	for _, name := range []string{fileSeccomp, fileAppArmor, fileProfile} {
 		golden := filepath.Join("testdata", "golden", "busybox", name)
 		if *update {
 			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
@@ -69,7 +68,7 @@ func TestGenerateGolden(t *testing.T) {
 }
 
 func TestGenerateSeccomp(t *testing.T) {
-	g := generateFrom(t, record.GenerateOptions{Name: "busybox"}, straceLog)
+	g := generateFrom(t, buildOptions{Name: "busybox"}, straceLog)
 	f := g.Seccomp
 	if f.DefaultAction != specs.ActErrno || f.DefaultErrnoRet == nil || *f.DefaultErrnoRet != 1 {
 		t.Errorf("default %s %v, want SCMP_ACT_ERRNO with EPERM", f.DefaultAction, f.DefaultErrnoRet)
@@ -99,13 +98,13 @@ func TestGenerateSeccomp(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Parse accepts what was written, strictly.
-	if _, err := seccomp.Parse(g.Files[record.FileSeccomp]); err != nil {
+	if _, err := seccomp.Parse(g.Files[fileSeccomp]); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestGenerateDangerous(t *testing.T) {
-	tr := record.New("d", record.SourceRuncage)
+	tr := New("d", SourceRuncage)
 	tr.Syscalls = map[string]uint64{"read": 3, "ptrace": 1, "unshare": 2}
 	tr.Denied = map[string]uint64{"mount": 1}
 	tr.Capabilities = map[string][]string{
@@ -113,7 +112,7 @@ func TestGenerateDangerous(t *testing.T) {
 		"CAP_SYS_ADMIN":        {"mount(\"/x\")"},
 		"CAP_BOGUS":            {"x"},
 	}
-	g, err := record.Generate(tr, record.GenerateOptions{Name: "d"})
+	g, err := buildProfile(tr, buildOptions{Name: "d"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,14 +125,14 @@ func TestGenerateDangerous(t *testing.T) {
 	if !slices.Equal(g.Excluded, []string{"CAP_SYS_ADMIN", "ptrace", "unshare"}) || !slices.Equal(g.Capabilities, []string{"CAP_NET_BIND_SERVICE"}) {
 		t.Errorf("excluded %v capabilities %v", g.Excluded, g.Capabilities)
 	}
-	toml := string(g.Files[record.FileProfile])
+	toml := string(g.Files[fileProfile])
 	for _, want := range []string{"NOT allowed", "CAP_SYS_ADMIN, ptrace, unshare", "Denied while recording, and not allowed: mount", `CAP_NET_BIND_SERVICE: "bind to port 80"`, `capabilities = ["CAP_NET_BIND_SERVICE"]`} {
 		if !strings.Contains(toml, want) {
 			t.Errorf("profile.toml lacks %q:\n%s", want, toml)
 		}
 	}
 
-	g, err = record.Generate(tr, record.GenerateOptions{Name: "d", AllowDangerous: true})
+	g, err = buildProfile(tr, buildOptions{Name: "d", AllowDangerous: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,20 +148,20 @@ func TestGenerateDangerous(t *testing.T) {
 // TestGenerateHostileInput feeds paths and evidence crafted to break out of
 // the generated texts.
 func TestGenerateHostileInput(t *testing.T) {
-	tr := record.New("h", record.SourceRuncage)
+	tr := New("h", SourceRuncage)
 	tr.Syscalls = map[string]uint64{"read": 1}
-	tr.Files = []record.FileAccess{
+	tr.Files = []FileAccess{
 		{Path: "/etc/x, /** rwk,\n  capability sys_admin,\n  #", Access: "r"},
 		{Path: "/data/a b", Access: "w"},
 		{Path: "/\n", Access: "r"},
 		{Path: "/srv/{a,b}", Access: "x"},
 	}
 	tr.Capabilities = map[string][]string{"CAP_CHOWN": {"x\"\ncapabilities = [\"CAP_SYS_ADMIN\"]\n#"}}
-	g, err := record.Generate(tr, record.GenerateOptions{Name: "h"})
+	g, err := buildProfile(tr, buildOptions{Name: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	aa := string(g.Files[record.FileAppArmor])
+	aa := string(g.Files[fileAppArmor])
 	for _, bad := range []string{"sys_admin", "/etc/x", "{a,b}", "a b"} {
 		if strings.Contains(aa, bad) {
 			t.Errorf("apparmor text contains %q:\n%s", bad, aa)
@@ -177,14 +176,14 @@ func TestGenerateHostileInput(t *testing.T) {
 	if !slices.Equal(prof.Capabilities, []string{"CAP_CHOWN"}) {
 		t.Errorf("profile.toml capabilities %v: evidence escaped its comment", prof.Capabilities)
 	}
-	validateAppArmor(t, g.Files[record.FileAppArmor])
+	validateAppArmor(t, g.Files[fileAppArmor])
 }
 
 // loadProfile writes g and loads it through the policy, as runcage will.
-func loadProfile(t *testing.T, g *record.Generated) *profiles.Profile {
+func loadProfile(t *testing.T, g *Generated) *profiles.Profile {
 	t.Helper()
 	dir := t.TempDir()
-	if err := g.Write(dir, false, nil); err != nil {
+	if err := g.write(dir, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	pol := &policy.Policy{ProfilesDir: dir}
@@ -211,9 +210,9 @@ func validateAppArmor(t *testing.T, text []byte) {
 }
 
 func TestGenerateAppArmorValidates(t *testing.T) {
-	g := generateFrom(t, record.GenerateOptions{Name: "busybox"}, straceLog, "testdata/busybox-f-stderr.strace")
-	validateAppArmor(t, g.Files[record.FileAppArmor])
-	aa := string(g.Files[record.FileAppArmor])
+	g := generateFrom(t, buildOptions{Name: "busybox"}, straceLog, "testdata/busybox-f-stderr.strace")
+	validateAppArmor(t, g.Files[fileAppArmor])
+	aa := string(g.Files[fileAppArmor])
 	for _, want := range []string{"profile runcage-busybox ", "network inet,", "/bin/busybox mrix,", "/usr/bin/busybox mrix,", "/tmp/** rwk,", "/dev/null rwk,", "/etc/hostname r,", "/proc/** r,"} {
 		if !strings.Contains(aa, want) {
 			t.Errorf("apparmor text lacks %q:\n%s", want, aa)
@@ -226,21 +225,21 @@ func TestGenerateAppArmorValidates(t *testing.T) {
 	}
 	// A trace with no file or socket evidence (an audit log) keeps general
 	// file access and the template's network rules.
-	audit := record.New("a", record.SourceAudit)
+	audit := New("a", SourceAudit)
 	audit.Syscalls = map[string]uint64{"accept4": 1, "epoll_wait": 2}
-	g, err := record.Generate(audit, record.GenerateOptions{Name: "audit"})
+	g, err := buildProfile(audit, buildOptions{Name: "audit"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	aa = string(g.Files[record.FileAppArmor])
+	aa = string(g.Files[fileAppArmor])
 	if !strings.Contains(aa, "\n  file,") || !strings.Contains(aa, "network inet6,") {
 		t.Errorf("audit-only profile restricts what the audit log cannot show:\n%s", aa)
 	}
-	validateAppArmor(t, g.Files[record.FileAppArmor])
+	validateAppArmor(t, g.Files[fileAppArmor])
 }
 
 func TestGenerateEmptyTrace(t *testing.T) {
-	g, err := record.Generate(record.New("empty", record.SourceRuncage), record.GenerateOptions{Name: "empty"})
+	g, err := buildProfile(New("empty", SourceRuncage), buildOptions{Name: "empty"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,43 +250,43 @@ func TestGenerateEmptyTrace(t *testing.T) {
 		t.Errorf("runc's syscalls include %v, which runtime/default denies", b)
 	}
 	prof := loadProfile(t, g)
-	if len(prof.Capabilities) != 0 || prof.Seccomp != record.FileSeccomp || prof.Mode != "enforce" || prof.UserNS != "required" {
+	if len(prof.Capabilities) != 0 || prof.Seccomp != fileSeccomp || prof.Mode != "enforce" || prof.UserNS != "required" {
 		t.Errorf("profile %+v", prof)
 	}
 }
 
 func TestWriteAtomicAndForce(t *testing.T) {
 	dir := t.TempDir()
-	tr := record.New("w", record.SourceRuncage)
+	tr := New("w", SourceRuncage)
 	tr.Syscalls["read"] = 1
-	g1, err := record.Generate(tr, record.GenerateOptions{Name: "w"})
+	g1, err := buildProfile(tr, buildOptions{Name: "w"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g1.Write(dir, false, nil); err != nil {
+	if err := g1.write(dir, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	tr.Syscalls["sendfile"] = 1
-	g2, err := record.Generate(tr, record.GenerateOptions{Name: "w"})
+	g2, err := buildProfile(tr, buildOptions{Name: "w"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g2.Write(dir, false, nil); !errors.Is(err, record.ErrProfileExists) {
+	if err := g2.write(dir, false, nil); !errors.Is(err, ErrProfileExists) {
 		t.Fatalf("overwrote without force: %v", err)
 	}
 	checkErr := errors.New("refused by check")
-	if err := g2.Write(dir, true, func(string) error { return checkErr }); !errors.Is(err, checkErr) {
+	if err := g2.write(dir, true, func(string) error { return checkErr }); !errors.Is(err, checkErr) {
 		t.Fatalf("check error not returned: %v", err)
 	}
-	got, _ := os.ReadFile(filepath.Join(dir, "w", record.FileSeccomp))
-	if !bytes.Equal(got, g1.Files[record.FileSeccomp]) {
+	got, _ := os.ReadFile(filepath.Join(dir, "w", fileSeccomp))
+	if !bytes.Equal(got, g1.Files[fileSeccomp]) {
 		t.Fatal("a failed check replaced the profile")
 	}
-	if err := g2.Write(dir, true, nil); err != nil {
+	if err := g2.write(dir, true, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = os.ReadFile(filepath.Join(dir, "w", record.FileSeccomp))
-	if !bytes.Equal(got, g2.Files[record.FileSeccomp]) {
+	got, _ = os.ReadFile(filepath.Join(dir, "w", fileSeccomp))
+	if !bytes.Equal(got, g2.Files[fileSeccomp]) {
 		t.Fatal("--force did not replace the profile")
 	}
 	ents, _ := os.ReadDir(dir)

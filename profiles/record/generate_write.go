@@ -10,22 +10,25 @@ import (
 	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runcage/runcage/runtime/spec"
 )
 
-// ErrProfileExists is returned by Write when the profile directory exists
-// and force is false.
+// ErrProfileExists is wrapped by the error of Generate when the profile
+// directory exists and GenerateOptions.Force is false.
 var ErrProfileExists = errors.New("profile exists")
 
-// Write installs the profile as the directory <profilesDir>/<g.Name>,
-// atomically: the files are written (O_EXCL, fsync) into a new temporary
-// directory <profilesDir>/.generate-XXXX/<g.Name>, check (if not nil) is
-// called with <profilesDir>/.generate-XXXX so that the caller can load the
-// profile from there as the policy would, and only then is the directory
+// write installs the profile as the directory <profilesDir>/<g.Name>,
+// atomically: the files are written (spec.WriteFileAtomic, 0644) into a
+// new temporary directory <profilesDir>/.generate-XXXX/<g.Name>, check
+// (if not nil) is called with <profilesDir>/.generate-XXXX so that the
+// caller can load the profile from there as the policy would, and only
+// then is the directory
 // renamed into place. A reader sees the old profile or the new one, never a
 // mix. Without force an existing profile is left alone and the error wraps
 // ErrProfileExists; with force it is replaced (renameat2 RENAME_EXCHANGE)
 // and then removed. The temporary directory is removed on every path.
-func (g *Generated) Write(profilesDir string, force bool, check func(tmpProfilesDir string) error) (err error) {
+func (g *Generated) write(profilesDir string, force bool, check func(tmpProfilesDir string) error) (err error) {
 	final := filepath.Join(profilesDir, g.Name)
 	if fi, err := os.Lstat(final); err == nil && !force {
 		return fmt.Errorf("write profile %s: %w (use --force to replace it)", final, ErrProfileExists)
@@ -52,8 +55,9 @@ func (g *Generated) Write(profilesDir string, force bool, check func(tmpProfiles
 		return fmt.Errorf("write profile: %w", err)
 	}
 	for _, name := range slices.Sorted(maps.Keys(g.Files)) {
-		if err := writeNew(filepath.Join(tmp, name), g.Files[name]); err != nil {
-			return fmt.Errorf("write profile: %w", err)
+		path := filepath.Join(tmp, name)
+		if err := spec.WriteFileAtomic(path, g.Files[name], 0o644); err != nil {
+			return fmt.Errorf("write profile: write %s: %w", path, err)
 		}
 	}
 	if err := syncDir(tmp); err != nil {
@@ -79,21 +83,6 @@ func (g *Generated) Write(profilesDir string, force bool, check func(tmpProfiles
 	}
 	if err := syncDir(profilesDir); err != nil {
 		return fmt.Errorf("write profile: %w", err)
-	}
-	return nil
-}
-
-// writeNew creates path (it must not exist), writes data and syncs it.
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

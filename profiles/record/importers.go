@@ -17,10 +17,10 @@ import (
 	"github.com/runcage/runcage/profiles/seccomp"
 )
 
-// Format names an input format that Import reads.
+// Format names an input format that importData reads.
 type Format string
 
-// Input formats.
+// inputInfo formats.
 const (
 	// FormatTrace is runcage's own trace JSON (Trace, Marshal).
 	FormatTrace Format = "runcage trace"
@@ -35,14 +35,14 @@ const (
 	FormatComplain Format = "runcage complain log"
 )
 
-// MaxImportSize bounds the input ImportFile reads.
-const MaxImportSize = 1 << 30
+// maxImportSize bounds the input importPath reads.
+const maxImportSize = 1 << 30
 
-// ErrUnknownFormat is returned by Import for input it cannot recognise.
-var ErrUnknownFormat = errors.New("input format not recognised (want a runcage trace, an `strace -f` log, audit type=SECCOMP records or a runcage complain log)")
+// errUnknownFormat is returned by importData for input it cannot recognise.
+var errUnknownFormat = errors.New("input format not recognised (want a runcage trace, an `strace -f` log, audit type=SECCOMP records or a runcage complain log)")
 
-// Imported is the result of Import.
-type Imported struct {
+// imported is the result of importData.
+type imported struct {
 	Trace  *Trace
 	Format Format
 	// Skipped counts input lines that were not understood (or, for
@@ -50,46 +50,46 @@ type Imported struct {
 	Skipped int
 }
 
-// ImportFile reads the file at path and imports it with Import.
-func ImportFile(path, name string) (*Imported, error) {
+// importPath reads the file at path and imports it with importData.
+func importPath(path, name string) (*imported, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxImportSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxImportSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
 	}
-	if len(data) > MaxImportSize {
-		return nil, fmt.Errorf("import %s: larger than %d bytes", path, MaxImportSize)
+	if len(data) > maxImportSize {
+		return nil, fmt.Errorf("import %s: larger than %d bytes", path, maxImportSize)
 	}
-	imp, err := Import(data, name)
+	imp, err := importData(data, name)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
 	}
 	return imp, nil
 }
 
-// Import detects the format of data (DetectFormat) and turns it into a
+// importData detects the format of data (detectFormat) and turns it into a
 // trace named name (a runcage trace keeps its own name). Every syscall name
 // in the result passes seccomp.CheckName; input that names anything else
 // is refused, since recordings and logs are hostile input.
-func Import(data []byte, name string) (*Imported, error) {
-	format, err := DetectFormat(data)
+func importData(data []byte, name string) (*imported, error) {
+	format, err := detectFormat(data)
 	if err != nil {
 		return nil, err
 	}
-	imp := &Imported{Format: format}
+	imp := &imported{Format: format}
 	switch format {
 	case FormatTrace:
 		imp.Trace, err = Parse(data)
 	case FormatComplain:
 		imp.Trace, imp.Skipped, err = ParseAuditLog(bytes.NewReader(data), name)
 	case FormatAudit:
-		imp.Trace, imp.Skipped, err = ParseAuditRecords(bytes.NewReader(data), name)
+		imp.Trace, imp.Skipped, err = parseAuditRecords(bytes.NewReader(data), name)
 	case FormatStrace:
-		imp.Trace, imp.Skipped, err = ParseStrace(bytes.NewReader(data), name)
+		imp.Trace, imp.Skipped, err = parseStrace(bytes.NewReader(data), name)
 	}
 	if err != nil {
 		return nil, err
@@ -104,21 +104,21 @@ func checkNames(t *Trace) error {
 	for _, m := range []map[string]uint64{t.Syscalls, t.Denied} {
 		for n := range m {
 			if err := seccomp.CheckName(n); err != nil {
-				return fmt.Errorf("%w: %w", ErrBadTrace, err)
+				return fmt.Errorf("%w: %w", errBadTrace, err)
 			}
 		}
 	}
 	return nil
 }
 
-// DetectFormat tells which format data is in, from its first lines: a JSON
+// detectFormat tells which format data is in, from its first lines: a JSON
 // object with "syscalls" is a runcage trace, JSON lines with "syscall" a
 // complain log, lines with type=SECCOMP (or type=1326) and syscall= audit
 // records, and lines that look like syscalls (name, '(' ...) an strace log.
-func DetectFormat(data []byte) (Format, error) {
+func detectFormat(data []byte) (Format, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return "", fmt.Errorf("%w: the input is empty", ErrUnknownFormat)
+		return "", fmt.Errorf("%w: the input is empty", errUnknownFormat)
 	}
 	if trimmed[0] == '{' {
 		var probe struct {
@@ -135,7 +135,7 @@ func DetectFormat(data []byte) (Format, error) {
 		if json.Unmarshal(first, &ev) == nil && ev.Syscall != nil {
 			return FormatComplain, nil
 		}
-		return "", fmt.Errorf("%w: JSON, but neither a runcage trace nor a complain log", ErrUnknownFormat)
+		return "", fmt.Errorf("%w: JSON, but neither a runcage trace nor a complain log", errUnknownFormat)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(trimmed))
 	sc.Buffer(make([]byte, 64*1024), maxLine)
@@ -156,7 +156,7 @@ func DetectFormat(data []byte) (Format, error) {
 	if straceLike > 0 && straceLike*2 >= lines {
 		return FormatStrace, nil
 	}
-	return "", ErrUnknownFormat
+	return "", errUnknownFormat
 }
 
 // maxLine bounds one input line (strace prints long argument lists).
@@ -173,17 +173,7 @@ var (
 	auditSyscallRE = regexp.MustCompile(`\bsyscall=([0-9A-Za-z_]+)`)
 )
 
-// auditArchNames maps the architecture names `ausearch -i` prints to OCI
-// names.
-var auditArchNames = map[string]specs.Arch{
-	"x86_64":  specs.ArchX86_64,
-	"i386":    specs.ArchX86,
-	"aarch64": specs.ArchAARCH64,
-	"armeb":   specs.ArchARM,
-	"arm":     specs.ArchARM,
-}
-
-// ParseAuditRecords reads kernel audit records and returns the trace of the
+// parseAuditRecords reads kernel audit records and returns the trace of the
 // syscalls named by its type=SECCOMP records: those a seccomp filter logged
 // (SCMP_ACT_LOG, or a denial with the log flag). Raw records name the
 // syscall by number and architecture (syscall=101 arch=c000003e); the
@@ -198,7 +188,7 @@ var auditArchNames = map[string]specs.Arch{
 // The record format is the kernel's audit_seccomp() (kernel/auditsc.c):
 // "auid=%u uid=%u gid=%u ses=%u subj=... pid=%d comm=%s exe=%s sig=%ld
 // arch=%x syscall=%ld compat=%d ip=0x%lx code=0x%x".
-func ParseAuditRecords(r io.Reader, name string) (*Trace, int, error) {
+func parseAuditRecords(r io.Reader, name string) (*Trace, int, error) {
 	t := New(name, SourceAudit)
 	skipped := 0
 	sc := bufio.NewScanner(r)
@@ -236,7 +226,7 @@ func ParseAuditRecords(r io.Reader, name string) (*Trace, int, error) {
 
 // auditSyscall resolves one record's arch= and syscall= values.
 func auditSyscall(archField, sysField string) (specs.Arch, string, error) {
-	if a, ok := auditArchNames[archField]; ok {
+	if a, ok := seccomp.ArchByAuditName(archField); ok {
 		if _, err := strconv.Atoi(sysField); err == nil {
 			n, _ := strconv.Atoi(sysField)
 			s, err := seccomp.SyscallName(a, n)

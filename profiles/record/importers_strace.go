@@ -39,7 +39,7 @@ func straceBody(line string) (string, bool) {
 	return body, false
 }
 
-// ParseStrace reads the output of `strace -f` and returns the trace it
+// parseStrace reads the output of `strace -f` and returns the trace it
 // proves: every syscall strace shows (whatever it returned: a call the
 // workload makes must keep getting its real answer under the generated
 // filter), the absolute paths named by path-taking calls with how they were
@@ -61,7 +61,7 @@ func straceBody(line string) (string, bool) {
 //
 // The paths are as the traced process named them: an strace of a command on
 // the host names host paths.
-func ParseStrace(r io.Reader, name string) (*Trace, int, error) {
+func parseStrace(r io.Reader, name string) (*Trace, int, error) {
 	t := New(name, SourceStrace)
 	p := &straceParser{t: t, pending: map[string]string{}}
 	sc := bufio.NewScanner(r)

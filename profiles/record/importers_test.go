@@ -19,9 +19,9 @@ import (
 // The second one has strace's "Process N attached" messages in the middle of
 // call lines, as strace writes them to stderr.
 
-func importFile(t *testing.T, path string) *Imported {
+func importFile(t *testing.T, path string) *imported {
 	t.Helper()
-	imp, err := ImportFile(path, "test")
+	imp, err := importPath(path, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestStraceArguments(t *testing.T) {
 		`[pid   102] --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=5, si_uid=0, si_status=0} ---`,
 		`[pid   102] +++ exited with 0 +++`,
 	}, "\n")
-	imp, err := Import([]byte(log), "args")
+	imp, err := importData([]byte(log), "args")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 }
 
 func TestImportAuditRecords(t *testing.T) {
-	if format, err := DetectFormat([]byte(readTestdata(t, "audit-seccomp.log"))); err != nil || format != FormatAudit {
+	if format, err := detectFormat([]byte(readTestdata(t, "audit-seccomp.log"))); err != nil || format != FormatAudit {
 		t.Fatalf("format %q, %v", format, err)
 	}
 	if _, err := seccomp.SyscallName("SCMP_ARCH_X86_64", 0); errors.Is(err, seccomp.ErrSeccompNotEnabled) {
@@ -236,7 +236,7 @@ func TestImportComplainLogAndTrace(t *testing.T) {
 not runcage's
 {"version":1,"time":"2026-11-23T12:00:06Z","container":"c2","name":"redis","profile":"p","mode":"complain","syscall":"mbind","count":2,"action":"allowed"}
 `
-	imp, err := Import([]byte(log), "redis")
+	imp, err := importData([]byte(log), "redis")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ not runcage's
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := Import(data, "ignored")
+	again, err := importData(data, "ignored")
 	if err != nil || again.Format != FormatTrace || !slices.Equal(again.Trace.SyscallNames(), []string{"mbind", "ptrace"}) {
 		t.Fatalf("trace round trip: %v %+v", err, again)
 	}
@@ -261,7 +261,7 @@ func TestImportRefuses(t *testing.T) {
 		"hostile trace": `{"version":1,"name":"x","source":"runcage","syscalls":{"read\n[apparmor]":1}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := Import([]byte(in), "x"); err == nil {
+			if _, err := importData([]byte(in), "x"); err == nil {
 				t.Fatal("imported")
 			}
 		})

@@ -1,6 +1,8 @@
 // Package record holds runcage's recording model: the trace format that the
-// recorder agent writes, that importers (strace logs, audit logs, complain
-// logs) produce, and that profile generation consumes.
+// recorder agent (profiles/recorder) writes and that importers (strace logs,
+// audit logs, complain logs) produce, and what is made of traces: profile
+// generation and installation (Generate), Diff and Export. It does not
+// depend on the agent.
 package record
 
 import (
@@ -88,17 +90,17 @@ func New(name, source string) *Trace {
 	return &Trace{Version: TraceVersion, Name: name, Source: source, Syscalls: map[string]uint64{}}
 }
 
-// ErrBadTrace is wrapped by every error about a trace's contents.
-var ErrBadTrace = errors.New("bad trace")
+// errBadTrace is wrapped by every error about a trace's contents.
+var errBadTrace = errors.New("bad trace")
 
 // Parse decodes and checks a trace.
 func Parse(data []byte) (*Trace, error) {
 	var t Trace
 	if err := json.Unmarshal(data, &t); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadTrace, err)
+		return nil, fmt.Errorf("%w: %w", errBadTrace, err)
 	}
 	if t.Version < 1 || t.Version > TraceVersion {
-		return nil, fmt.Errorf("%w: version %d (this runcage reads 1 to %d)", ErrBadTrace, t.Version, TraceVersion)
+		return nil, fmt.Errorf("%w: version %d (this runcage reads 1 to %d)", errBadTrace, t.Version, TraceVersion)
 	}
 	if t.Syscalls == nil {
 		t.Syscalls = map[string]uint64{}
@@ -123,7 +125,7 @@ func (t *Trace) Normalize() {
 	t.Containers = slices.Compact(t.Containers)
 	byPath := map[string]string{}
 	for _, f := range t.Files {
-		byPath[f.Path] = unionLetters(byPath[f.Path], f.Access)
+		byPath[f.Path] = UnionAccess(byPath[f.Path], f.Access)
 	}
 	t.Files = t.Files[:0]
 	for _, p := range slices.Sorted(maps.Keys(byPath)) {
@@ -190,7 +192,9 @@ func (t *Trace) SyscallNames() []string {
 	return slices.Sorted(maps.Keys(t.Syscalls))
 }
 
-func unionLetters(a, b string) string {
+// UnionAccess returns the union of two FileAccess.Access letter sets,
+// sorted.
+func UnionAccess(a, b string) string {
 	seen := map[rune]bool{}
 	for _, r := range a + b {
 		seen[r] = true

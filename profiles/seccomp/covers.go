@@ -92,24 +92,6 @@ func AllowedSyscalls(f *specs.LinuxSeccomp) []string {
 	return out
 }
 
-// nativeArch maps GOARCH to the seccomp architecture libseccomp always adds
-// to a filter.
-var nativeArch = map[string]specs.Arch{
-	"386":      specs.ArchX86,
-	"amd64":    specs.ArchX86_64,
-	"arm":      specs.ArchARM,
-	"arm64":    specs.ArchAARCH64,
-	"loong64":  specs.ArchLOONGARCH64,
-	"mips":     specs.ArchMIPS,
-	"mipsle":   specs.ArchMIPSEL,
-	"mips64":   specs.ArchMIPS64,
-	"mips64le": specs.ArchMIPSEL64,
-	"ppc64":    specs.ArchPPC64,
-	"ppc64le":  specs.ArchPPC64LE,
-	"riscv64":  specs.ArchRISCV64,
-	"s390x":    specs.ArchS390X,
-}
-
 // effectiveArches returns the architectures a filter listing archs accepts:
 // those, plus the native one.
 func effectiveArches(archs []specs.Arch) []specs.Arch {

@@ -45,10 +45,8 @@ func Default() *specs.LinuxSeccomp {
 // meaning "keep the list as it is".
 func NativeArches() []specs.Arch {
 	switch goruntime.GOARCH {
-	case "amd64":
-		return []specs.Arch{specs.ArchX86_64}
-	case "arm64":
-		return []specs.Arch{specs.ArchAARCH64}
+	case "amd64", "arm64":
+		return []specs.Arch{nativeArch[goruntime.GOARCH]}
 	}
 	return nil
 }

@@ -46,29 +46,6 @@ var operators = map[specs.LinuxSeccompOperator]bool{
 	specs.OpMaskedEqual:  true,
 }
 
-// archNames maps the OCI architecture names runc knows to libseccomp's names
-// (runc's libcontainer/seccomp/config.go).
-var archNames = map[specs.Arch]string{
-	specs.ArchX86:         "x86",
-	specs.ArchX86_64:      "amd64",
-	specs.ArchX32:         "x32",
-	specs.ArchARM:         "arm",
-	specs.ArchAARCH64:     "arm64",
-	specs.ArchMIPS:        "mips",
-	specs.ArchMIPS64:      "mips64",
-	specs.ArchMIPS64N32:   "mips64n32",
-	specs.ArchMIPSEL:      "mipsel",
-	specs.ArchMIPSEL64:    "mipsel64",
-	specs.ArchMIPSEL64N32: "mipsel64n32",
-	specs.ArchPPC:         "ppc",
-	specs.ArchPPC64:       "ppc64",
-	specs.ArchPPC64LE:     "ppc64le",
-	specs.ArchRISCV64:     "riscv64",
-	specs.ArchS390:        "s390",
-	specs.ArchS390X:       "s390x",
-	specs.ArchLOONGARCH64: "loong64",
-}
-
 // flagTsync is accepted and ignored by runc; it is not in the runtime-spec.
 const flagTsync specs.LinuxSeccompFlag = "SECCOMP_FILTER_FLAG_TSYNC"
 

@@ -1,22 +1,17 @@
 package commands
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
-	"github.com/runcage/runcage/profiles/apparmor"
-	"github.com/runcage/runcage/profiles/policy"
-	recording "github.com/runcage/runcage/profiles/record"
+	"github.com/runcage/runcage/profiles/record"
 	"github.com/runcage/runcage/profiles/seccomp"
+	"github.com/runcage/runcage/runtime/spec"
 )
 
 // profileRecordCommands are the `runcage profile` subcommands that work on
@@ -43,9 +38,9 @@ func profileRecordCommands(f *Front) []*cli.Command {
 				if err != nil {
 					return err
 				}
-				return profileWrite(c.App.Writer, c.App.ErrWriter, writeRequest{
-					name: c.String("name"), dir: dir, force: c.Bool("force"),
-					allowDangerous: c.Bool("allow-dangerous"), inputs: c.Args().Slice(), filesOnly: true,
+				return profileGenerate(c, record.GenerateOptions{
+					Name: c.String("name"), ProfilesDir: dir, Force: c.Bool("force"),
+					AllowDangerous: c.Bool("allow-dangerous"), Inputs: c.Args().Slice(), FilesOnly: true,
 				})
 			},
 		},
@@ -62,9 +57,9 @@ func profileRecordCommands(f *Front) []*cli.Command {
 				if err != nil {
 					return err
 				}
-				return profileWrite(c.App.Writer, c.App.ErrWriter, writeRequest{
-					name: c.String("name"), dir: dir, force: c.Bool("force"),
-					allowDangerous: c.Bool("allow-dangerous"), inputs: c.Args().Slice(),
+				return profileGenerate(c, record.GenerateOptions{
+					Name: c.String("name"), ProfilesDir: dir, Force: c.Bool("force"),
+					AllowDangerous: c.Bool("allow-dangerous"), Inputs: c.Args().Slice(),
 				})
 			},
 		},
@@ -118,12 +113,15 @@ func profileRecordCommands(f *Front) []*cli.Command {
 				if err != nil {
 					return err
 				}
-				out, err := profileExport(dir, args[0], c.String("format"), c.String("namespace"))
+				out, err := record.Export(args[0], dir, c.String("format"), c.String("namespace"))
 				if err != nil {
 					return err
 				}
 				if o := output; o != "" && o != "-" {
-					return writeFileAtomic(o, out)
+					if err := spec.WriteFileAtomic(o, out, 0o644); err != nil {
+						return fmt.Errorf("write %s: %w", o, err)
+					}
+					return nil
 				}
 				_, err = c.App.Writer.Write(out)
 				return err
@@ -144,167 +142,29 @@ func profilesDir(f *Front, flag string) (string, error) {
 	return pol.ProfilesDir, nil
 }
 
-type writeRequest struct {
-	name           string
-	dir            string
-	force          bool
-	allowDangerous bool
-	inputs         []string
-	// filesOnly: inputs must be files (generate); otherwise they may also
-	// be profiles (merge).
-	filesOnly bool
-}
-
-// profileWrite implements generate and merge: it loads every input, merges
-// them, generates the profile, proves its seccomp filter compiles with
-// libseccomp and its AppArmor text with apparmor_parser, checks the policy
-// loads it, and installs it. Warnings go to errw.
-func profileWrite(w, errw io.Writer, r writeRequest) error {
-	if err := policy.ValidName(r.name); err != nil {
-		return err
-	}
-	if err := apparmor.ValidName(r.name); err != nil {
-		return err
-	}
-	merged := recording.New(r.name, recording.SourceMerged)
-	merged.Complete = true
-	var inputs []recording.Input
-	sources := map[string]bool{}
-	for _, in := range r.inputs {
-		var l *recording.Loaded
-		var err error
-		if r.filesOnly {
-			var imp *recording.Imported
-			if imp, err = recording.ImportFile(in, filepath.Base(in)); err == nil {
-				l = &recording.Loaded{Arg: in, Trace: imp.Trace, Format: imp.Format}
-				if imp.Skipped > 0 {
-					fmt.Fprintf(errw, "runcage: %s: %d lines not understood, skipped\n", in, imp.Skipped)
-				}
-			}
-		} else {
-			l, err = recording.Load(in, r.dir)
-		}
-		if err != nil {
-			return err
-		}
-		format := l.Format
-		if l.IsProfile {
-			format = "runcage profile"
-		}
-		inputs = append(inputs, recording.Input{Path: in, Format: format, Syscalls: len(l.Trace.Syscalls)})
-		sources[l.Trace.Source] = true
-		merged.Merge(l.Trace)
-	}
-	if len(sources) == 1 {
-		for s := range sources {
-			merged.Source = s
-		}
-	}
-	merged.Name = r.name
-	g, err := recording.Generate(merged, recording.GenerateOptions{Name: r.name, AllowDangerous: r.allowDangerous, Inputs: inputs})
+// profileGenerate runs record.Generate for generate and merge, printing its
+// warnings to the app's error writer and what it wrote to its writer.
+func profileGenerate(c *cli.Context, o record.GenerateOptions) error {
+	errw := c.App.ErrWriter
+	o.Warn = func(msg string) { fmt.Fprintf(errw, "runcage: %s\n", msg) }
+	g, err := record.Generate(context.Background(), o)
 	if err != nil {
 		return err
 	}
-	for _, d := range g.Dangerous {
-		if r.allowDangerous {
-			fmt.Fprintf(errw, "runcage: warning: allowing %s, which runtime/default denies (--allow-dangerous)\n", d)
-		} else {
-			fmt.Fprintf(errw, "runcage: warning: the inputs show %s, which runtime/default denies; left out (use --allow-dangerous to include it)\n", d)
-		}
-	}
-	for _, msg := range g.Warnings {
-		fmt.Fprintf(errw, "runcage: warning: %s\n", msg)
-	}
-	if err := seccomp.Compile(g.Seccomp); err != nil {
-		if !errors.Is(err, seccomp.ErrSeccompNotEnabled) {
-			return fmt.Errorf("generated seccomp filter: %w", err)
-		}
-		fmt.Fprintf(errw, "runcage: warning: %v; the filter was not compiled\n", err)
-	}
-	if err := apparmor.Validate(context.Background(), g.Files[recording.FileAppArmor]); err != nil {
-		if !errors.Is(err, apparmor.ErrParserMissing) {
-			return fmt.Errorf("generated apparmor profile: %w", err)
-		}
-		fmt.Fprintf(errw, "runcage: warning: %v; the AppArmor profile was not validated\n", err)
-	}
-	check := func(tmpDir string) error {
-		pol := &policy.Policy{ProfilesDir: tmpDir}
-		prof, err := pol.Profile(r.name)
-		if err != nil {
-			return err
-		}
-		_, err = pol.Seccomp(prof)
-		return err
-	}
-	if err := g.Write(r.dir, r.force, check); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "wrote %s: %d syscalls allowed, capabilities %v\n",
-		filepath.Join(r.dir, r.name), len(seccomp.AllowedSyscalls(g.Seccomp)), g.Capabilities)
+	fmt.Fprintf(c.App.Writer, "wrote %s: %d syscalls allowed, capabilities %v\n",
+		filepath.Join(o.ProfilesDir, o.Name), len(seccomp.AllowedSyscalls(g.Seccomp)), g.Capabilities)
 	return nil
 }
 
 // profileDiff prints how B differs from A and reports whether it does.
 func profileDiff(w io.Writer, dir, a, b string) (bool, error) {
-	la, err := recording.Load(a, dir)
+	la, err := record.Load(a, dir)
 	if err != nil {
 		return false, err
 	}
-	lb, err := recording.Load(b, dir)
+	lb, err := record.Load(b, dir)
 	if err != nil {
 		return false, err
 	}
-	return recording.Diff(w, la, lb)
-}
-
-// profileExport renders profile (a name, a directory, or a trace) in format.
-func profileExport(dir, profile, format, namespace string) ([]byte, error) {
-	l, err := recording.Load(profile, dir)
-	if err != nil {
-		return nil, err
-	}
-	f, err := l.Filter()
-	if err != nil {
-		return nil, err
-	}
-	name := filepath.Base(profile)
-	if !l.IsProfile {
-		name = filepath.Base(profile)
-		if ext := filepath.Ext(name); ext != "" {
-			name = name[:len(name)-len(ext)]
-		}
-	}
-	switch format {
-	case "spo":
-		return recording.ExportSPO(f, name, namespace)
-	case "localhost":
-		if namespace != "" {
-			return nil, fmt.Errorf("--namespace applies to --format spo only")
-		}
-		return recording.ExportLocalhost(f)
-	}
-	return nil, fmt.Errorf("unknown format %q (want spo or localhost)", format)
-}
-
-// writeFileAtomic writes data to path through a new temporary file beside
-// it (O_EXCL) and a rename, so that path never holds a partial file.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, werr := io.Copy(f, bytes.NewReader(data))
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr, os.Chmod(tmp, 0o644)); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := unix.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return record.Diff(w, la, lb)
 }

@@ -1,6 +1,6 @@
 //go:build cgo && seccomp
 
-package record
+package recorder
 
 import (
 	"fmt"
@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
+
+	"github.com/runcage/runcage/profiles/seccomp"
 )
 
 // maxSyscallNr bounds the syscall numbers KnownSyscalls asks libseccomp
@@ -18,27 +20,15 @@ const maxSyscallNr = 1024
 // x32Bit is __X32_SYSCALL_BIT: x32 syscalls are x86_64 ones with it set.
 const x32Bit = 0x40000000
 
-var libArch = map[specs.Arch]string{
-	specs.ArchX86_64:  "x86_64",
-	specs.ArchX86:     "x86",
-	specs.ArchX32:     "x32",
-	specs.ArchAARCH64: "arm64",
-	specs.ArchARM:     "arm",
-}
-
 // KnownSyscalls returns, sorted, the name of every syscall libseccomp knows
 // on any of arches (the native architecture if arches is empty).
 func KnownSyscalls(arches []specs.Arch) ([]string, error) {
 	if len(arches) == 0 {
-		native, err := libseccomp.GetNativeArch()
-		if err != nil {
-			return nil, fmt.Errorf("list syscalls: %w", err)
-		}
-		arches = []specs.Arch{specs.Arch("SCMP_ARCH_" + upper(native.String()))}
+		arches = seccomp.NativeArches()
 	}
 	set := map[string]bool{}
 	for _, a := range arches {
-		ls, ok := libArch[a]
+		ls, ok := seccomp.LibseccompArch(a)
 		if !ok {
 			continue
 		}
@@ -67,16 +57,6 @@ func KnownSyscalls(arches []specs.Arch) ([]string, error) {
 	return names, nil
 }
 
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
-}
-
 // libNames resolves syscall numbers with libseccomp, caching each answer.
 // It is safe for concurrent use.
 type libNames struct {
@@ -86,10 +66,10 @@ type libNames struct {
 
 type archName struct{ arch, name string }
 
-// NewSyscallNames returns the Names the agent uses on this host.
-func NewSyscallNames() Names { return &libNames{cache: map[uint64]archName{}} }
+// newNameResolver returns the nameResolver the agent uses on this host.
+func newNameResolver() nameResolver { return &libNames{cache: map[uint64]archName{}} }
 
-// Name implements Names.
+// Name implements nameResolver.
 func (l *libNames) Name(auditArch uint32, nr int32) (arch, name string, ok bool) {
 	key := uint64(auditArch)<<32 | uint64(uint32(nr))
 	l.mu.Lock()
@@ -104,15 +84,7 @@ func (l *libNames) Name(auditArch uint32, nr int32) (arch, name string, ok bool)
 
 func resolveLib(auditArch uint32, nr int32) archName {
 	oci := ociArch(auditArch, nr)
-	ls, ok := libArch[oci]
-	if !ok {
-		return archName{arch: string(oci)}
-	}
-	arch, err := libseccomp.GetArchFromString(ls)
-	if err != nil {
-		return archName{arch: string(oci)}
-	}
-	n, err := libseccomp.ScmpSyscall(nr).GetNameByArch(arch)
+	n, err := seccomp.SyscallName(oci, int(nr))
 	if err != nil {
 		return archName{arch: string(oci)}
 	}

@@ -1,4 +1,4 @@
-package record
+package recorder
 
 import (
 	"encoding/json"
@@ -15,6 +15,9 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/runcage/runcage/profiles/record"
+	"github.com/runcage/runcage/runtime/spec"
 )
 
 // RunAgent is the recorder agent's main loop. It listens on cfg.Socket,
@@ -41,7 +44,7 @@ func RunAgent(cfg AgentConfig, ready io.WriteCloser, logw io.Writer) (err error)
 		return err
 	}
 	if cfg.Interval <= 0 {
-		cfg.Interval = DefaultInterval
+		cfg.Interval = defaultInterval
 	}
 	var auditOut io.Writer
 	if cfg.Mode != ModeRecord {
@@ -52,7 +55,7 @@ func RunAgent(cfg AgentConfig, ready io.WriteCloser, logw io.Writer) (err error)
 		defer f.Close()
 		auditOut = f
 	}
-	h, err := NewHandler(cfg, NewSyscallNames(), NewProcTarget(), auditOut, nil)
+	h, err := newHandler(cfg, newNameResolver(), newProcTarget(), auditOut, nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -143,7 +146,7 @@ func RunAgent(cfg AgentConfig, ready io.WriteCloser, logw io.Writer) (err error)
 
 // server holds what the goroutines of one agent share.
 type server struct {
-	h    *Handler
+	h    *handler
 	lg   *log.Logger
 	done chan struct{}
 	// guard is the link to the watchdog (nil: none).
@@ -273,7 +276,7 @@ func (s *server) serve(fd notifyFD) {
 	defer func() { s.done <- struct{}{} }()
 	defer unix.Close(int(fd))
 	_ = fd.setSyncWakeup()
-	var n Notif
+	var n notification
 	for {
 		ok, err := fd.wait()
 		if err != nil {
@@ -318,13 +321,13 @@ func newRecordingWriter(dir, name, container string, start time.Time) (*recordin
 	return &recordingWriter{dir: dir, name: name, part: part}, nil
 }
 
-func (w *recordingWriter) write(t *Trace) error {
+func (w *recordingWriter) write(t *record.Trace) error {
 	b, err := t.Marshal()
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(w.part, b); err != nil {
-		return err
+	if err := spec.WriteFileAtomic(w.part, b, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", w.part, err)
 	}
 	lock, err := os.OpenFile(filepath.Join(w.dir, w.name+".lock"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -338,14 +341,14 @@ func (w *recordingWriter) write(t *Trace) error {
 	if err != nil {
 		return fmt.Errorf("merge recording: %w", err)
 	}
-	merged := New(w.name, SourceRuncage)
+	merged := record.New(w.name, record.SourceRuncage)
 	complete := true
 	for _, p := range parts {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return fmt.Errorf("merge recording: %w", err)
 		}
-		pt, err := Parse(data)
+		pt, err := record.Parse(data)
 		if err != nil {
 			return fmt.Errorf("merge recording %s: %w", p, err)
 		}
@@ -357,29 +360,8 @@ func (w *recordingWriter) write(t *Trace) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(w.dir, w.name+".json"), mb)
-}
-
-// writeAtomic writes data to path through a new temporary file beside it
-// (O_EXCL), synced and renamed into place.
-func writeAtomic(path string, data []byte) error {
-	tmp := fmt.Sprintf("%s.tmp-%d-%d", path, os.Getpid(), time.Now().UnixNano())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	path := filepath.Join(w.dir, w.name+".json")
+	if err := spec.WriteFileAtomic(path, mb, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package record
+package recorder
 
 import (
 	"bufio"
@@ -80,18 +80,18 @@ func (fd notifyFD) wait() (bool, error) {
 
 // recv receives one notification. ENOENT means the caller went away before
 // it could be received; the caller should wait again.
-func (fd notifyFD) recv(n *Notif) error {
+func (fd notifyFD) recv(n *notification) error {
 	var raw seccompNotif // the kernel refuses a buffer that is not zeroed
 	if err := ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&raw)); err != nil {
 		return err
 	}
-	*n = Notif{ID: raw.id, Pid: raw.pid, Arch: raw.arch, Nr: raw.nr, Args: raw.args}
+	*n = notification{ID: raw.id, Pid: raw.pid, Arch: raw.arch, Nr: raw.nr, Args: raw.args}
 	return nil
 }
 
 // send answers notification id. ENOENT (the caller was interrupted or
 // died) is not an error.
-func (fd notifyFD) send(id uint64, r Response) error {
+func (fd notifyFD) send(id uint64, r response) error {
 	resp := seccompNotifResp{id: id}
 	if r.Continue {
 		resp.flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
@@ -117,8 +117,8 @@ func (fd notifyFD) valid(id uint64) bool {
 // inside the container, it only reads /proc's own links and files.
 type procTarget struct{}
 
-// NewProcTarget returns the Target the agent uses on Linux.
-func NewProcTarget() Target { return procTarget{} }
+// newProcTarget returns the processReader the agent uses on Linux.
+func newProcTarget() processReader { return procTarget{} }
 
 const pageSize = 4096
 
@@ -195,19 +195,19 @@ func (procTarget) Dir(pid uint32, dirfd int32) (string, error) {
 
 // Creds reads /proc/<pid>/status and maps the ids through the process's
 // uid_map and gid_map into its own user namespace.
-func (procTarget) Creds(pid uint32) (Creds, error) {
+func (procTarget) Creds(pid uint32) (procCreds, error) {
 	base := "/proc/" + strconv.FormatUint(uint64(pid), 10)
 	status, err := os.ReadFile(base + "/status")
 	if err != nil {
-		return Creds{}, fmt.Errorf("read credentials: %w", err)
+		return procCreds{}, fmt.Errorf("read credentials: %w", err)
 	}
 	uidMap, err := readIDMap(base + "/uid_map")
 	if err != nil {
-		return Creds{}, err
+		return procCreds{}, err
 	}
 	gidMap, err := readIDMap(base + "/gid_map")
 	if err != nil {
-		return Creds{}, err
+		return procCreds{}, err
 	}
 	return parseCreds(status, uidMap, gidMap)
 }
@@ -249,8 +249,8 @@ func toInside(m []idRange, id uint32) uint32 {
 	return 65534
 }
 
-func parseCreds(status []byte, uidMap, gidMap []idRange) (Creds, error) {
-	var c Creds
+func parseCreds(status []byte, uidMap, gidMap []idRange) (procCreds, error) {
+	var c procCreds
 	found := 0
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
@@ -263,14 +263,14 @@ func parseCreds(status []byte, uidMap, gidMap []idRange) (Creds, error) {
 		for _, s := range f {
 			v, err := strconv.ParseUint(s, 10, 32)
 			if err != nil {
-				return Creds{}, fmt.Errorf("parse credentials: %w", err)
+				return procCreds{}, fmt.Errorf("parse credentials: %w", err)
 			}
 			ids = append(ids, uint32(v))
 		}
 		switch key {
 		case "Uid", "Gid":
 			if len(ids) != 4 {
-				return Creds{}, fmt.Errorf("parse credentials: %s has %d ids", key, len(ids))
+				return procCreds{}, fmt.Errorf("parse credentials: %s has %d ids", key, len(ids))
 			}
 			m, dst := uidMap, []*uint32{&c.Uid, &c.Euid, &c.Suid, &c.Fsuid}
 			if key == "Gid" {
@@ -287,7 +287,7 @@ func parseCreds(status []byte, uidMap, gidMap []idRange) (Creds, error) {
 		}
 	}
 	if found != 2 {
-		return Creds{}, errors.New("parse credentials: no Uid or Gid line")
+		return procCreds{}, errors.New("parse credentials: no Uid or Gid line")
 	}
 	return c, nil
 }

@@ -1,4 +1,4 @@
-package record
+package recorder
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runcage/runcage/profiles/record"
 )
 
 // fakeNames resolves x86_64 numbers from a small table.
@@ -25,7 +27,7 @@ func (f fakeNames) Name(arch uint32, nr int32) (string, string, bool) {
 type fakeTarget struct {
 	mem   map[uint64][]byte
 	cwd   string
-	creds Creds
+	creds procCreds
 }
 
 func (f *fakeTarget) Read(pid uint32, addr uint64, buf []byte) (int, error) {
@@ -48,7 +50,7 @@ func (f *fakeTarget) ReadString(pid uint32, addr uint64, max int) (string, error
 }
 
 func (f *fakeTarget) Dir(pid uint32, dirfd int32) (string, error) { return f.cwd, nil }
-func (f *fakeTarget) Creds(pid uint32) (Creds, error)             { return f.creds, nil }
+func (f *fakeTarget) Creds(pid uint32) (procCreds, error)         { return f.creds, nil }
 
 const (
 	nrRead    = 0
@@ -82,8 +84,8 @@ func testFilter() *specs.LinuxSeccomp {
 	}
 }
 
-func notif(nr int32, args ...uint64) Notif {
-	n := Notif{ID: 7, Pid: 42, Arch: auditArchX86_64, Nr: nr}
+func notif(nr int32, args ...uint64) notification {
+	n := notification{ID: 7, Pid: 42, Arch: 0xc000003e /* AUDIT_ARCH_X86_64 */, Nr: nr}
 	copy(n.Args[:], args)
 	return n
 }
@@ -173,18 +175,18 @@ func TestNotifyFilter(t *testing.T) {
 
 	f := testFilter()
 	f.ListenerPath = "/other.sock"
-	if _, err := NotifyFilter(f, known, ModeRecord, "/run/x.sock"); !errors.Is(err, ErrHasListener) {
+	if _, err := NotifyFilter(f, known, ModeRecord, "/run/x.sock"); !errors.Is(err, errHasListener) {
 		t.Errorf("a bundle with its own listener: err = %v", err)
 	}
 }
 
-func newTestHandler(t *testing.T, mode string, tgt *fakeTarget, audit *bytes.Buffer, now func() time.Time) *Handler {
+func newTestHandler(t *testing.T, mode string, tgt *fakeTarget, audit *bytes.Buffer, now func() time.Time) *handler {
 	t.Helper()
 	var w interface{ Write([]byte) (int, error) }
 	if audit != nil {
 		w = audit
 	}
-	h, err := NewHandler(AgentConfig{Mode: mode, Name: "web", Container: "c1", Profile: "p", Filter: testFilter()}, names, tgt, w, now)
+	h, err := newHandler(AgentConfig{Mode: mode, Name: "web", Container: "c1", Profile: "p", Filter: testFilter()}, names, tgt, w, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,25 +205,25 @@ func TestHandlerRecord(t *testing.T) {
 			0x4000: cstr("/srv/f"),
 		},
 		cwd:   "/var/lib",
-		creds: Creds{Uid: 1000, Euid: 1000, Suid: 1000, Fsuid: 1000, Gid: 1000, Egid: 1000},
+		creds: procCreds{Uid: 1000, Euid: 1000, Suid: 1000, Fsuid: 1000, Gid: 1000, Egid: 1000},
 	}
 	h := newTestHandler(t, ModeRecord, tgt, nil, nil)
 	valid := func() bool { return true }
 	cases := []struct {
-		n    Notif
-		want Response
+		n    notification
+		want response
 	}{
-		{notif(nrRead), Response{Continue: true}},
-		{notif(nrRead), Response{Continue: true}},
-		{notif(nrOpen, 0x1000, 0), Response{Continue: true}},
-		{notif(nrOpenat, uint64(0xffffff9c), 0x2000, 0o101), Response{Continue: true}}, // AT_FDCWD, O_WRONLY|O_CREAT
-		{notif(nrSocket, afInet, 3, 1), Response{Continue: true}},                      // SOCK_RAW
-		{notif(nrBind, 3, 0x3000, 16), Response{Continue: true}},
-		{notif(nrChown, 0x4000, 0, 0xffffffff), Response{Continue: true}},
-		{notif(nrSetuid, 1000), Response{Continue: true}},
-		{notif(nrMount), Response{Errno: 1}},
-		{notif(nrClone, 0x10000000), Response{Errno: 1}},
-		{notif(999), Response{Errno: 1}},
+		{notif(nrRead), response{Continue: true}},
+		{notif(nrRead), response{Continue: true}},
+		{notif(nrOpen, 0x1000, 0), response{Continue: true}},
+		{notif(nrOpenat, uint64(0xffffff9c), 0x2000, 0o101), response{Continue: true}}, // AT_FDCWD, O_WRONLY|O_CREAT
+		{notif(nrSocket, afInet, 3, 1), response{Continue: true}},                      // SOCK_RAW
+		{notif(nrBind, 3, 0x3000, 16), response{Continue: true}},
+		{notif(nrChown, 0x4000, 0, 0xffffffff), response{Continue: true}},
+		{notif(nrSetuid, 1000), response{Continue: true}},
+		{notif(nrMount), response{Errno: 1}},
+		{notif(nrClone, 0x10000000), response{Errno: 1}},
+		{notif(999), response{Errno: 1}},
 	}
 	for _, c := range cases {
 		if got := h.Handle(c.n, valid); got != c.want {
@@ -235,11 +237,11 @@ func TestHandlerRecord(t *testing.T) {
 	if !tr.Complete || tr.Name != "web" || !slices.Equal(tr.Containers, []string{"c1"}) || tr.Arch != "SCMP_ARCH_X86_64" {
 		t.Errorf("trace header: %+v", tr)
 	}
-	wantFiles := []FileAccess{{"/etc/passwd", "r"}, {"/srv/f", "w"}, {"/var/lib/data/x.db", "cw"}}
+	wantFiles := []record.FileAccess{{Path: "/etc/passwd", Access: "r"}, {Path: "/srv/f", Access: "w"}, {Path: "/var/lib/data/x.db", Access: "cw"}}
 	if !slices.Equal(tr.Files, wantFiles) {
 		t.Errorf("files = %v, want %v", tr.Files, wantFiles)
 	}
-	if len(tr.Sockets) != 1 || tr.Sockets[0] != (Socket{Family: "AF_INET", Type: "SOCK_RAW", Protocol: 1}) {
+	if len(tr.Sockets) != 1 || tr.Sockets[0] != (record.Socket{Family: "AF_INET", Type: "SOCK_RAW", Protocol: 1}) {
 		t.Errorf("sockets = %v", tr.Sockets)
 	}
 	for _, c := range []string{"CAP_NET_RAW", "CAP_NET_BIND_SERVICE", "CAP_CHOWN"} {
@@ -286,7 +288,7 @@ func TestHandlerComplainAndEnforce(t *testing.T) {
 	}
 	clock = clock.Add(auditThrottle)
 	h.Flush(false)
-	tr, skipped, err := ParseAuditLog(&buf, "web")
+	tr, skipped, err := record.ParseAuditLog(&buf, "web")
 	if err != nil || skipped != 0 {
 		t.Fatal(err, skipped)
 	}

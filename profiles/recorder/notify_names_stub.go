@@ -1,6 +1,6 @@
 //go:build !cgo || !seccomp
 
-package record
+package recorder
 
 import (
 	"errors"
@@ -15,9 +15,9 @@ var errNoLibseccomp = errors.New("runcage was built without libseccomp (build ta
 // KnownSyscalls needs libseccomp; this build has none.
 func KnownSyscalls([]specs.Arch) ([]string, error) { return nil, errNoLibseccomp }
 
-// NewSyscallNames returns a Names that resolves nothing: every notified
+// newNameResolver returns a nameResolver that resolves nothing: every notified
 // syscall is then answered with the filter's default action.
-func NewSyscallNames() Names { return noNames{} }
+func newNameResolver() nameResolver { return noNames{} }
 
 type noNames struct{}
 

@@ -1,4 +1,4 @@
-package record
+package recorder
 
 import (
 	"errors"
@@ -21,9 +21,9 @@ const (
 	ModeEnforce = "enforce"
 )
 
-// ErrHasListener is returned when the bundle's filter already names a
+// errHasListener is returned when the bundle's filter already names a
 // seccomp listener: a container has one listener, and it is not runcage's.
-var ErrHasListener = errors.New("bundle already has a seccomp listener")
+var errHasListener = errors.New("bundle already has a seccomp listener")
 
 // NotifyFilter returns the filter runcage writes into a bundle whose
 // container gets an agent, built from enforced, the filter the profile would
@@ -51,7 +51,7 @@ func NotifyFilter(enforced *specs.LinuxSeccomp, known []string, mode, listener s
 		return nil, errors.New("build notify filter: no seccomp filter")
 	}
 	if enforced.ListenerPath != "" {
-		return nil, fmt.Errorf("build notify filter: %w (%s)", ErrHasListener, enforced.ListenerPath)
+		return nil, fmt.Errorf("build notify filter: %w (%s)", errHasListener, enforced.ListenerPath)
 	}
 	switch mode {
 	case ModeRecord, ModeComplain, ModeEnforce:

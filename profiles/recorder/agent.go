@@ -1,4 +1,10 @@
-package record
+// Package recorder is runcage's recorder agent: the process that serves a
+// container's seccomp user notifications (record, complain and enforce with
+// log_denied), the filter that hands syscalls to it (NotifyFilter), and the
+// watchdog that kills the container if the agent dies (Watch). What it
+// records is a record.Trace; what it logs are record.AuditEvents. It
+// depends on profiles/record, never the other way.
+package recorder
 
 import (
 	"encoding/binary"
@@ -10,10 +16,13 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runcage/runcage/profiles/record"
+	"github.com/runcage/runcage/profiles/seccomp"
 )
 
-// Notif is one seccomp user notification (struct seccomp_notif), decoded.
-type Notif struct {
+// notification is one seccomp user notification (struct seccomp_notif), decoded.
+type notification struct {
 	// ID identifies the notification for the answer and for validity checks.
 	ID uint64
 	// Pid is the calling thread's id in the agent's pid namespace.
@@ -26,34 +35,34 @@ type Notif struct {
 	Args [6]uint64
 }
 
-// Response is the agent's answer to one notification.
-type Response struct {
+// response is the agent's answer to one notification.
+type response struct {
 	// Continue lets the syscall run (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
 	Continue bool
 	// Errno, when Continue is false, is the error the syscall returns.
 	Errno int
 }
 
-// Names resolves a syscall number to its name.
-type Names interface {
+// nameResolver resolves a syscall number to its name.
+type nameResolver interface {
 	// Name returns the OCI name of the architecture ("SCMP_ARCH_X86_64")
 	// and the syscall's name; ok is false for a number it does not know.
 	Name(auditArch uint32, nr int32) (arch, name string, ok bool)
 }
 
 // Creds are a process's ids as its own user namespace sees them.
-type Creds struct {
+type procCreds struct {
 	Uid, Euid, Suid, Fsuid uint32
 	Gid, Egid, Sgid, Fsgid uint32
 	Groups                 []uint32
 }
 
-// Target reads from the process that made a notified syscall. Whatever it
+// processReader reads from the process that made a notified syscall. Whatever it
 // returns comes from an untrusted process and is only recorded, never used
 // to decide whether the syscall may run. Callers must check that the
 // notification is still valid after reading (the process may have died and
 // its pid been reused).
-type Target interface {
+type processReader interface {
 	// ReadString reads a NUL-terminated string of at most max bytes at
 	// addr in pid's memory.
 	ReadString(pid uint32, addr uint64, max int) (string, error)
@@ -63,14 +72,14 @@ type Target interface {
 	// directory (dirfd AT_FDCWD) or of its descriptor dirfd.
 	Dir(pid uint32, dirfd int32) (string, error)
 	// Creds returns pid's ids in its own user namespace.
-	Creds(pid uint32) (Creds, error)
+	Creds(pid uint32) (procCreds, error)
 }
 
 // AgentConfig says what one agent records or enforces, for which container.
 type AgentConfig struct {
 	// Mode is ModeRecord, ModeComplain or ModeEnforce.
 	Mode string `json:"mode"`
-	// Name is the recording name (Trace.Name, AuditEvent.Name).
+	// Name is the recording name (record.Trace.Name, record.AuditEvent.Name).
 	Name string `json:"name"`
 	// Container is the container id.
 	Container string `json:"container"`
@@ -90,7 +99,7 @@ type AgentConfig struct {
 	// container was never created and the agent exits.
 	Parent int `json:"parent"`
 	// Interval is how often a recording is written while the container
-	// runs, and audit counts are flushed (0: DefaultInterval).
+	// runs, and audit counts are flushed (0: defaultInterval).
 	Interval time.Duration `json:"interval,omitempty"`
 	// Guard is the agent's end of the link to its watchdog (NewGuardLink,
 	// Watch). When set, the agent serves a notify fd only once the
@@ -100,8 +109,8 @@ type AgentConfig struct {
 	Guard *os.File `json:"-"`
 }
 
-// DefaultInterval is how often the agent writes while the container runs.
-const DefaultInterval = 3 * time.Second
+// defaultInterval is how often the agent writes while the container runs.
+const defaultInterval = 3 * time.Second
 
 // Limits on what one agent keeps, so that a hostile workload cannot grow the
 // agent's memory or the trace without bound.
@@ -111,15 +120,15 @@ const (
 	agentMaxEvidence = 4
 )
 
-// Handler decides and records the notified syscalls of one container. It is
+// handler decides and records the notified syscalls of one container. It is
 // the platform-independent half of the agent: the Linux half receives
 // notifications, calls Handle and sends the answers. It is safe for
 // concurrent use (one goroutine per notify fd).
-type Handler struct {
+type handler struct {
 	cfg    AgentConfig
 	eval   *filterEval
-	names  Names
-	target Target
+	names  nameResolver
+	target processReader
 	now    func() time.Time
 	audit  *auditWriter
 
@@ -129,14 +138,14 @@ type Handler struct {
 	syscalls    map[string]uint64
 	denied      map[string]uint64
 	files       map[string]string
-	sockets     map[Socket]bool
+	sockets     map[record.Socket]bool
 	caps        map[string][]string
 	droppedPath uint64
 }
 
-// NewHandler returns the Handler for cfg. audit receives the audit log
+// newHandler returns the handler for cfg. audit receives the audit log
 // lines of ModeComplain and ModeEnforce (it may be nil in ModeRecord).
-func NewHandler(cfg AgentConfig, names Names, target Target, audit interface{ Write([]byte) (int, error) }, now func() time.Time) (*Handler, error) {
+func newHandler(cfg AgentConfig, names nameResolver, target processReader, audit interface{ Write([]byte) (int, error) }, now func() time.Time) (*handler, error) {
 	ev, err := newFilterEval(cfg.Filter)
 	if err != nil {
 		return nil, err
@@ -153,14 +162,14 @@ func NewHandler(cfg AgentConfig, names Names, target Target, audit interface{ Wr
 	if now == nil {
 		now = time.Now
 	}
-	h := &Handler{
+	h := &handler{
 		cfg: cfg, eval: ev, names: names, target: target, now: now,
 		started:  now().UTC(),
 		syscalls: map[string]uint64{}, denied: map[string]uint64{},
-		files: map[string]string{}, sockets: map[Socket]bool{}, caps: map[string][]string{},
+		files: map[string]string{}, sockets: map[record.Socket]bool{}, caps: map[string][]string{},
 	}
 	if audit != nil {
-		h.audit = newAuditWriter(audit, AuditEvent{
+		h.audit = newAuditWriter(audit, record.AuditEvent{
 			Container: cfg.Container, Name: cfg.Name, Profile: cfg.Profile, Mode: string(cfg.Mode),
 		}, now)
 	}
@@ -170,7 +179,7 @@ func NewHandler(cfg AgentConfig, names Names, target Target, audit interface{ Wr
 // Handle answers notification n. valid reports whether n is still pending;
 // Handle calls it after reading the caller's memory and discards what it
 // read if not.
-func (h *Handler) Handle(n Notif, valid func() bool) Response {
+func (h *handler) Handle(n notification, valid func() bool) response {
 	arch, name, ok := h.names.Name(n.Arch, n.Nr)
 	var v verdict
 	if ok {
@@ -179,7 +188,7 @@ func (h *Handler) Handle(n Notif, valid func() bool) Response {
 		v = h.eval.def
 		name = fmt.Sprintf("%s:%d", arch, n.Nr)
 	}
-	resp := Response{Continue: v.allow, Errno: v.errno}
+	resp := response{Continue: v.allow, Errno: v.errno}
 	switch h.cfg.Mode {
 	case ModeRecord:
 		h.mu.Lock()
@@ -203,12 +212,12 @@ func (h *Handler) Handle(n Notif, valid func() bool) Response {
 		}
 	case ModeComplain:
 		if !v.allow {
-			h.audit.Seen(arch, name, ActionAllowed, 0, int(n.Pid))
+			h.audit.Seen(arch, name, record.ActionAllowed, 0, int(n.Pid))
 		}
-		resp = Response{Continue: true}
+		resp = response{Continue: true}
 	case ModeEnforce:
 		if !v.allow {
-			h.audit.Seen(arch, name, ActionDenied, v.errno, int(n.Pid))
+			h.audit.Seen(arch, name, record.ActionDenied, v.errno, int(n.Pid))
 		}
 	}
 	return resp
@@ -216,7 +225,7 @@ func (h *Handler) Handle(n Notif, valid func() bool) Response {
 
 // Flush writes the audit counts that changed (at most every few seconds per
 // syscall, or all of them if final).
-func (h *Handler) Flush(final bool) error {
+func (h *handler) Flush(final bool) error {
 	if h.audit == nil {
 		return nil
 	}
@@ -224,10 +233,10 @@ func (h *Handler) Flush(final bool) error {
 }
 
 // Trace returns what was recorded so far. complete marks the trace final.
-func (h *Handler) Trace(complete bool) *Trace {
+func (h *handler) Trace(complete bool) *record.Trace {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	t := New(h.cfg.Name, SourceRuncage)
+	t := record.New(h.cfg.Name, record.SourceRuncage)
 	t.Containers = []string{h.cfg.Container}
 	t.Arch = h.arch
 	t.Started, t.Updated = h.started, h.now().UTC()
@@ -237,7 +246,7 @@ func (h *Handler) Trace(complete bool) *Trace {
 		t.Denied = maps.Clone(h.denied)
 	}
 	for p, a := range h.files {
-		t.Files = append(t.Files, FileAccess{Path: p, Access: a})
+		t.Files = append(t.Files, record.FileAccess{Path: p, Access: a})
 	}
 	for s := range h.sockets {
 		t.Sockets = append(t.Sockets, s)
@@ -254,7 +263,7 @@ func (h *Handler) Trace(complete bool) *Trace {
 
 // DroppedPaths is the number of path observations not kept because the
 // handler already held maxPaths paths.
-func (h *Handler) DroppedPaths() uint64 {
+func (h *handler) DroppedPaths() uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.droppedPath
@@ -262,8 +271,8 @@ func (h *Handler) DroppedPaths() uint64 {
 
 // obs is what one notification showed, gathered before the validity check.
 type obs struct {
-	files   []FileAccess
-	sockets []Socket
+	files   []record.FileAccess
+	sockets []record.Socket
 	caps    [][2]string // capability, evidence
 }
 
@@ -271,7 +280,7 @@ func (o *obs) empty() bool { return len(o.files) == 0 && len(o.sockets) == 0 && 
 
 func (o *obs) file(p, access string) {
 	if p != "" {
-		o.files = append(o.files, FileAccess{Path: p, Access: access})
+		o.files = append(o.files, record.FileAccess{Path: p, Access: access})
 	}
 }
 
@@ -279,7 +288,7 @@ func (o *obs) cap(c, format string, a ...any) {
 	o.caps = append(o.caps, [2]string{c, fmt.Sprintf(format, a...)})
 }
 
-func (h *Handler) add(o *obs) {
+func (h *handler) add(o *obs) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, f := range o.files {
@@ -288,7 +297,7 @@ func (h *Handler) add(o *obs) {
 			h.droppedPath++
 			continue
 		}
-		h.files[f.Path] = unionLetters(old, f.Access)
+		h.files[f.Path] = record.UnionAccess(old, f.Access)
 	}
 	for _, s := range o.sockets {
 		h.sockets[s] = true
@@ -316,7 +325,7 @@ const atFDCWD = -100
 // path reads the path argument at addr and makes it absolute against dirfd
 // (or the working directory), as the process sees it. It returns "" when
 // the path cannot be read or resolved.
-func (h *Handler) path(n Notif, dirfd int32, addr uint64) string {
+func (h *handler) path(n notification, dirfd int32, addr uint64) string {
 	if addr == 0 {
 		return ""
 	}
@@ -388,12 +397,12 @@ func notifOpenAccess(flags uint64) string {
 	return a
 }
 
-type inspector func(h *Handler, n Notif, o *obs, is32 bool)
+type inspector func(h *handler, n notification, o *obs, is32 bool)
 
 // pathAt returns an inspector for a syscall with a path at argument pathArg
 // relative to the dirfd at argument dirArg (-1: the working directory).
 func pathAt(dirArg, pathArg int, access string) inspector {
-	return func(h *Handler, n Notif, o *obs, _ bool) {
+	return func(h *handler, n notification, o *obs, _ bool) {
 		dir := int32(atFDCWD)
 		if dirArg >= 0 {
 			dir = argFD(n.Args[dirArg])
@@ -403,7 +412,7 @@ func pathAt(dirArg, pathArg int, access string) inspector {
 }
 
 func openAt(dirArg, pathArg, flagsArg int) inspector {
-	return func(h *Handler, n Notif, o *obs, _ bool) {
+	return func(h *handler, n notification, o *obs, _ bool) {
 		dir := int32(atFDCWD)
 		if dirArg >= 0 {
 			dir = argFD(n.Args[dirArg])
@@ -417,7 +426,7 @@ func openAt(dirArg, pathArg, flagsArg int) inspector {
 var inspectors = map[string]inspector{
 	"open":   openAt(-1, 0, 1),
 	"openat": openAt(0, 1, 2),
-	"openat2": func(h *Handler, n Notif, o *obs, _ bool) {
+	"openat2": func(h *handler, n notification, o *obs, _ bool) {
 		var how [8]byte // struct open_how starts with __u64 flags
 		flags := uint64(0)
 		if k, err := h.target.Read(n.Pid, n.Args[2], how[:]); err == nil && k == len(how) {
@@ -475,7 +484,7 @@ var inspectors = map[string]inspector{
 	"fchown32":    chownAt(-2, -1, 1, 2),
 	"mknod":       mknodAt(-1, 0, 1),
 	"mknodat":     mknodAt(0, 1, 2),
-	"chroot": func(h *Handler, n Notif, o *obs, _ bool) {
+	"chroot": func(h *handler, n notification, o *obs, _ bool) {
 		p := h.path(n, atFDCWD, n.Args[0])
 		o.file(p, "s")
 		o.cap("CAP_SYS_CHROOT", "chroot(%q)", p)
@@ -499,17 +508,17 @@ var inspectors = map[string]inspector{
 	"setresgid32": idsInspect("CAP_SETGID", 3, true),
 	"setfsgid":    idsInspect("CAP_SETGID", 1, true),
 	"setfsgid32":  idsInspect("CAP_SETGID", 1, true),
-	"setgroups": func(h *Handler, n Notif, o *obs, _ bool) {
+	"setgroups": func(h *handler, n notification, o *obs, _ bool) {
 		o.cap("CAP_SETGID", "setgroups(%d groups)", int32(uint32(n.Args[0])))
 	},
-	"setgroups32": func(h *Handler, n Notif, o *obs, _ bool) {
+	"setgroups32": func(h *handler, n notification, o *obs, _ bool) {
 		o.cap("CAP_SETGID", "setgroups(%d groups)", int32(uint32(n.Args[0])))
 	},
 }
 
 func twoPaths(dir1, path1, dir2, path2 int, a1, a2 string) inspector {
 	first, second := pathAt(dir1, path1, a1), pathAt(dir2, path2, a2)
-	return func(h *Handler, n Notif, o *obs, is32 bool) {
+	return func(h *handler, n notification, o *obs, is32 bool) {
 		first(h, n, o, is32)
 		second(h, n, o, is32)
 	}
@@ -524,7 +533,7 @@ func isNoID(id uint32, is32 bool) bool { return id == noID || (is32 && id == 0xf
 // when the new owner is not the caller or the new group is not one of its
 // groups.
 func chownAt(dirArg, pathArg, uidArg, gidArg int) inspector {
-	return func(h *Handler, n Notif, o *obs, is32 bool) {
+	return func(h *handler, n notification, o *obs, is32 bool) {
 		p := ""
 		if pathArg >= 0 {
 			dir := int32(atFDCWD)
@@ -572,7 +581,7 @@ const (
 )
 
 func mknodAt(dirArg, pathArg, modeArg int) inspector {
-	return func(h *Handler, n Notif, o *obs, _ bool) {
+	return func(h *handler, n notification, o *obs, _ bool) {
 		dir := int32(atFDCWD)
 		if dirArg >= 0 {
 			dir = argFD(n.Args[dirArg])
@@ -589,7 +598,7 @@ func mknodAt(dirArg, pathArg, modeArg int) inspector {
 // not already have as its real, effective or saved id (which would need the
 // capability); count is the number of id arguments.
 func idsInspect(capName string, count int, gid bool) inspector {
-	return func(h *Handler, n Notif, o *obs, is32 bool) {
+	return func(h *handler, n notification, o *obs, is32 bool) {
 		c, err := h.target.Creds(n.Pid)
 		if err != nil {
 			return
@@ -644,9 +653,9 @@ func nameOf(m map[uint64]string, v uint64, prefix string) string {
 	return fmt.Sprintf("%s%d", prefix, v)
 }
 
-func sockInspect(h *Handler, n Notif, o *obs, _ bool) {
+func sockInspect(h *handler, n notification, o *obs, _ bool) {
 	fam, typ := n.Args[0]&0xffff, n.Args[1]&0xf
-	s := Socket{Family: nameOf(familyNames, fam, "AF_"), Type: nameOf(typeNames, typ, "SOCK_"), Protocol: int(int32(uint32(n.Args[2])))}
+	s := record.Socket{Family: nameOf(familyNames, fam, "AF_"), Type: nameOf(typeNames, typ, "SOCK_"), Protocol: int(int32(uint32(n.Args[2])))}
 	o.sockets = append(o.sockets, s)
 	if fam == afPacket || (typ == sockRaw || typ == sockPkt) && fam != afNetlink && fam != afUnix {
 		o.cap("CAP_NET_RAW", "socket(%s, %s, %d)", s.Family, s.Type, s.Protocol)
@@ -656,7 +665,7 @@ func sockInspect(h *Handler, n Notif, o *obs, _ bool) {
 // addrInspect reads a sockaddr: a unix socket path is recorded (access u),
 // and bind to an IP port below 1024 is evidence of CAP_NET_BIND_SERVICE.
 func addrInspect(bind bool) inspector {
-	return func(h *Handler, n Notif, o *obs, _ bool) {
+	return func(h *handler, n notification, o *obs, _ bool) {
 		size := min(n.Args[2], 110)
 		if size < 4 || n.Args[1] == 0 {
 			return
@@ -703,29 +712,11 @@ func indexByte(b []byte, c byte) int {
 	return -1
 }
 
-// AUDIT_ARCH values of the architectures runcage supports.
-const (
-	auditArchX86_64  = 0xc000003e
-	auditArchI386    = 0x40000003
-	auditArchAARCH64 = 0xc00000b7
-	auditArchARM     = 0x40000028
-	x32SyscallBit    = 0x40000000
-)
-
-// ociArch returns the OCI name of a notification's architecture.
+// ociArch returns the OCI name of a notification's architecture
+// (seccomp.AuditArch), or "AUDIT_ARCH_0x..." for one it does not know.
 func ociArch(auditArch uint32, nr int32) specs.Arch {
-	switch auditArch {
-	case auditArchX86_64:
-		if nr&x32SyscallBit != 0 {
-			return specs.ArchX32
-		}
-		return specs.ArchX86_64
-	case auditArchI386:
-		return specs.ArchX86
-	case auditArchAARCH64:
-		return specs.ArchAARCH64
-	case auditArchARM:
-		return specs.ArchARM
+	if a, err := seccomp.AuditArch(auditArch, int(nr)); err == nil {
+		return a
 	}
 	return specs.Arch(fmt.Sprintf("AUDIT_ARCH_%#x", auditArch))
 }
