@@ -23,7 +23,7 @@ deps:
 
 build: deps $(BIN)/runcage $(BIN)/runc
 
-$(BIN)/runcage: $(shell find cmd runtime profiles -name '*.go' -o -name '*.json' 2>/dev/null) go.mod go.sum
+$(BIN)/runcage: $(shell find cmd runtime profiles internal -name '*.go' -o -name '*.json' 2>/dev/null) go.mod go.sum
 	CGO_ENABLED=1 $(GO) build -trimpath -tags "seccomp urfave_cli_no_docs" -ldflags '$(LDFLAGS)' -o $@ ./cmd/runcage
 
 # The delegate: runc built from the version pinned in go.mod, with seccomp.
@@ -36,12 +36,12 @@ demo: build
 test: build lint unit fuzz integration validation runc-bats
 
 lint:
-	@out=$$(gofmt -l cmd runtime profiles integration deploy); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@out=$$(gofmt -l cmd runtime profiles internal integration deploy); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet -tags seccomp ./...
 	$(GO) vet -tags integration ./integration/...
 
 unit:
-	$(GO) test -race -tags seccomp ./cmd/... ./runtime/... ./profiles/... $(if $(wildcard deploy),./deploy/...)
+	$(GO) test -race -tags seccomp ./cmd/... ./runtime/... ./profiles/... ./internal/... $(if $(wildcard deploy),./deploy/...)
 
 # FuzzHarden feeds mutated config.json files through the whole create path
 # (without runc) and checks the result never widens what the input asked

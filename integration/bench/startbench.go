@@ -57,6 +57,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/runcage/runcage/internal/mountinfo"
 )
 
 const modulePath = "github.com/runcage/runcage"
@@ -433,15 +435,14 @@ func duBytes(dir string) int64 {
 // removing dir can never reach through an id-mapped mount a failed run left
 // behind.
 func unmountUnder(dir string) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		return
 	}
 	var mps []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			mps = append(mps, f[4])
+	for _, m := range mounts {
+		if m.MountPoint == dir || strings.HasPrefix(m.MountPoint, dir+"/") {
+			mps = append(mps, m.MountPoint)
 		}
 	}
 	slices.SortFunc(mps, func(a, b string) int { return len(b) - len(a) })

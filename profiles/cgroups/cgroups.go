@@ -3,7 +3,6 @@
 package cgroups
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/runcage/runcage/internal/mountinfo"
 	"github.com/runcage/runcage/profiles"
 )
 
@@ -226,32 +226,22 @@ func (hostFS) Hierarchies() ([]Hierarchy, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var hs []Hierarchy
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		// id parent major:minor root mountpoint opts [optional...] - fstype source superopts
-		fields := strings.Fields(sc.Text())
-		sep := slices.Index(fields, "-")
-		if sep < 5 || sep+3 > len(fields) {
-			continue
-		}
-		fstype, root, mnt := fields[sep+1], fields[3], unescape(fields[4])
-		if root != "/" {
+	for _, m := range mounts {
+		if m.Root != "/" {
 			continue // a bind of a sub-cgroup, not a hierarchy's root
 		}
 		var h Hierarchy
-		switch fstype {
+		switch m.FSType {
 		case "cgroup2":
-			h = Hierarchy{Name: "unified", Mount: mnt, Own: own[""]}
+			h = Hierarchy{Name: "unified", Mount: m.MountPoint, Own: own[""]}
 		case "cgroup":
-			opts := strings.Split(fields[sep+3], ",")
+			opts := strings.Split(m.SuperOptions, ",")
 			key := ""
 			for k := range own {
 				if k != "" && allIn(strings.Split(k, ","), opts) {
@@ -261,7 +251,7 @@ func (hostFS) Hierarchies() ([]Hierarchy, error) {
 			if key == "" {
 				continue
 			}
-			h = Hierarchy{Name: key, Mount: mnt, Own: own[key]}
+			h = Hierarchy{Name: key, Mount: m.MountPoint, Own: own[key]}
 		default:
 			continue
 		}
@@ -271,7 +261,7 @@ func (hostFS) Hierarchies() ([]Hierarchy, error) {
 		seen[h.Name] = true
 		hs = append(hs, h)
 	}
-	return hs, sc.Err()
+	return hs, nil
 }
 
 func allIn(want, have []string) bool {
@@ -299,34 +289,6 @@ func ownCgroups() (map[string]string, error) {
 		own[f[1]] = path.Clean(f[2])
 	}
 	return own, nil
-}
-
-// unescape undoes mountinfo's octal escapes (\040 for space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			n := 0
-			ok := true
-			for _, c := range s[i+1 : i+4] {
-				if c < '0' || c > '7' {
-					ok = false
-					break
-				}
-				n = n*8 + int(c-'0')
-			}
-			if ok {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // Procs implements Host.

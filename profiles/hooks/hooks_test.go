@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/internal/testutil"
 )
 
 func TestModify(t *testing.T) {
@@ -143,7 +144,7 @@ func TestModify(t *testing.T) {
 			err := m.Modify(s)
 			switch {
 			case tt.refused != "":
-				checkRefused(t, err, tt.refused)
+				testutil.RequireRefused(t, err, tt.refused)
 			case tt.errSub != "":
 				if err == nil || errors.Is(err, profiles.ErrRefused) || !strings.Contains(err.Error(), tt.errSub) {
 					t.Fatalf("err = %v, want a non-refusal error containing %q", err, tt.errSub)
@@ -162,25 +163,9 @@ func TestModify(t *testing.T) {
 
 func TestNilProfile(t *testing.T) {
 	s := &specs.Spec{Hooks: &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}}}
-	checkRefused(t, New(nil).Modify(s), "allows no hooks")
+	testutil.RequireRefused(t, New(nil).Modify(s), "allows no hooks")
 	if err := New(nil).Modify(&specs.Spec{}); err != nil {
 		t.Fatalf("Modify without hooks: %v", err)
-	}
-}
-
-func checkRefused(t *testing.T, err error, substr string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want refusal containing %q", substr)
-	}
-	if !errors.Is(err, profiles.ErrRefused) {
-		t.Errorf("error %q is not ErrRefused", err)
-	}
-	if !strings.Contains(err.Error(), substr) {
-		t.Errorf("error %q does not contain %q", err, substr)
-	}
-	if strings.ContainsAny(err.Error(), "\n\x1b\x00") {
-		t.Errorf("error %q contains raw control bytes", err)
 	}
 }
 
@@ -230,11 +215,11 @@ func TestHostStagesResolved(t *testing.T) {
 		t.Fatalf("second Modify: %v, hooks %+v, want %+v", err, *s.Hooks, again)
 	}
 	s = &specs.Spec{Hooks: &specs.Hooks{Poststop: []specs.Hook{{Path: "/opt/hooks/evil"}}}}
-	checkRefused(t, m.Modify(s), `poststop hook "/opt/hooks/evil" refused: it runs on the host as root, and directory "/tmp" is writable`)
+	testutil.RequireRefused(t, m.Modify(s), `poststop hook "/opt/hooks/evil" refused: it runs on the host as root, and directory "/tmp" is writable`)
 	// The resolved path must match the list, not only the written one.
 	m.allow = []string{"/opt/hooks/*"}
 	s = &specs.Spec{Hooks: &specs.Hooks{Prestart: []specs.Hook{{Path: "/opt/hooks/link"}}}}
-	checkRefused(t, m.Modify(s), `prestart hook "/opt/hooks/link" refused: it resolves to "/usr/lib/hook", which is not in profile "test" hooks list`)
+	testutil.RequireRefused(t, m.Modify(s), `prestart hook "/opt/hooks/link" refused: it resolves to "/usr/lib/hook", which is not in profile "test" hooks list`)
 }
 
 // TestResolveHostExec runs the resolver on this host's own files.

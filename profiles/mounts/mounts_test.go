@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/internal/testutil"
 )
 
 // dockerID is the container id of dockerMounts, and the runc container id
@@ -311,7 +312,7 @@ func TestMountRules(t *testing.T) {
 				}
 				return
 			}
-			checkRefused(t, err, tt.refused)
+			testutil.RequireRefused(t, err, tt.refused)
 		})
 	}
 }
@@ -340,7 +341,7 @@ func TestRealSymlinks(t *testing.T) {
 			}
 			continue
 		}
-		checkRefused(t, err, want)
+		testutil.RequireRefused(t, err, want)
 	}
 }
 
@@ -561,7 +562,7 @@ func TestMaskedAndReadonlyPaths(t *testing.T) {
 			m := newTest(&tt.profile)
 			err := m.Modify(s)
 			if tt.refused != "" {
-				checkRefused(t, err, tt.refused)
+				testutil.RequireRefused(t, err, tt.refused)
 				return
 			}
 			if tt.errSub != "" {
@@ -783,7 +784,7 @@ func TestDevices(t *testing.T) {
 				}
 				return
 			}
-			checkRefused(t, err, tt.refused)
+			testutil.RequireRefused(t, err, tt.refused)
 		})
 	}
 }
@@ -846,20 +847,4 @@ func cloneSpec(s *specs.Spec) *specs.Spec {
 
 func without(l []string, drop string) []string {
 	return slices.DeleteFunc(slices.Clone(l), func(s string) bool { return s == drop })
-}
-
-func checkRefused(t *testing.T, err error, substr string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want refusal containing %q", substr)
-	}
-	if !errors.Is(err, profiles.ErrRefused) {
-		t.Errorf("error %q is not ErrRefused", err)
-	}
-	if !strings.Contains(err.Error(), substr) {
-		t.Errorf("error %q does not contain %q", err, substr)
-	}
-	if strings.ContainsAny(err.Error(), "\n\x1b\x00") {
-		t.Errorf("error %q contains raw control bytes", err)
-	}
 }

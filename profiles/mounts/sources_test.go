@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/internal/testutil"
 )
 
 // TestSourceIdentity covers the rules that judge a source by what it is on
@@ -109,7 +110,7 @@ func TestSourceIdentity(t *testing.T) {
 				}
 				return
 			}
-			checkRefused(t, err, tt.refused)
+			testutil.RequireRefused(t, err, tt.refused)
 		})
 	}
 }
@@ -179,6 +180,6 @@ func TestRealIdentity(t *testing.T) {
 			}
 			continue
 		}
-		checkRefused(t, err, want)
+		testutil.RequireRefused(t, err, want)
 	}
 }

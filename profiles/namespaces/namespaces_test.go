@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/internal/testutil"
 )
 
 // fakeNS is a fake namespace filesystem: path → namespace identity. Paths
@@ -307,7 +308,7 @@ func TestModify(t *testing.T) {
 			}
 			err := m.Modify(s)
 			if tt.refused != "" {
-				checkRefused(t, err, tt.refused)
+				testutil.RequireRefused(t, err, tt.refused)
 				return
 			}
 			if err != nil {
@@ -333,19 +334,19 @@ func TestHostReferences(t *testing.T) {
 			{Type: specs.NetworkNamespace, Path: path},
 		}}}
 	}
-	checkRefused(t, m.Modify(spec("/x")), `host network namespace refused: path "/x" is the host's namespace, and profile "" does not list`)
+	testutil.RequireRefused(t, m.Modify(spec("/x")), `host network namespace refused: path "/x" is the host's namespace, and profile "" does not list`)
 	if err := m.Modify(spec("/y")); err != nil {
 		t.Fatalf("non-host path refused: %v", err)
 	}
 	m.stat = fakeNS{"/y": podNet}.stat
-	checkRefused(t, m.Modify(spec("/y")), "cannot tell whether it is the host's: stat host namespace")
+	testutil.RequireRefused(t, m.Modify(spec("/y")), "cannot tell whether it is the host's: stat host namespace")
 }
 
 // TestRealHost runs the real seam against this process's own namespaces.
 func TestRealHost(t *testing.T) {
 	m := New(&profiles.Profile{Name: "default"}, Owner{})
 	s := &specs.Spec{Linux: &specs.Linux{Namespaces: withPath(specs.NetworkNamespace, "/proc/self/ns/net")}}
-	checkRefused(t, m.Modify(s), `host network namespace refused: path "/proc/self/ns/net"`)
+	testutil.RequireRefused(t, m.Modify(s), `host network namespace refused: path "/proc/self/ns/net"`)
 	s = &specs.Spec{Linux: &specs.Linux{Namespaces: private()}}
 	if err := m.Modify(s); err != nil {
 		t.Fatalf("Modify: %v", err)
@@ -368,7 +369,7 @@ func TestRealHost(t *testing.T) {
 	}
 	p := "/proc/" + pid + "/task/" + pid + "/ns/net"
 	s = &specs.Spec{Linux: &specs.Linux{Namespaces: withPath(specs.NetworkNamespace, p)}}
-	checkRefused(t, m.Modify(s), "joining a namespace that is not the container's own pod's is not allowed")
+	testutil.RequireRefused(t, m.Modify(s), "joining a namespace that is not the container's own pod's is not allowed")
 }
 
 // TestRealSandbox runs sandboxNS against a fake runc state naming this
@@ -480,23 +481,7 @@ func TestValidateMappings(t *testing.T) {
 				}
 				return
 			}
-			checkRefused(t, err, tt.refused)
+			testutil.RequireRefused(t, err, tt.refused)
 		})
-	}
-}
-
-func checkRefused(t *testing.T, err error, substr string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want refusal containing %q", substr)
-	}
-	if !errors.Is(err, profiles.ErrRefused) {
-		t.Errorf("error %q is not ErrRefused", err)
-	}
-	if !strings.Contains(err.Error(), substr) {
-		t.Errorf("error %q does not contain %q", err, substr)
-	}
-	if strings.ContainsAny(err.Error(), "\n\x1b\x00") {
-		t.Errorf("error %q contains raw control bytes", err)
 	}
 }

@@ -1,14 +1,13 @@
 package process
 
 import (
-	"errors"
 	"reflect"
-	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/internal/testutil"
 )
 
 func TestModify(t *testing.T) {
@@ -74,7 +73,7 @@ func TestModify(t *testing.T) {
 			}
 			err := New(p).Modify(tt.in)
 			if tt.refused != "" {
-				checkRefused(t, err, tt.refused)
+				testutil.RequireRefused(t, err, tt.refused)
 				return
 			}
 			if err != nil {
@@ -139,23 +138,7 @@ func TestCheckCwd(t *testing.T) {
 				}
 				return
 			}
-			checkRefused(t, err, tt.refused)
+			testutil.RequireRefused(t, err, tt.refused)
 		})
-	}
-}
-
-func checkRefused(t *testing.T, err error, substr string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want refusal containing %q", substr)
-	}
-	if !errors.Is(err, profiles.ErrRefused) {
-		t.Errorf("error %q is not ErrRefused", err)
-	}
-	if !strings.Contains(err.Error(), substr) {
-		t.Errorf("error %q does not contain %q", err, substr)
-	}
-	if strings.ContainsAny(err.Error(), "\n\x1b\x00") {
-		t.Errorf("error %q contains raw control bytes", err)
 	}
 }

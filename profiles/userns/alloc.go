@@ -1,8 +1,6 @@
 package userns
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/runtime/spec"
 )
 
 // Defaults of an Allocator whose fields are zero.
@@ -46,6 +45,8 @@ const maxNameLen = 1024
 const (
 	stateName = "allocations.json"
 	lockName  = "lock"
+	// tmpPrefix begins the names of spec.WriteFileAtomic's temporary files
+	// for stateName (and of those older versions wrote).
 	tmpPrefix = "." + stateName + "."
 )
 
@@ -485,14 +486,14 @@ func loadState(dir string) (*stateDoc, error) {
 	return &st, nil
 }
 
-// saveState replaces dir/allocations.json with st: a temporary file created
-// with O_EXCL, fsynced, then renamed over the old one, so a crash leaves the
-// complete old or the complete new state. The directory is not fsynced: that
-// would only make the rename itself survive a power cut, and no container
-// (so no allocation) survives one. The caller holds the exclusive lock, so
-// temporary files left by a writer that crashed are stale and are removed
-// first.
-func saveState(dir string, st *stateDoc) (err error) {
+// saveState replaces dir/allocations.json with st through
+// spec.WriteFileAtomic: a temporary file created with O_EXCL, fsynced, then
+// renamed over the old one, so a crash leaves the complete old or the
+// complete new state. The directory is not fsynced: that would only make the
+// rename itself survive a power cut, and no container (so no allocation)
+// survives one. The caller holds the exclusive lock, so temporary files left
+// by a writer that crashed are stale and are removed first.
+func saveState(dir string, st *stateDoc) error {
 	if stale, _ := filepath.Glob(filepath.Join(dir, tmpPrefix+"*")); len(stale) > 0 {
 		for _, p := range stale {
 			_ = os.Remove(p)
@@ -503,32 +504,8 @@ func saveState(dir string, st *stateDoc) (err error) {
 		return fmt.Errorf("encode allocations: %w", err)
 	}
 	data = append(data, '\n')
-	var suffix [8]byte
-	if _, err := rand.Read(suffix[:]); err != nil {
-		return fmt.Errorf("random temp name: %w", err)
-	}
-	tmp := filepath.Join(dir, tmpPrefix+hex.EncodeToString(suffix[:]))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, filepath.Join(dir, stateName)); err != nil {
-		return fmt.Errorf("replace allocations: %w", err)
+	if err := spec.WriteFileAtomic(filepath.Join(dir, stateName), data, 0o600); err != nil {
+		return fmt.Errorf("save allocations: %w", err)
 	}
 	return nil
 }

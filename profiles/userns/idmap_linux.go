@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runcage/runcage/internal/mountinfo"
 )
 
 // ErrIDMapUnsupported is wrapped by every error that means "this kernel or
@@ -208,7 +210,7 @@ func probe(dir, src, dst, name string) error {
 func fsType(path string) string {
 	var stx unix.Statx_t
 	if err := unix.Statx(unix.AT_FDCWD, path, 0, unix.STATX_MNT_ID, &stx); err == nil && stx.Mask&unix.STATX_MNT_ID != 0 {
-		if mounts, err := readMountInfo(); err == nil {
+		if mounts, err := mountinfo.Read(); err == nil {
 			for _, m := range mounts {
 				if uint64(m.ID) == stx.Mnt_id {
 					return m.FSType

@@ -14,6 +14,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/runcage/runcage/internal/mountinfo"
 )
 
 // testRange is the host range the mount tests map container ids into.
@@ -105,7 +107,7 @@ func runAs(tb testing.TB, id uint32, script string) error {
 // mountsUnder lists the mount points at or below dir.
 func mountsUnder(tb testing.TB, dir string) []string {
 	tb.Helper()
-	mounts, err := readMountInfo()
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		tb.Fatal(err)
 	}

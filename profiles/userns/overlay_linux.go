@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/runcage/runcage/internal/mountinfo"
 )
 
 // Overlay is an overlay mount as the kernel shows it in
@@ -97,13 +99,13 @@ func overlayInfo(r io.Reader, mountpoint string) (lower []string, upper, work st
 }
 
 func readOverlay(r io.Reader, mountpoint string) (o Overlay, isOverlay bool, err error) {
-	mounts, err := parseMountInfo(r)
+	mounts, err := mountinfo.Parse(r)
 	if err != nil {
 		return Overlay{}, false, fmt.Errorf("overlay info: %w", err)
 	}
 	// The last entry for a mount point is the one on top, the one a path
 	// lookup sees.
-	var top *mountInfo
+	var top *mountinfo.Mount
 	for i := range mounts {
 		if mounts[i].MountPoint == mountpoint {
 			top = &mounts[i]
@@ -128,7 +130,7 @@ func readOverlay(r io.Reader, mountpoint string) (o Overlay, isOverlay bool, err
 func parseOverlayOptions(opts string) (o Overlay, err error) {
 	for _, opt := range strings.Split(opts, ",") {
 		key, val, _ := strings.Cut(opt, "=")
-		val = unescapeOctal(val)
+		val = mountinfo.Unescape(val)
 		switch key {
 		case "lowerdir":
 			// The string the mounter gave, with its backslash escapes.
@@ -452,7 +454,7 @@ func upperInUse(o Overlay) error {
 	if err := unix.Stat(o.Upper, &want); err != nil {
 		return fmt.Errorf("the engine's upper directory: %w", err)
 	}
-	mounts, err := readMountInfo()
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		return err
 	}

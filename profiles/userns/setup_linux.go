@@ -12,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/runcage/runcage/internal/mountinfo"
 	"github.com/runcage/runcage/profiles"
 )
 
@@ -369,7 +370,7 @@ func mountsBelow(dir string) []string {
 	if err != nil {
 		return nil
 	}
-	mounts, err := readMountInfo()
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		return nil
 	}

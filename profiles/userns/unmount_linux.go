@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runcage/runcage/internal/mountinfo"
 )
 
 // maxStacked bounds how many mounts stacked on one path Unmount detaches.
@@ -61,7 +63,7 @@ func unmountAndRemove(p string) error {
 	if err != nil {
 		return fmt.Errorf("unmount %s: %w", p, err)
 	}
-	mounts, err := readMountInfo()
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		return fmt.Errorf("unmount %s: %w", p, err)
 	}

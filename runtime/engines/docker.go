@@ -119,21 +119,21 @@ func mergeDaemonJSON(data []byte, want []namedRuntime, force bool) ([]byte, []st
 		for _, r := range want {
 			report = append(report, fmt.Sprintf("added runtime %q", r.Name))
 		}
-	case data[rt.valStart] != '{':
+	case data[rt.ValStart] != '{':
 		return nil, nil, fmt.Errorf("%w: \"runtimes\" is not a JSON object", errInstall)
 	default:
-		obj, err := scanObject(data, rt.valStart)
+		obj, err := scanObject(data, rt.ValStart)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", errInstall, err)
 		}
 		indent, unit := obj.memberIndent(data), obj.unit(data)
-		if len(obj.members) == 0 {
+		if len(obj.Members) == 0 {
 			// Nothing to copy the layout from: indent one level of the
 			// file's own unit (tabs stay tabs).
 			if u := top.unit(data); u != "" {
 				unit = u
 			}
-			indent = leadingSpace(data, obj.open) + unit
+			indent = leadingSpace(data, obj.Open) + unit
 		}
 		var add []namedRuntime
 		for _, r := range want {
@@ -143,7 +143,7 @@ func mergeDaemonJSON(data []byte, want []namedRuntime, force bool) ([]byte, []st
 				report = append(report, fmt.Sprintf("added runtime %q", r.Name))
 				continue
 			}
-			same, err := sameJSON(data[m.valStart:m.valEnd], r.Value)
+			same, err := sameJSON(data[m.ValStart:m.ValEnd], r.Value)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -151,10 +151,10 @@ func mergeDaemonJSON(data []byte, want []namedRuntime, force bool) ([]byte, []st
 			case same:
 				report = append(report, fmt.Sprintf("runtime %q already installed", r.Name))
 			case !force:
-				return nil, nil, fmt.Errorf("%w: runtime %q exists with a different value %s (use --force to replace it)", errInstall, r.Name, compact(data[m.valStart:m.valEnd]))
+				return nil, nil, fmt.Errorf("%w: runtime %q exists with a different value %s (use --force to replace it)", errInstall, r.Name, compact(data[m.ValStart:m.ValEnd]))
 			default:
-				edits = append(edits, textEdit{m.valStart, m.valEnd, renderValue(r.Value, indent, unit)})
-				report = append(report, fmt.Sprintf("replaced runtime %q (was %s)", r.Name, compact(data[m.valStart:m.valEnd])))
+				edits = append(edits, textEdit{m.ValStart, m.ValEnd, renderValue(r.Value, indent, unit)})
+				report = append(report, fmt.Sprintf("replaced runtime %q (was %s)", r.Name, compact(data[m.ValStart:m.ValEnd])))
 			}
 		}
 		if len(add) > 0 {
@@ -269,64 +269,19 @@ func renderRuntimes(rs []namedRuntime, indent, unit string) string {
 }
 
 // jsonMember locates one member of a JSON object in the file's bytes.
-type jsonMember struct {
-	key              string
-	keyStart         int // offset of the key's opening quote
-	valStart, valEnd int // the value's bytes are data[valStart:valEnd]
-}
+type jsonMember = spec.ObjectMember
 
-// jsonObject locates a JSON object and its members in the file's bytes.
-type jsonObject struct {
-	open, close int // offsets of '{' and '}'
-	members     []jsonMember
-}
+// jsonObject is an object of daemon.json located by spec.ScanObject, with
+// the lookups and edits install makes to it.
+type jsonObject struct{ spec.Object }
 
 // scanObject locates the object starting at data[off] and its members.
 func scanObject(data []byte, off int) (*jsonObject, error) {
-	if off >= len(data) || data[off] != '{' {
-		return nil, fmt.Errorf("not a JSON object at offset %d", off)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data[off:]))
-	if _, err := dec.Token(); err != nil {
+	o, err := spec.ScanObject(data, off)
+	if err != nil {
 		return nil, err
 	}
-	obj := &jsonObject{open: off}
-	prev := off + 1
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("object key at offset %d is not a string", prev)
-		}
-		m := jsonMember{key: key, keyStart: skipSep(data, prev)}
-		m.valStart = skipSep(data, off+int(dec.InputOffset()))
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, err
-		}
-		m.valEnd = off + int(dec.InputOffset())
-		obj.members = append(obj.members, m)
-		prev = m.valEnd
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
-	}
-	obj.close = off + int(dec.InputOffset()) - 1
-	if data[obj.close] != '}' {
-		return nil, fmt.Errorf("object at offset %d: closing brace not found", off)
-	}
-	return obj, nil
-}
-
-// skipSep skips JSON whitespace, commas and colons from i.
-func skipSep(data []byte, i int) int {
-	for i < len(data) && strings.IndexByte(" \t\r\n,:", data[i]) >= 0 {
-		i++
-	}
-	return i
+	return &jsonObject{*o}, nil
 }
 
 func firstNonSpace(data []byte, i int) int {
@@ -342,18 +297,18 @@ func (o *jsonObject) find(name string) *jsonMember {
 	if m := o.findExact(name); m != nil {
 		return m
 	}
-	for i := range o.members {
-		if strings.EqualFold(o.members[i].key, name) {
-			return &o.members[i]
+	for i := range o.Members {
+		if strings.EqualFold(o.Members[i].Key, name) {
+			return &o.Members[i]
 		}
 	}
 	return nil
 }
 
 func (o *jsonObject) findExact(name string) *jsonMember {
-	for i := range o.members {
-		if o.members[i].key == name {
-			return &o.members[i]
+	for i := range o.Members {
+		if o.Members[i].Key == name {
+			return &o.Members[i]
 		}
 	}
 	return nil
@@ -374,15 +329,15 @@ func lineIndent(data []byte, i int) (string, bool) {
 // first member when it starts its own line, else the object's own line
 // indentation plus two spaces.
 func (o *jsonObject) memberIndent(data []byte) string {
-	if len(o.members) > 0 {
-		if ind, ok := lineIndent(data, o.members[0].keyStart); ok {
+	if len(o.Members) > 0 {
+		if ind, ok := lineIndent(data, o.Members[0].KeyStart); ok {
 			return ind
 		}
 		return ""
 	}
-	ind, _ := lineIndent(data, o.open)
-	if !onOwnLine(data, o.open) {
-		ind = leadingSpace(data, o.open)
+	ind, _ := lineIndent(data, o.Open)
+	if !onOwnLine(data, o.Open) {
+		ind = leadingSpace(data, o.Open)
 	}
 	return ind + "  "
 }
@@ -390,11 +345,11 @@ func (o *jsonObject) memberIndent(data []byte) string {
 // unit is one level of indentation for values inside the object; "" means
 // the object is written on one line.
 func (o *jsonObject) unit(data []byte) string {
-	if len(o.members) > 0 {
-		if _, ok := lineIndent(data, o.members[0].keyStart); !ok {
+	if len(o.Members) > 0 {
+		if _, ok := lineIndent(data, o.Members[0].KeyStart); !ok {
 			return ""
 		}
-		outer := leadingSpace(data, o.open)
+		outer := leadingSpace(data, o.Open)
 		inner := o.memberIndent(data)
 		if strings.HasPrefix(inner, outer) && len(inner) > len(outer) {
 			return inner[len(outer):]
@@ -423,15 +378,15 @@ func leadingSpace(data []byte, i int) string {
 func (o *jsonObject) appendMember(data []byte, key, val string) textEdit {
 	k, _ := json.Marshal(key)
 	indent := o.memberIndent(data)
-	if len(o.members) == 0 {
-		outer := leadingSpace(data, o.open)
-		return textEdit{o.open + 1, o.close, "\n" + indent + string(k) + ": " + val + "\n" + outer}
+	if len(o.Members) == 0 {
+		outer := leadingSpace(data, o.Open)
+		return textEdit{o.Open + 1, o.Close, "\n" + indent + string(k) + ": " + val + "\n" + outer}
 	}
-	last := o.members[len(o.members)-1]
+	last := o.Members[len(o.Members)-1]
 	if o.unit(data) == "" {
-		return textEdit{last.valEnd, last.valEnd, ", " + string(k) + ": " + val}
+		return textEdit{last.ValEnd, last.ValEnd, ", " + string(k) + ": " + val}
 	}
-	return textEdit{last.valEnd, last.valEnd, ",\n" + indent + string(k) + ": " + val}
+	return textEdit{last.ValEnd, last.ValEnd, ",\n" + indent + string(k) + ": " + val}
 }
 
 // appendMembers returns the edit that adds the runtimes rs after the
@@ -443,15 +398,15 @@ func (o *jsonObject) appendMembers(data []byte, rs []namedRuntime, indent, unit 
 		k, _ := json.Marshal(r.Name)
 		parts[i] = string(k) + ": " + renderValue(r.Value, indent, unit)
 	}
-	if len(o.members) == 0 {
-		outer := leadingSpace(data, o.open)
-		return textEdit{o.open + 1, o.close, "\n" + indent + strings.Join(parts, ",\n"+indent) + "\n" + outer}
+	if len(o.Members) == 0 {
+		outer := leadingSpace(data, o.Open)
+		return textEdit{o.Open + 1, o.Close, "\n" + indent + strings.Join(parts, ",\n"+indent) + "\n" + outer}
 	}
-	last := o.members[len(o.members)-1]
+	last := o.Members[len(o.Members)-1]
 	if unit == "" {
-		return textEdit{last.valEnd, last.valEnd, ", " + strings.Join(parts, ", ")}
+		return textEdit{last.ValEnd, last.ValEnd, ", " + strings.Join(parts, ", ")}
 	}
-	return textEdit{last.valEnd, last.valEnd, ",\n" + indent + strings.Join(parts, ",\n"+indent)}
+	return textEdit{last.ValEnd, last.ValEnd, ",\n" + indent + strings.Join(parts, ",\n"+indent)}
 }
 
 // textEdit replaces data[start:end] with text.

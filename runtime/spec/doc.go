@@ -102,11 +102,10 @@ type member struct {
 	text  []byte // the member as written: key, separator and value; nil if built
 }
 
-// splitObject returns the members of a JSON object in order, or ok=false if
-// data is not an object.
+// splitObject returns the members of a JSON object in order (located by
+// ScanObject), or ok=false if data is not an object.
 func splitObject(data []byte) (members []member, ok bool, err error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, false, err
@@ -114,19 +113,16 @@ func splitObject(data []byte) (members []member, ok bool, err error) {
 	if d, isDelim := tok.(json.Delim); !isDelim || d != '{' {
 		return nil, false, nil
 	}
-	for dec.More() {
-		start := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, false, err
-		}
-		key, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, false, err
-		}
-		text := bytes.TrimLeft(data[start:dec.InputOffset()], " \t\r\n,")
-		members = append(members, member{key: key, value: v, text: text})
+	obj, err := ScanObject(data, int(dec.InputOffset())-1)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, m := range obj.Members {
+		members = append(members, member{
+			key:   m.Key,
+			value: json.RawMessage(data[m.ValStart:m.ValEnd:m.ValEnd]),
+			text:  data[m.KeyStart:m.ValEnd:m.ValEnd],
+		})
 	}
 	return members, true, nil
 }

@@ -23,7 +23,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -37,6 +36,7 @@ import (
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 
 	"github.com/runcage/runcage/profiles/policy"
+	"github.com/runcage/runcage/runtime/spec"
 )
 
 // EnvRestart is the opt-in for restarting containerd after install.
@@ -280,37 +280,13 @@ func copyAtomic(src, dst string, mode fs.FileMode) error {
 	return writeAtomic(dst, b, mode)
 }
 
-// writeAtomic replaces path with data: a new file beside it (O_EXCL),
-// fsync, rename. A running executable is never written in place, so
-// processes that run the old one are unaffected.
-func writeAtomic(path string, data []byte, mode fs.FileMode) (err error) {
+// writeAtomic replaces path with data through spec.WriteFileAtomic (a new
+// file beside it, O_EXCL, fsync, rename), creating path's directory first.
+// A running executable is never written in place, so processes that run the
+// old one are unaffected.
+func writeAtomic(path string, data []byte, mode fs.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".new-")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return errors.Join(err, os.Remove(f.Name()))
-	}
-	return nil
+	return spec.WriteFileAtomic(path, data, mode)
 }

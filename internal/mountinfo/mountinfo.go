@@ -1,4 +1,7 @@
-package userns
+// Package mountinfo reads /proc/self/mountinfo. It is the one parser of
+// that format in runcage: the userns and cgroups profiles and the
+// integration harness all read mounts through it.
+package mountinfo
 
 import (
 	"bufio"
@@ -10,10 +13,10 @@ import (
 	"strings"
 )
 
-// mountInfo is one line of /proc/self/mountinfo. Root, MountPoint and
+// Mount is one line of /proc/self/mountinfo. Root, MountPoint, FSType and
 // Source are unescaped; SuperOptions is kept as the kernel printed it,
 // because its escaping depends on the option.
-type mountInfo struct {
+type Mount struct {
 	ID, Parent   int
 	Root         string
 	MountPoint   string
@@ -22,24 +25,26 @@ type mountInfo struct {
 	SuperOptions string
 }
 
-func readMountInfo() ([]mountInfo, error) {
+// Read parses /proc/self/mountinfo, in the kernel's order (parents before
+// the mounts on top of them).
+func Read() ([]Mount, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
 	defer f.Close()
-	return parseMountInfo(f)
+	return Parse(f)
 }
 
-// parseMountInfo parses the format of proc(5):
+// Parse parses the format of proc(5):
 //
 //	36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
 //
-// The optional fields end at a lone "-". Malformed lines are an error:
-// the kernel does not print them, and guessing could unmount the wrong
-// thing.
-func parseMountInfo(r io.Reader) ([]mountInfo, error) {
-	var out []mountInfo
+// Fields are separated by single spaces (an empty source shows as two).
+// The optional fields end at a lone "-". Malformed lines are an error: the
+// kernel does not print them, and guessing could unmount the wrong thing.
+func Parse(r io.Reader) ([]Mount, error) {
+	var out []Mount
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	for sc.Scan() {
@@ -63,13 +68,13 @@ func parseMountInfo(r io.Reader) ([]mountInfo, error) {
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("parse mountinfo line %q: bad mount id", line)
 		}
-		m := mountInfo{
+		m := Mount{
 			ID:         id,
 			Parent:     parent,
-			Root:       unescapeOctal(f[3]),
-			MountPoint: unescapeOctal(f[4]),
-			FSType:     unescapeOctal(f[sep+1]),
-			Source:     unescapeOctal(f[sep+2]),
+			Root:       Unescape(f[3]),
+			MountPoint: Unescape(f[4]),
+			FSType:     Unescape(f[sep+1]),
+			Source:     Unescape(f[sep+2]),
 		}
 		if sep+3 < len(f) {
 			m.SuperOptions = f[sep+3]
@@ -82,10 +87,10 @@ func parseMountInfo(r io.Reader) ([]mountInfo, error) {
 	return out, nil
 }
 
-// unescapeOctal undoes the kernel's seq_escape: a backslash followed by
-// three octal digits stands for that byte ("\040" is a space, "\134" a
+// Unescape undoes the kernel's seq_escape: a backslash followed by three
+// octal digits stands for that byte ("\040" is a space, "\134" a
 // backslash). Any other backslash is kept.
-func unescapeOctal(s string) string {
+func Unescape(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}
