@@ -100,7 +100,7 @@ func buildTable() []Decision {
 		tight("mounts[].destination", "profiles/mounts refuses /proc, /sys, /dev/console and what resolves to them"),
 		tight("mounts[].type", "profiles/mounts"),
 		tight("mounts[].source", "profiles/mounts refuses sensitive host sources (/, /proc, /sys, engine sockets and their parents)"),
-		tight("mounts[].options", "profiles/mounts hardens options (nosuid, nodev); profiles/userns adds idmap to bind mounts"),
+		tight("mounts[].options", "profiles/mounts hardens options (nosuid, nodev); profiles/userns adds idmap to bind mounts of directories inside the policy's volume_roots; shared and rshared are refused"),
 		tight("mounts[].uidMappings", "refused unless equal to linux.uidMappings (what runc's idmap option does, and containerd sets for hostUsers: false): a mapping the bundle chose can show host-root-owned files as owned by the container's root").with(sameMappings("uidMappings")),
 		tight("mounts[].gidMappings", "refused unless equal to linux.gidMappings; see mounts[].uidMappings").with(sameMappings("gidMappings")),
 		tight("mounts[].uidMappings[]", "see mounts[].uidMappings"),
