@@ -37,3 +37,14 @@ func TestUsageNamesEveryCommandAndFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestNamesMatchCommands(t *testing.T) {
+	if len(names) != len(all) {
+		t.Fatalf("names has %d entries, all has %d commands", len(names), len(all))
+	}
+	for i, mk := range all {
+		if got := mk(&Front{}).Name; got != names[i] {
+			t.Errorf("command %d is %q, names says %q", i, got, names[i])
+		}
+	}
+}
