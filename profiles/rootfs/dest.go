@@ -81,16 +81,9 @@ func (d dests) Modify(s *specs.Spec) error {
 	if len(s.Mounts) == 0 {
 		return nil
 	}
-	if s.Root == nil || s.Root.Path == "" {
-		return profiles.Refusef("spec refused: no root filesystem (root.path is empty)")
-	}
-	root := s.Root.Path
-	if !filepath.IsAbs(root) {
-		root = filepath.Join(d.bundle, root)
-	}
-	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, _, err := openRoot(s, d.bundle)
 	if err != nil {
-		return fmt.Errorf("open rootfs %q: %w", root, err)
+		return err
 	}
 	defer unix.Close(fd)
 	r := resolver{rootfd: fd}

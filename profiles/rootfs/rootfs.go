@@ -36,18 +36,29 @@ func New(bundle string) profiles.Modifier {
 
 type modifier struct{ bundle string }
 
-// Modify implements profiles.Modifier.
-func (m modifier) Modify(s *specs.Spec) error {
+// openRoot opens s's root filesystem (root.path, relative to bundle when
+// relative) as an O_PATH directory descriptor, which the caller closes, and
+// returns it with the path. A spec without root.path is refused.
+func openRoot(s *specs.Spec, bundle string) (int, string, error) {
 	if s.Root == nil || s.Root.Path == "" {
-		return profiles.Refusef("spec refused: no root filesystem (root.path is empty)")
+		return -1, "", profiles.Refusef("spec refused: no root filesystem (root.path is empty)")
 	}
 	root := s.Root.Path
 	if !filepath.IsAbs(root) {
-		root = filepath.Join(m.bundle, root)
+		root = filepath.Join(bundle, root)
 	}
 	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open rootfs %q: %w", root, err)
+		return -1, "", fmt.Errorf("open rootfs %q: %w", root, err)
+	}
+	return fd, root, nil
+}
+
+// Modify implements profiles.Modifier.
+func (m modifier) Modify(s *specs.Spec) error {
+	fd, root, err := openRoot(s, m.bundle)
+	if err != nil {
+		return err
 	}
 	defer unix.Close(fd)
 	if err := checkFS(fd, root); err != nil {
