@@ -6,6 +6,7 @@ package profiles
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -58,4 +59,15 @@ func (r *refusal) Is(target error) bool { return target == ErrRefused }
 // bytes (newlines, escape sequences) are escaped.
 func Refusef(format string, args ...any) error {
 	return &refusal{msg: fmt.Sprintf(format, args...)}
+}
+
+// PathCause strips the path from a *fs.PathError, so that a refusal built
+// from it (with Refusef) carries no unescaped path bytes of the bundle.
+// Other errors are returned as they are.
+func PathCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -144,7 +144,7 @@ func (m *modifier) check(h Hierarchy, cg string) string {
 		}
 		procs, _, err := m.host.Procs(dir(a))
 		if err != nil {
-			return fmt.Sprintf("cannot be checked: %v", cause(err))
+			return fmt.Sprintf("cannot be checked: %v", profiles.PathCause(err))
 		}
 		if procs {
 			return fmt.Sprintf("is inside %q, which holds processes (another container's cgroup)", a)
@@ -153,7 +153,7 @@ func (m *modifier) check(h Hierarchy, cg string) string {
 	procs, ok, err := m.host.Procs(dir(cg))
 	switch {
 	case err != nil:
-		return fmt.Sprintf("cannot be checked: %v", cause(err))
+		return fmt.Sprintf("cannot be checked: %v", profiles.PathCause(err))
 	case !ok:
 		return ""
 	case procs:
@@ -161,7 +161,7 @@ func (m *modifier) check(h Hierarchy, cg string) string {
 	}
 	children, err := m.host.Children(dir(cg))
 	if err != nil {
-		return fmt.Sprintf("cannot be checked: %v", cause(err))
+		return fmt.Sprintf("cannot be checked: %v", profiles.PathCause(err))
 	}
 	if children {
 		return "already has child cgroups, whose tree the container would take over"
@@ -317,14 +317,4 @@ func (hostFS) Children(dir string) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// cause strips the path from a *fs.PathError, so that a refusal carries no
-// unescaped bundle bytes.
-func cause(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -6,9 +6,7 @@
 package mounts
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 	"slices"
 	"strings"
@@ -435,7 +433,7 @@ func (m *modifier) checkDevice(d specs.LinuxDevice) error {
 	}
 	host, err := m.hostDevice(d.Path)
 	if err != nil {
-		return profiles.Refusef("device %q refused: cannot check the host device: %v", d.Path, cause(err))
+		return profiles.Refusef("device %q refused: cannot check the host device: %v", d.Path, profiles.PathCause(err))
 	}
 	if host != got {
 		return profiles.Refusef("device %q refused: %q %d:%d is not the host's %s", d.Path, d.Type, d.Major, d.Minor, host)
@@ -518,16 +516,6 @@ func (m *modifier) checkDeviceRule(r specs.LinuxDeviceCgroup) error {
 		}
 	}
 	return profiles.Refusef("device cgroup rule %q refused: it grants read or write access to a device that is neither one of runc's default devices nor a host device profile %q lists", rule, m.p.Name)
-}
-
-// cause strips the path from a *fs.PathError, so that a refusal built from
-// it carries no unescaped path bytes.
-func cause(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // absClean reports whether p is an absolute path in path.Clean form.

@@ -422,7 +422,7 @@ func (m *modifier) checkSource(src string, own ids) source {
 	res, viaProc, err := m.resolve(lit)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if err != nil && !missing {
-		return source{why: fmt.Sprintf("cannot resolve source on the host: %v", cause(err))}
+		return source{why: fmt.Sprintf("cannot resolve source on the host: %v", profiles.PathCause(err))}
 	}
 	resolves := func(why string) source {
 		if res == lit {
@@ -443,7 +443,7 @@ func (m *modifier) checkSource(src string, own ids) source {
 	}
 	fi, err := m.stat(res)
 	if err != nil {
-		return source{why: fmt.Sprintf("cannot stat source on the host: %v", cause(err))}
+		return source{why: fmt.Sprintf("cannot stat source on the host: %v", profiles.PathCause(err))}
 	}
 	if name, ok := kernelFS[fi.fsType]; ok {
 		return resolves(fmt.Sprintf("is on a %s file system (a kernel interface)", name))

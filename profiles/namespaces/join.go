@@ -128,7 +128,7 @@ func (m *modifier) ownSandbox(s *specs.Spec, ns specs.LinuxNamespace) string {
 	}
 	id, err := m.stat(ns.Path)
 	if err != nil {
-		return fmt.Sprintf("stat namespace: %v", cause(err))
+		return fmt.Sprintf("stat namespace: %v", profiles.PathCause(err))
 	}
 	root := m.owner.RuncRoot
 	if root == "" {
@@ -163,7 +163,7 @@ type runcState struct {
 func sandboxNS(root, id, typ string) (nsID, error) {
 	data, err := os.ReadFile(filepath.Join(root, id, "state.json"))
 	if err != nil {
-		return nsID{}, fmt.Errorf("read runc state: %w", cause(err))
+		return nsID{}, fmt.Errorf("read runc state: %w", profiles.PathCause(err))
 	}
 	var st runcState
 	if err := json.Unmarshal(data, &st); err != nil {
@@ -179,7 +179,7 @@ func sandboxNS(root, id, typ string) (nsID, error) {
 	}
 	ns, err := statNS(proc + "/ns/" + typ)
 	if err != nil {
-		return nsID{}, fmt.Errorf("stat init namespace: %w", cause(err))
+		return nsID{}, fmt.Errorf("stat init namespace: %w", profiles.PathCause(err))
 	}
 	// The namespace was read from the recorded process, not one that
 	// reused its pid in between.
@@ -194,7 +194,7 @@ func sandboxNS(root, id, typ string) (nsID, error) {
 func checkStart(proc string, start uint64) error {
 	data, err := os.ReadFile(proc + "/stat")
 	if err != nil {
-		return fmt.Errorf("sandbox init process is gone: %w", cause(err))
+		return fmt.Errorf("sandbox init process is gone: %w", profiles.PathCause(err))
 	}
 	i := strings.LastIndexByte(string(data), ')')
 	if i < 0 {
@@ -217,7 +217,7 @@ func checkStart(proc string, start uint64) error {
 func pinnedNetns(path string, more []string) error {
 	resolved, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		return cause(err)
+		return profiles.PathCause(err)
 	}
 	dir := filepath.Dir(resolved)
 	if !slices.Contains(PinnedNetnsDirs, dir) && !slices.Contains(more, dir) {

@@ -3,9 +3,7 @@
 package namespaces
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -189,7 +187,7 @@ func (m *modifier) refuseHost(name, why string) error {
 func (m *modifier) isHost(typ specs.LinuxNamespaceType, path string) (bool, error) {
 	id, err := m.stat(path)
 	if err != nil {
-		return false, fmt.Errorf("stat namespace: %w", cause(err))
+		return false, fmt.Errorf("stat namespace: %w", profiles.PathCause(err))
 	}
 	var firstErr error
 	ok := false
@@ -207,19 +205,9 @@ func (m *modifier) isHost(typ specs.LinuxNamespaceType, path string) (bool, erro
 		}
 	}
 	if !ok {
-		return false, fmt.Errorf("stat host namespace: %w", cause(firstErr))
+		return false, fmt.Errorf("stat host namespace: %w", profiles.PathCause(firstErr))
 	}
 	return false, nil
-}
-
-// cause strips the path from a *fs.PathError, so that an error built from a
-// bundle path carries no unescaped bundle bytes into a refusal message.
-func cause(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // ValidateMappings returns a refusal (errors.Is(err, profiles.ErrRefused))
