@@ -427,6 +427,16 @@ func (c *Containerd) Ctr(ns string, args ...string) Result {
 	return r.Exec(2*time.Minute, args...)
 }
 
+// Import imports each OCI archive (WriteOCIArchive) into namespace ns.
+func (c *Containerd) Import(ns string, archives ...string) error {
+	for _, a := range archives {
+		if res := c.Ctr(ns, "image", "import", a); res.Exit != 0 {
+			return fmt.Errorf("import image: %s", res)
+		}
+	}
+	return nil
+}
+
 // LogTail returns the last 4 KiB of containerd's log, for failure messages.
 func (c *Containerd) LogTail() string {
 	b, _ := os.ReadFile(c.Log)
@@ -464,6 +474,39 @@ func (c *Containerd) Purge(ns string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Shutdown is Purge of namespace ns, then Close. A nil c has nothing to
+// shut down.
+func (c *Containerd) Shutdown(ns string) error {
+	if c == nil {
+		return nil
+	}
+	return errors.Join(c.Purge(ns), c.Close())
+}
+
+// Leftovers lists what is still held for removed containers: what runcage
+// holds under stateDir (RuncageLeftovers), mounts under Dir, and the runc
+// state of each of ids under runcState (the runc root's directory for the
+// namespace). It must be empty once the containers are gone.
+func (c *Containerd) Leftovers(stateDir, runcState string, ids ...string) ([]string, error) {
+	left, err := RuncageLeftovers(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	mounts, err := MountPointsUnder(c.Dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range mounts {
+		left = append(left, "containerd mount "+m)
+	}
+	for _, id := range ids {
+		if _, err := os.Stat(filepath.Join(runcState, id)); !errors.Is(err, fs.ErrNotExist) {
+			left = append(left, fmt.Sprintf("runc state of %s in %s (%v)", id, runcState, err))
+		}
+	}
+	return left, nil
 }
 
 // Close stops containerd (SIGTERM, then SIGKILL after 10 s), kills the
@@ -539,21 +582,6 @@ func MountPointsUnder(dir string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// BuildPause compiles the static pause program (integration/pause) to out.
-func BuildPause(out string) error {
-	root, err := RepoRoot()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command("go", "build", "-tags", "integration", "-trimpath", "-o", out, "./integration/pause")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build pause: %w: %s", err, b)
-	}
-	return nil
 }
 
 // BuildImageArchive builds a busybox rootfs (BuildRootfs with opt) under

@@ -13,8 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -208,6 +211,37 @@ func KillProcessesUnder(dir string) []string {
 	return killed
 }
 
+// StopDenialAgent stops the denial agent of runcage's state directory
+// stateDir the documented way: it removes the agent's socket and waits for
+// the agent to notice (it checks every 3 s) and exit. It fails if the agent
+// is still running after 10 s.
+func StopDenialAgent(stateDir string) error {
+	if stateDir == "" {
+		return nil
+	}
+	sock := filepath.Join(stateDir, "agents", "denials.sock")
+	if err := os.Remove(sock); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	cfg := []byte(sock + ".json")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		running := false
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && bytes.Contains(b, cfg) {
+				running = true
+				break
+			}
+		}
+		if !running {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the denial agent of %s still runs 10 s after its socket was removed", stateDir)
+		}
+	}
+}
+
 // ReportScript is a POSIX sh script (busybox or Debian) that prints, as
 // "name: value" lines for ProcStatusFields, what the engine suites assert
 // on: the capability, no_new_privs and seccomp lines of /proc/self/status,
@@ -225,6 +259,27 @@ if [ -d /vol ]; then
 fi
 echo "end: ok"
 `
+
+// InsideScript returns a POSIX sh script for the busybox image (with the
+// probe) that prints, as "name: value" lines for ProcStatusFields, the
+// capability, no_new_privs and seccomp lines of /proc/self/status, the uid
+// map, the owner of /bin/busybox as seen inside, and whether a write to
+// the image's root-owned /etc works and reads back; then runs volume (a
+// shell line that reports volume_write) and /bin/probe.
+func InsideScript(volume string) string {
+	return `
+grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status
+echo "uid_map: $(cat /proc/self/uid_map)"
+echo "busybox_owner: $(stat -c %u:%g /bin/busybox)"
+if echo rootfs-write >/etc/runcage-written && [ "$(cat /etc/runcage-written)" = rootfs-write ] && rm /etc/runcage-written; then
+	echo "rootfs_write: ok"
+else
+	echo "rootfs_write: failed"
+fi
+` + volume + `
+/bin/probe
+`
+}
 
 // CheckHardenedReport checks the output of ReportScript run by a process
 // that runcage's default profile confined: complete, HardenedStatus, one
@@ -262,10 +317,10 @@ func CheckHardenedReport(out string) (map[string]string, error) {
 	return f, nil
 }
 
-// Suite is the life cycle of an integration suite that starts daemons of
-// its own: Setup runs once before the tests, Teardown once after them
-// (also when Setup failed, to stop what it started), and OnSetupError, if
-// set, prints diagnostics such as a daemon's log tail.
+// Suite is the life cycle of an integration suite: Setup, if set, runs
+// once before the tests, Teardown, if set, once after them (also when
+// Setup failed, to stop what it started), and OnSetupError, if set, prints
+// diagnostics such as a daemon's log tail.
 type Suite struct {
 	Name         string // printed in the timing lines: "docker", "cri", ...
 	Needs        string // why the suite needs root, for the refusal line
@@ -283,8 +338,11 @@ func (s Suite) Run(m interface{ Run() int }) int {
 		return 2
 	}
 	start := time.Now()
-	err := s.Setup()
-	fmt.Fprintf(os.Stderr, "%s suite: setup %v\n", s.Name, time.Since(start).Round(time.Millisecond))
+	var err error
+	if s.Setup != nil {
+		err = s.Setup()
+		fmt.Fprintf(os.Stderr, "%s suite: setup %v\n", s.Name, time.Since(start).Round(time.Millisecond))
+	}
 	code := 2
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "setup:", err)
@@ -294,12 +352,264 @@ func (s Suite) Run(m interface{ Run() int }) int {
 	} else {
 		code = m.Run()
 	}
-	if err := s.Teardown(); err != nil {
-		fmt.Fprintln(os.Stderr, "teardown:", err)
-		if code == 0 {
-			code = 1
+	if s.Teardown != nil {
+		if err := s.Teardown(); err != nil {
+			fmt.Fprintln(os.Stderr, "teardown:", err)
+			if code == 0 {
+				code = 1
+			}
 		}
 	}
 	fmt.Fprintf(os.Stderr, "%s suite: total %v\n", s.Name, time.Since(start).Round(time.Millisecond))
 	return code
+}
+
+// Engine is what every engine suite (docker, podman, containerd, cri)
+// starts its engine from: the binaries under test, a private work
+// directory with the probe built into it, and runcage's state directory
+// for the suite's policy. EngineSuite.Run fills it in before Start.
+type Engine struct {
+	Bins Binaries
+	// WorkDir is the suite's private directory, mode 0711: a container's
+	// root is mapped to a host id that owns nothing here and must still
+	// reach what lies below.
+	WorkDir string
+	// Probe is the static probe (BuildProbe), at WorkDir/probe.
+	Probe string
+	// StateDir is runcage's state_dir in the policy WritePolicy writes,
+	// WorkDir/runcage-state.
+	StateDir string
+
+	vols atomic.Int64
+}
+
+// EngineSuite is the one set-up and tear-down of the engine suites.
+// Run checks root, the binaries under test and Tools, makes the work
+// directory and the probe, then calls Start; after the tests it calls Stop,
+// kills any process still naming the work directory, deals with the mounts
+// left in it (see MountsAreLeaks) and removes it.
+type EngineSuite struct {
+	Name string // "docker", "podman", "containerd", "cri"
+	// Tools are the host programs the suite runs, which the Debian package
+	// Package provides.
+	Tools   []string
+	Package string
+	// Engine is the suite's Engine, filled in before Start.
+	Engine *Engine
+	// Start starts the engine and imports the images.
+	Start func() error
+	// Stop removes the suite's containers and stops the engine; it runs,
+	// when set, also after a failed Start.
+	Stop func() error
+	// MountsAreLeaks makes a mount left under the work directory after
+	// Stop fail the suite: the engine keeps its own state elsewhere, so
+	// only runcage can have left it. When false (dockerd and podman keep
+	// their storage in the work directory) such mounts are unmounted.
+	MountsAreLeaks bool
+	// OnSetupError, if set, prints diagnostics after a failed set-up.
+	OnSetupError func()
+}
+
+// Run runs the suite's tests and returns the exit code for TestMain (see
+// Suite.Run).
+func (s EngineSuite) Run(m interface{ Run() int }) int {
+	return Suite{Name: s.Name, Needs: "they start the engine and real containers",
+		Setup: s.setup, Teardown: s.teardown, OnSetupError: s.OnSetupError}.Run(m)
+}
+
+func (s EngineSuite) setup() error {
+	e := s.Engine
+	var err error
+	if e.Bins, err = FindBinaries(); err != nil {
+		return err
+	}
+	for _, tool := range s.Tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not installed (make deps installs %s): %w", tool, s.Package, err)
+		}
+	}
+	if e.WorkDir, err = os.MkdirTemp("", "runcage-"+s.Name+"-it-"); err != nil {
+		return err
+	}
+	if err := os.Chmod(e.WorkDir, 0o711); err != nil {
+		return err
+	}
+	e.StateDir = filepath.Join(e.WorkDir, "runcage-state")
+	e.Probe = filepath.Join(e.WorkDir, "probe")
+	if err := BuildProbe(e.Probe); err != nil {
+		return err
+	}
+	return s.Start()
+}
+
+func (s EngineSuite) teardown() error {
+	var errs []error
+	if s.Stop != nil {
+		errs = append(errs, s.Stop())
+	}
+	dir := s.Engine.WorkDir
+	if dir == "" {
+		return errors.Join(errs...)
+	}
+	// The node's denial agent outlives containers by design; it exits
+	// when its socket goes. Any other process left is a leak.
+	if err := StopDenialAgent(s.Engine.StateDir); err != nil {
+		errs = append(errs, err)
+	}
+	for _, k := range KillProcessesUnder(dir) {
+		errs = append(errs, errors.New("killed leftover process "+k))
+	}
+	if s.MountsAreLeaks {
+		if mounts, _ := MountPointsUnder(dir); len(mounts) > 0 {
+			errs = append(errs, fmt.Errorf("mounts left under %s: %q", dir, mounts))
+		}
+	}
+	errs = append(errs, UnmountUnder(dir), os.RemoveAll(dir))
+	return errors.Join(errs...)
+}
+
+// BusyboxRootfs builds a busybox rootfs with the probe as /bin/probe at
+// WorkDir/busybox-rootfs and returns its path.
+func (e *Engine) BusyboxRootfs() (string, error) {
+	dir := filepath.Join(e.WorkDir, "busybox-rootfs")
+	return dir, BuildRootfs(dir, e.probeRootfs())
+}
+
+// BusyboxArchive is BuildImageArchive of a busybox image named ref with
+// the probe as /bin/probe and /bin/sh as its command, in WorkDir.
+func (e *Engine) BusyboxArchive(ref string) (string, error) {
+	return BuildImageArchive(e.WorkDir, OCIImage{
+		Name: ref,
+		Cmd:  []string{"/bin/sh"},
+		Env:  []string{HostPATH},
+	}, e.probeRootfs())
+}
+
+func (e *Engine) probeRootfs() RootfsOptions {
+	return RootfsOptions{Extra: map[string]string{"/bin/probe": e.Probe}}
+}
+
+// WritePolicy writes the suite's runcage policy to WorkDir/policy.toml and
+// returns its path: runc from $RUNC as the delegate, StateDir, the volume
+// root WorkDir/vols (see Volume), engineState (the engine's private state
+// directories) as engine state, then extra.
+func (e *Engine) WritePolicy(engineState []string, extra string) (string, error) {
+	quoted := make([]string, len(engineState))
+	for i, d := range engineState {
+		quoted[i] = strconv.Quote(d)
+	}
+	text := "runtime = " + strconv.Quote(e.Bins.Runc) + "\nstate_dir = " + strconv.Quote(e.StateDir) +
+		"\nvolume_roots = [" + strconv.Quote(filepath.Join(e.WorkDir, "vols")) + "]\nengine_state_dirs = [" +
+		strings.Join(quoted, ", ") + "]\n" + extra
+	path := filepath.Join(e.WorkDir, "policy.toml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		return "", fmt.Errorf("write policy: %w", err)
+	}
+	return path, nil
+}
+
+// Volume makes a new, empty directory under the policy's volume root
+// (mode 0755) for a test to bind into containers, and returns it.
+func (e *Engine) Volume(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(e.WorkDir, "vols", "vol-"+strconv.FormatInt(e.vols.Add(1), 10))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// CLI is an engine's command-line client: Argv is the program and its
+// global flags, run with exactly Env.
+type CLI struct {
+	Argv []string
+	Env  []string
+}
+
+// Run runs the client with args, never through a shell, and waits up to
+// timeout (see Runtime.Exec).
+func (c CLI) Run(timeout time.Duration, args ...string) Result {
+	return execWait(timeout, c.Argv[0], append(append([]string(nil), c.Argv[1:]...), args...), c.Env)
+}
+
+// CheckRefusal checks that out, what an engine reported for a container
+// runcage refused, carries runcage's refusal: its "runcage: " prefix and
+// every string of want.
+func CheckRefusal(out string, want ...string) error {
+	for _, w := range append([]string{"runcage: "}, want...) {
+		if !strings.Contains(out, w) {
+			return fmt.Errorf("the engine's error does not carry runcage's refusal (no %q):\n%s", w, out)
+		}
+	}
+	return nil
+}
+
+// RunFlags is a set of `docker run` or `podman run` flags that runcage's
+// default profile refuses, and a string its refusal carries.
+type RunFlags struct {
+	Args []string
+	Want string
+}
+
+// CommonRefusals are the run flags, the same for the docker and podman
+// CLIs, that runcage's default profile refuses.
+var CommonRefusals = []RunFlags{
+	{[]string{"--privileged"}, "refused"},
+	{[]string{"--cap-add", "SYS_ADMIN"}, `capability "CAP_SYS_ADMIN"`},
+	{[]string{"--pid", "host"}, "refused"},
+	// Devices: through --device and through a bind.
+	{[]string{"--device", "/dev/kmsg"}, `"/dev/kmsg" refused`},
+	{[]string{"-v", "/dev/kmsg:/dev/kmsg"}, "refused"},
+}
+
+// CheckRefused checks that res, an engine CLI's run of a container that
+// runcage must refuse, failed, and that its stderr carries runcage's
+// refusal with every string of want (CheckRefusal).
+func CheckRefused(res Result, want ...string) error {
+	if res.Exit == 0 {
+		return fmt.Errorf("container ran:\n%s", res)
+	}
+	return CheckRefusal(res.Stderr, want...)
+}
+
+// CheckVolumeWrite checks the report of a container root that wrote
+// hostFile through an id-mapped volume (ReportScript's volume_write): the
+// write worked, and the file is owned by host 0:0, the id container root
+// has in the image, not by the container's host range.
+func CheckVolumeWrite(fields map[string]string, hostFile string) error {
+	if fields["volume_write"] != "ok" {
+		return fmt.Errorf("container root cannot write to its volume: volume_write %q", fields["volume_write"])
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(hostFile, &st); err != nil {
+		return fmt.Errorf("volume file: %w", err)
+	}
+	if st.Uid != 0 || st.Gid != 0 {
+		return fmt.Errorf("file written by container root is owned by %d:%d on the host, want 0:0 (id-mapped volume)", st.Uid, st.Gid)
+	}
+	return nil
+}
+
+// ContainerdEngine makes a containerd (NewContainerd) for the suite and
+// writes the suite's policy (WritePolicy, with extra), which names the
+// daemon's private root and state as engine state, as /var/lib/containerd
+// and /run/containerd are by default. It returns the daemon, not started
+// (also with an error, once made: Shutdown it), and the policy's path.
+func (e *Engine) ContainerdEngine(extra string) (*Containerd, string, error) {
+	c, err := NewContainerd()
+	if err != nil {
+		return nil, "", err
+	}
+	policy, err := e.WritePolicy([]string{c.Root, c.State}, extra)
+	return c, policy, err
+}
+
+// ProcFile returns the text of /proc/<pid>/<name>, or fails t.
+func ProcFile(t testing.TB, pid int, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, name))
+	if err != nil {
+		t.Fatalf("read /proc/%d/%s: %v", pid, name, err)
+	}
+	return string(b)
 }

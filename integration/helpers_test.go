@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,33 +21,16 @@ import (
 const invokeTimeout = 60 * time.Second
 
 var (
-	probeDir  string
-	probeOnce sync.Once
-	probeErr  error
+	// probe is /bin/probe, built once per test binary.
+	probe     = ProbeOnce()
 	idCounter atomic.Int64
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	probeDir, err = os.MkdirTemp("", "runcage-probe-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
 	code := m.Run()
-	os.RemoveAll(probeDir)
+	probe.Remove()
+	uprobe.Remove()
 	os.Exit(code)
-}
-
-// probePath builds the probe once per test binary and returns its path.
-func probePath(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(probeDir, "probe")
-	probeOnce.Do(func() { probeErr = BuildProbe(p) })
-	if probeErr != nil {
-		t.Fatal(probeErr)
-	}
-	return p
 }
 
 // testEnv is one test's view of the binaries under test plus a private
@@ -72,18 +54,7 @@ func newEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Not t.TempDir: its path holds the test's name, which would leak into
-	// refusal messages and satisfy the substring checks on them. The mode is
-	// 0755 so a container whose root is mapped to an unprivileged host id can
-	// reach its bundle.
-	dir, err := os.MkdirTemp("", "runcage-it-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) }) // registered first, so runs last
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := TempDir(t, "runcage-it-")
 	e := &testEnv{t: t, bin: bin, dir: dir}
 	if filepath.Join(filepath.Dir(bin.Runcage), "runc") != bin.Runc {
 		e.policyEnv = []string{"RUNCAGE_CONFIG=" + e.policy("runtime = "+strconv.Quote(bin.Runc)+"\n")}
@@ -95,44 +66,19 @@ func newEnv(t *testing.T) *testEnv {
 // its path.
 func (e *testEnv) policy(toml string) string {
 	e.t.Helper()
-	f, err := os.CreateTemp(e.dir, "policy-*.toml")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(toml); err != nil {
-		e.t.Fatal(err)
-	}
-	return f.Name()
+	return PolicyFile(e.t, e.dir, toml)
 }
 
 // runc returns plain runc with its own state root and log file.
 func (e *testEnv) runc() Runtime {
-	return Runtime{
-		Name: "runc",
-		Path: e.bin.Runc,
-		Root: filepath.Join(e.dir, "root-runc"),
-		Log:  filepath.Join(e.dir, "runc.log"),
-	}
+	return e.bin.RuncIn(e.dir)
 }
 
 // runcage returns runcage with --runcage-profile profile (none if profile is
 // empty, which selects the policy's default), its own state root and a log
 // file named after the profile.
 func (e *testEnv) runcage(profile string) Runtime {
-	r := Runtime{
-		Name: "runcage",
-		Path: e.bin.Runcage,
-		Env:  e.policyEnv,
-		Root: filepath.Join(e.dir, "root-runcage"),
-		Log:  filepath.Join(e.dir, "runcage.log"),
-	}
-	if profile != "" {
-		r.Name += "/" + profile
-		r.Pre = []string{"--runcage-profile", profile}
-		r.Log = filepath.Join(e.dir, "runcage-"+profile+".log")
-	}
-	return r
+	return e.bin.RuncageIn(e.dir, profile, e.policyEnv)
 }
 
 // bundle makes a bundle directory named name with a busybox rootfs
@@ -151,7 +97,7 @@ func (e *testEnv) bundle(name string, spec *specs.Spec, opt RootfsOptions) (stri
 func (e *testEnv) rawBundle(name string, config []byte, opt RootfsOptions) string {
 	e.t.Helper()
 	dir := filepath.Join(e.dir, name)
-	extra := map[string]string{"/bin/probe": probePath(e.t)}
+	extra := map[string]string{"/bin/probe": probe.Path(e.t)}
 	for k, v := range opt.Extra {
 		extra[k] = v
 	}
@@ -174,10 +120,7 @@ func newID() string {
 // the runtime's root but no log file, so cleanup never pollutes the logs a
 // test asserts on.
 func (e *testEnv) deleteLater(rt Runtime, id string) {
-	e.t.Cleanup(func() {
-		rt.Log = ""
-		rt.Exec(invokeTimeout, "delete", "--force", id)
-	})
+	rt.DeleteLater(e.t, id)
 }
 
 // run runs the bundle to completion with `run` (no -d, no terminal) and
@@ -198,17 +141,9 @@ func (e *testEnv) mustRun(rt Runtime, bundle string, want int) Result {
 	e.t.Helper()
 	res := e.run(rt, bundle)
 	if res.Exit != want {
-		e.t.Fatalf("%s: want exit %d, got\n%s\nlog: %s", rt.Name, want, res, readFile(rt.Log))
+		e.t.Fatalf("%s: want exit %d, got\n%s\nlog: %s", rt.Name, want, res, FileText(rt.Log))
 	}
 	return res
-}
-
-func readFile(p string) string {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return fmt.Sprintf("<%v>", err)
-	}
-	return string(b)
 }
 
 var statusRE = regexp.MustCompile(`(?m)^(Cap(?:Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp(?:_filters)?):\s+(\S+)\s*$`)

@@ -74,7 +74,7 @@ func TestStateDoesNotGrowLog(t *testing.T) {
 	id := newID()
 	e.deleteLater(rt, id)
 	if res := rt.Exec(invokeTimeout, "create", "--bundle", b, id); res.Exit != 0 || res.Err != nil {
-		t.Fatalf("%s\nlog: %s", res, readFile(rt.Log))
+		t.Fatalf("%s\nlog: %s", res, FileText(rt.Log))
 	}
 	size := func() int64 {
 		st, err := os.Stat(rt.Log)
@@ -98,6 +98,6 @@ func TestStateDoesNotGrowLog(t *testing.T) {
 		}
 	}
 	if after := size(); after != before {
-		t.Errorf("log grew from %d to %d bytes over 20 state calls:\n%s", before, after, readFile(rt.Log))
+		t.Errorf("log grew from %d to %d bytes over 20 state calls:\n%s", before, after, FileText(rt.Log))
 	}
 }

@@ -11,9 +11,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runcage/runcage/profiles/record"
 )
 
 // DebianRootfs returns the cached Debian bookworm root filesystem (with
@@ -81,6 +84,93 @@ func (r Runtime) State(id string) (ContainerState, error) {
 	return st, nil
 }
 
+// WaitStopped waits up to timeout until container id is stopped.
+func (r Runtime) WaitStopped(id string, timeout time.Duration) error {
+	return WaitFor(timeout, func() error {
+		st, err := r.State(id)
+		if err != nil {
+			return err
+		}
+		if st.Status != "stopped" {
+			return fmt.Errorf("container %s is %s", id, st.Status)
+		}
+		return nil
+	})
+}
+
+// WaitTrace waits up to timeout until the recording at path is complete
+// and returns it.
+func WaitTrace(path string, timeout time.Duration) (*record.Trace, error) {
+	var tr *record.Trace
+	err := WaitFor(timeout, func() error {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if tr, err = record.Parse(data); err != nil {
+			return err
+		}
+		if !tr.Complete {
+			return fmt.Errorf("recording %s is not complete yet", path)
+		}
+		return nil
+	})
+	return tr, err
+}
+
+// DeleteLater force-deletes container id with r when t ends. It uses r's
+// root but no log file, so the clean-up never adds to the log a test
+// asserts on.
+func (r Runtime) DeleteLater(t testing.TB, id string) {
+	t.Cleanup(func() {
+		r.Log = ""
+		r.Exec(time.Minute, "delete", "--force", id)
+	})
+}
+
+// CreateStart creates and starts bundle as container id with r, the way
+// engines do (`create`, then `start`), and force-deletes it when t ends.
+// A failed step fails t with r's log.
+func (r Runtime) CreateStart(t testing.TB, bundle, id string) {
+	t.Helper()
+	r.DeleteLater(t, id)
+	for _, args := range [][]string{{"create", "--bundle", bundle, id}, {"start", id}} {
+		if res := r.Exec(time.Minute, args...); res.Exit != 0 || res.Err != nil {
+			t.Fatalf("%s: %s\nlog: %s", args[0], res, FileText(r.Log))
+		}
+	}
+}
+
+// RecorderProcesses returns the pids of the recording agents
+// ("runcage[agent]") and their watchdogs ("runcage[watchdog]") whose log,
+// their stderr, satisfies inLog, in /proc order.
+func RecorderProcesses(inLog func(logPath string) bool) (agents, watchdogs []int, err error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, en := range ents {
+		pid, err := strconv.Atoi(en.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + en.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		if lp, err := os.Readlink("/proc/" + en.Name() + "/fd/2"); err != nil || !inLog(lp) {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(string(cmdline), "runcage[agent]\x00"):
+			agents = append(agents, pid)
+		case strings.HasPrefix(string(cmdline), "runcage[watchdog]\x00"):
+			watchdogs = append(watchdogs, pid)
+		}
+	}
+	return agents, watchdogs, nil
+}
+
 // InNetns returns a command that runs the host program argv[0] (looked up
 // in the host's PATH) in the network namespace of process pid, with the
 // test's environment. Nothing from the container's root filesystem runs.
@@ -123,12 +213,9 @@ func ParseRedisBench(out string) map[string]float64 {
 // plus write and exit_group, so that it runs under a profile generated for
 // some other program. It prints "probe NAME=ok" or "probe NAME=ERRNO".
 const rawProbeC = `
+#include <asm/unistd.h> /* the kernel's syscall numbers: __NR_write, ... */
+
 #if defined(__x86_64__)
-#define NR_write 1
-#define NR_exit_group 231
-#define NR_unshare 272
-#define NR_mount 165
-#define NR_ptrace 101
 static long sc(long n, long a, long b, long c, long d, long e) {
 	register long r10 __asm__("r10") = d;
 	register long r8 __asm__("r8") = e;
@@ -137,11 +224,6 @@ static long sc(long n, long a, long b, long c, long d, long e) {
 	return ret;
 }
 #elif defined(__aarch64__)
-#define NR_write 64
-#define NR_exit_group 94
-#define NR_unshare 97
-#define NR_mount 40
-#define NR_ptrace 117
 static long sc(long n, long a, long b, long c, long d, long e) {
 	register long x8 __asm__("x8") = n;
 	register long x0 __asm__("x0") = a;
@@ -157,7 +239,7 @@ static long sc(long n, long a, long b, long c, long d, long e) {
 #endif
 
 static unsigned long len(const char *s) { unsigned long n = 0; while (s[n]) n++; return n; }
-static void out(const char *s) { sc(NR_write, 1, (long)s, (long)len(s), 0, 0); }
+static void out(const char *s) { sc(__NR_write, 1, (long)s, (long)len(s), 0, 0); }
 
 static void report(const char *name, long r) {
 	out("probe "); out(name); out("=");
@@ -176,10 +258,10 @@ static void report(const char *name, long r) {
 __attribute__((force_align_arg_pointer))
 #endif
 void _start(void) {
-	report("unshare", sc(NR_unshare, 0x10000000 /* CLONE_NEWUSER */, 0, 0, 0, 0));
-	report("mount", sc(NR_mount, (long)"none", (long)"/mnt", (long)"tmpfs", 0, 0));
-	report("ptrace", sc(NR_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0, 0));
-	sc(NR_exit_group, 0, 0, 0, 0, 0);
+	report("unshare", sc(__NR_unshare, 0x10000000 /* CLONE_NEWUSER */, 0, 0, 0, 0));
+	report("mount", sc(__NR_mount, (long)"none", (long)"/mnt", (long)"tmpfs", 0, 0));
+	report("ptrace", sc(__NR_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0, 0));
+	sc(__NR_exit_group, 0, 0, 0, 0, 0);
 	for (;;) {}
 }
 `

@@ -245,36 +245,21 @@ func main() {
 }
 `
 
-var (
-	helperOnce sync.Once
-	helperErr  error
-)
-
-// helperPath builds helperSource once per test binary (CGO_ENABLED=0, so it
-// is static) and returns its path.
-func helperPath(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(probeDir, "uprobe")
-	out := filepath.Join(dir, "uprobe")
-	helperOnce.Do(func() {
-		if helperErr = os.MkdirAll(dir, 0o755); helperErr != nil {
-			return
-		}
-		if helperErr = os.WriteFile(filepath.Join(dir, "main.go"), []byte(helperSource), 0o644); helperErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-trimpath", "-o", out, "main.go")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GO111MODULE=on")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			helperErr = fmt.Errorf("build uprobe: %w: %s", err, b)
-		}
-	})
-	if helperErr != nil {
-		t.Fatal(helperErr)
+// uprobe is helperSource, built once per test binary (CGO_ENABLED=0, so it
+// is static).
+var uprobe = &BuildOnce{Name: "uprobe", Build: func(out string) error {
+	dir := filepath.Dir(out)
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(helperSource), 0o644); err != nil {
+		return fmt.Errorf("build uprobe: %w", err)
 	}
-	return out
-}
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "main.go")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GO111MODULE=on")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build uprobe: %w: %s", err, b)
+	}
+	return nil
+}}
 
 var checkRE = regexp.MustCompile(`(?m)^check ([a-z0-9_]+)=(ok|fail) ?(.*)$`)
 
@@ -475,7 +460,7 @@ func TestUsernsSetuidGainsNothing(t *testing.T) {
 	spec := BaseSpec(DockerDefaultCaps, "/bin/su-test", "ids")
 	spec.Process.NoNewPrivileges = false
 	spec.Process.User = specs.User{UID: 1000, GID: 1000}
-	b, _ := u.bundle("suid", spec, RootfsOptions{Extra: map[string]string{"/bin/su-test": helperPath(t)}})
+	b, _ := u.bundle("suid", spec, RootfsOptions{Extra: map[string]string{"/bin/su-test": uprobe.Path(t)}})
 	bin := filepath.Join(b, "rootfs", "bin", "su-test")
 	if err := os.Chown(bin, 0, 0); err != nil {
 		t.Fatal(err)
@@ -571,7 +556,7 @@ echo done
 		specs.Mount{Destination: "/run/host.sock", Type: "bind", Source: sock, Options: []string{"bind"}},
 		specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: resolv, Options: []string{"bind", "ro"}},
 	)
-	b, _ := u.bundle("volumes", spec, RootfsOptions{Extra: map[string]string{"/bin/uprobe": helperPath(t)}})
+	b, _ := u.bundle("volumes", spec, RootfsOptions{Extra: map[string]string{"/bin/uprobe": uprobe.Path(t)}})
 	res := u.mustRun(u.rt(""), b, 0)
 	t.Logf("inside:\n%s", res.Stdout)
 	got := checks(res.Stdout)
@@ -652,7 +637,7 @@ func TestUsernsOverlayRootfs(t *testing.T) {
 	before := mountsMentioning(t, u.dir)
 
 	lower := filepath.Join(u.dir, "layer")
-	if err := BuildRootfs(lower, RootfsOptions{Extra: map[string]string{"/bin/probe": probePath(t)}}); err != nil {
+	if err := BuildRootfs(lower, RootfsOptions{Extra: map[string]string{"/bin/probe": probe.Path(t)}}); err != nil {
 		t.Fatal(err)
 	}
 	snap := filepath.Join(u.dir, "snapshots", "7")
@@ -774,7 +759,7 @@ echo done
 	}
 
 	// Both runs wrote their reports into their rootfs: the engine's upper.
-	report1, report2 := readFile(filepath.Join(upper, "report-1")), readFile(filepath.Join(upper, "report-2"))
+	report1, report2 := FileText(filepath.Join(upper, "report-1")), FileText(filepath.Join(upper, "report-2"))
 	t.Logf("run 1:\n%s\nrun 2:\n%s", report1, report2)
 	for _, want := range []string{"root-owner 0:0 0:0\n", "previous kept\n", "written-owner 0:0 1000:1000\n", "done\n"} {
 		if !strings.Contains(report1, want) {

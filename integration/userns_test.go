@@ -65,7 +65,7 @@ func (e *testEnv) initPid(rt Runtime, id string) int {
 func (e *testEnv) mustCreate(rt Runtime, bundle, id string) {
 	e.t.Helper()
 	if res := rt.Exec(invokeTimeout, "create", "--bundle", bundle, id); res.Exit != 0 || res.Err != nil {
-		e.t.Fatalf("create %s: %s\nlog: %s", id, res, readFile(rt.Log))
+		e.t.Fatalf("create %s: %s\nlog: %s", id, res, FileText(rt.Log))
 	}
 }
 

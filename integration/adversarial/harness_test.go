@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,37 +30,16 @@ const invokeTimeout = 60 * time.Second
 const Pwned = "PWNED"
 
 var (
-	probeDir  string
-	probeOnce sync.Once
-	probeErr  error
+	// probe is /bin/probe, built once per test binary.
+	probe     = integration.ProbeOnce()
 	idCounter atomic.Int64
 )
 
 func TestMain(m *testing.M) {
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "adversarial: the suite must run as root: it starts real containers")
-		os.Exit(2)
-	}
-	var err error
-	probeDir, err = os.MkdirTemp("", "runcage-adv-probe-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(probeDir)
-	os.Exit(code)
-}
-
-// probePath builds /bin/probe once per test binary.
-func probePath(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(probeDir, "probe")
-	probeOnce.Do(func() { probeErr = integration.BuildProbe(p) })
-	if probeErr != nil {
-		t.Fatal(probeErr)
-	}
-	return p
+	os.Exit(integration.Suite{Name: "adversarial", Needs: "it starts real containers", Teardown: func() error {
+		probe.Remove()
+		return nil
+	}}.Run(m))
 }
 
 // Env is one test's binaries and private directory (mode 0755, outside any
@@ -86,14 +64,7 @@ func NewEnv(t *testing.T, extra string) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "runcage-adv-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := integration.TempDir(t, "runcage-adv-")
 	e := &Env{T: t, Bin: bin, Dir: dir, StateDir: filepath.Join(dir, "state")}
 	e.Policy = e.WritePolicy(extra)
 	return e
@@ -103,36 +74,18 @@ func NewEnv(t *testing.T, extra string) *Env {
 // directory, followed by extra, and returns its path.
 func (e *Env) WritePolicy(extra string) string {
 	e.T.Helper()
-	text := "runtime = " + strconv.Quote(e.Bin.Runc) + "\nstate_dir = " + strconv.Quote(e.StateDir) + "\n" + extra
-	f, err := os.CreateTemp(e.Dir, "policy-*.toml")
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(text); err != nil {
-		e.T.Fatal(err)
-	}
-	return f.Name()
+	return integration.PolicyFile(e.T, e.Dir, "runtime = "+strconv.Quote(e.Bin.Runc)+"\nstate_dir = "+strconv.Quote(e.StateDir)+"\n"+extra)
 }
 
 // Runc is plain runc with its own root and log.
 func (e *Env) Runc() integration.Runtime {
-	return integration.Runtime{Name: "runc", Path: e.Bin.Runc,
-		Root: filepath.Join(e.Dir, "root-runc"), Log: filepath.Join(e.Dir, "runc.log")}
+	return e.Bin.RuncIn(e.Dir)
 }
 
 // Runcage is runcage with profile (empty: the policy's default), the Env's
 // policy, its own root and a log file named after the profile.
 func (e *Env) Runcage(profile string) integration.Runtime {
-	r := integration.Runtime{Name: "runcage", Path: e.Bin.Runcage,
-		Env:  []string{"RUNCAGE_CONFIG=" + e.Policy},
-		Root: filepath.Join(e.Dir, "root-runcage"), Log: filepath.Join(e.Dir, "runcage.log")}
-	if profile != "" {
-		r.Name += "/" + profile
-		r.Pre = []string{"--runcage-profile", profile}
-		r.Log = filepath.Join(e.Dir, "runcage-"+profile+".log")
-	}
-	return r
+	return e.Bin.RuncageIn(e.Dir, profile, []string{"RUNCAGE_CONFIG=" + e.Policy})
 }
 
 // Spec returns integration.BaseSpec running `sh -c script` with the
@@ -155,7 +108,7 @@ func (e *Env) Bundle(name string, s *specs.Spec, raw []byte, opt integration.Roo
 		}
 	}
 	dir := filepath.Join(e.Dir, name)
-	extra := map[string]string{"/bin/probe": probePath(e.T)}
+	extra := map[string]string{"/bin/probe": probe.Path(e.T)}
 	for k, v := range opt.Extra {
 		extra[k] = v
 	}
@@ -172,6 +125,20 @@ func (e *Env) Bundle(name string, s *specs.Spec, raw []byte, opt integration.Roo
 // NewID returns a container id unique in this test process.
 func NewID() string {
 	return fmt.Sprintf("adv-%d-%d", os.Getpid(), idCounter.Add(1))
+}
+
+// Start builds the bundle name running s and starts it detached with rt
+// (`run -d`); the container is force-deleted when the test ends. It
+// returns the container's id.
+func (e *Env) Start(rt integration.Runtime, name string, s *specs.Spec) string {
+	e.T.Helper()
+	id := NewID()
+	b := e.Bundle(name, s, nil, integration.RootfsOptions{})
+	if res := rt.Exec(invokeTimeout, "run", "-d", "--bundle", b, id); res.Exit != 0 {
+		e.T.Fatalf("start %s: %s\nlog: %s", name, res, readFile(rt.Log))
+	}
+	rt.DeleteLater(e.T, id)
+	return id
 }
 
 // Run runs bundle to completion with rt (`run`, no terminal) and
@@ -323,13 +290,8 @@ func RunCase(t *testing.T, c Case) {
 	}
 }
 
-func readFile(p string) string {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return fmt.Sprintf("<%v>", err)
-	}
-	return string(b)
-}
+// readFile is integration.FileText, for failure messages.
+var readFile = integration.FileText
 
 // Bind returns a read-write bind mount of src at dst.
 func Bind(src, dst string) specs.Mount {

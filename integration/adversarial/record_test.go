@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,16 +61,7 @@ func TestRecordAgentDeath(t *testing.T) {
 		t.Fatalf("kill agent %d: %v", agent, err)
 	}
 	start := time.Now()
-	if err := integration.WaitFor(2*time.Second, func() error {
-		st, err := rt.State(id)
-		if err != nil {
-			return err
-		}
-		if st.Status != "stopped" {
-			return fmt.Errorf("container is %s", st.Status)
-		}
-		return nil
-	}); err != nil {
+	if err := rt.WaitStopped(id, 2*time.Second); err != nil {
 		t.Fatalf("container still runs 2s after its agent was killed: %v\nagent log: %s", err, readFile(logPath))
 	}
 	t.Logf("container stopped %v after its agent was killed", time.Since(start).Round(time.Millisecond))
@@ -94,17 +84,7 @@ func TestRecordAgentDeath(t *testing.T) {
 func recordStart(e *Env, rt integration.Runtime, bundle string) string {
 	e.T.Helper()
 	id := NewID()
-	e.T.Cleanup(func() {
-		r := rt
-		r.Log = ""
-		r.Exec(invokeTimeout, "delete", "--force", id)
-	})
-	if res := rt.Exec(invokeTimeout, "create", "--bundle", bundle, id); res.Exit != 0 || res.Err != nil {
-		e.T.Fatalf("create: %s\nlog: %s", res, readFile(rt.Log))
-	}
-	if res := rt.Exec(invokeTimeout, "start", id); res.Exit != 0 || res.Err != nil {
-		e.T.Fatalf("start: %s\nlog: %s", res, readFile(rt.Log))
-	}
+	rt.CreateStart(e.T, bundle, id)
 	return id
 }
 
@@ -145,33 +125,14 @@ func recordAgentOf(e *Env, rt integration.Runtime, id string) (agent, watchdog i
 	sum := sha256.Sum256([]byte(root + "\x00" + id))
 	logPath = filepath.Join(e.StateDir, "agents", hex.EncodeToString(sum[:8])+".sock.log")
 	if err := integration.WaitFor(10*time.Second, func() error {
-		agent, watchdog = 0, 0
-		ents, err := os.ReadDir("/proc")
+		agents, watchdogs, err := integration.RecorderProcesses(func(lp string) bool { return lp == logPath })
 		if err != nil {
 			return err
 		}
-		for _, en := range ents {
-			pid, err := strconv.Atoi(en.Name())
-			if err != nil {
-				continue
-			}
-			cmdline, err := os.ReadFile("/proc/" + en.Name() + "/cmdline")
-			if err != nil {
-				continue
-			}
-			if lp, err := os.Readlink("/proc/" + en.Name() + "/fd/2"); err != nil || lp != logPath {
-				continue
-			}
-			switch {
-			case strings.HasPrefix(string(cmdline), "runcage[agent]\x00"):
-				agent = pid
-			case strings.HasPrefix(string(cmdline), "runcage[watchdog]\x00"):
-				watchdog = pid
-			}
+		if len(agents) == 0 || len(watchdogs) == 0 {
+			return fmt.Errorf("agents %v, watchdogs %v with log %s", agents, watchdogs, logPath)
 		}
-		if agent == 0 || watchdog == 0 {
-			return fmt.Errorf("agent %d, watchdog %d with log %s", agent, watchdog, logPath)
-		}
+		agent, watchdog = agents[len(agents)-1], watchdogs[len(watchdogs)-1]
 		return nil
 	}); err != nil {
 		e.T.Fatal(err)

@@ -115,12 +115,7 @@ func TestWritableBundle(t *testing.T) {
 func TestStateByIdentity(t *testing.T) {
 	e := NewEnv(t, "")
 	rt := e.Runcage("")
-	id := NewID()
-	b := e.Bundle("victim", Spec("sleep 600"), nil, integration.RootfsOptions{})
-	if res := rt.Exec(invokeTimeout, "run", "-d", "--bundle", b, id); res.Exit != 0 {
-		t.Fatalf("start victim: %s\nlog: %s", res, readFile(rt.Log))
-	}
-	t.Cleanup(func() { rt.Log = ""; rt.Exec(invokeTimeout, "delete", "--force", id) })
+	id := e.Start(rt, "victim", Spec("sleep 600"))
 
 	alias := filepath.Join(e.Dir, "root-alias")
 	if err := os.Symlink(rt.Root, alias); err != nil {
@@ -201,12 +196,7 @@ func TestTenantsAdversarial(t *testing.T) {
 func TestSandboxAnnotationAlone(t *testing.T) {
 	e := NewEnv(t, "")
 	rt := e.Runcage("")
-	victim := NewID()
-	b := e.Bundle("victim", Spec("sleep 600"), nil, integration.RootfsOptions{})
-	if res := rt.Exec(invokeTimeout, "run", "-d", "--bundle", b, victim); res.Exit != 0 {
-		t.Fatalf("start victim: %s\nlog: %s", res, readFile(rt.Log))
-	}
-	t.Cleanup(func() { rt.Log = ""; rt.Exec(invokeTimeout, "delete", "--force", victim) })
+	victim := e.Start(rt, "victim", Spec("sleep 600"))
 	vmap := rt.Exec(invokeTimeout, "exec", victim, "cat", "/proc/self/uid_map")
 	if vmap.Exit != 0 || strings.TrimSpace(vmap.Stdout) == "" {
 		t.Fatalf("victim uid_map: %s", vmap)
@@ -272,12 +262,7 @@ func TestConcurrentCreatesOfOneID(t *testing.T) {
 func TestOtherVerbsAdversarial(t *testing.T) {
 	e := NewEnv(t, "[profiles.default]\npids_limit = 64\n")
 	rt := e.Runcage("")
-	id := NewID()
-	b := e.Bundle("capped", Spec("sleep 600"), nil, integration.RootfsOptions{})
-	if res := rt.Exec(invokeTimeout, "run", "-d", "--bundle", b, id); res.Exit != 0 {
-		t.Fatalf("start: %s\nlog: %s", res, readFile(rt.Log))
-	}
-	t.Cleanup(func() { rt.Log = ""; rt.Exec(invokeTimeout, "delete", "--force", id) })
+	id := e.Start(rt, "capped", Spec("sleep 600"))
 	res := rt.Exec(invokeTimeout, "update", "--pids-limit", "100000", id)
 	if res.Exit == 0 || !strings.Contains(LastError(rt), "pids limit 100000 refused") {
 		t.Errorf("update lifted the profile's pids limit: %s\nlog: %s", res, LastError(rt))

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,42 +24,47 @@ func newID(prefix string) string {
 }
 
 // insideScript runs in a container (as the init process or through
-// `ctr task exec`). It prints its own status lines and uid map, then writes,
-// reads back and removes a file in the image's root-owned /etc and in the
-// /data volume, and reports the owner it sees on an image file.
-const insideScript = `
-grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status
-echo "uid_map: $(cat /proc/self/uid_map)"
-echo "busybox_owner: $(stat -c %u:%g /bin/busybox)"
-if echo rootfs-write >/etc/runcage-written && [ "$(cat /etc/runcage-written)" = rootfs-write ] && rm /etc/runcage-written; then
-	echo "rootfs_write: ok"
-else
-	echo "rootfs_write: failed"
-fi
-if [ -d /data ]; then
+// `ctr task exec`): it.InsideScript, with a write to the /data volume when
+// there is one.
+var insideScript = it.InsideScript(`if [ -d /data ]; then
 	if echo volume-write >/data/from-container; then echo "volume_write: ok"; else echo "volume_write: failed"; fi
-fi
-/bin/probe
-`
+fi`)
 
-// ctrRun starts a detached container with `ctr run -d` and the given
-// runtime binary, registers its removal, and returns its init pid.
-func ctrRun(t *testing.T, id, runtimeBinary string, extra []string, args ...string) (int, it.Result) {
+// ctr runs `ctr run` of the image as container id through containerd's
+// runc shim with runtimeBinary, the run flags (-d, --rm, --mount, ...) and
+// the container's args, and registers the container's removal.
+func ctr(t *testing.T, id, runtimeBinary string, flags []string, args ...string) it.Result {
 	t.Helper()
-	argv := []string{"run", "-d",
+	argv := append([]string{"run",
 		"--runtime", "io.containerd.runc.v2",
 		"--runc-binary", runtimeBinary,
 		"--runc-root", daemon.RuncRoot,
-	}
-	argv = append(argv, extra...)
-	argv = append(argv, image, id)
-	argv = append(argv, args...)
+	}, flags...)
 	t.Cleanup(func() { removeContainer(t, id) })
-	res := daemon.Ctr(ns, argv...)
+	return daemon.Ctr(ns, append(append(argv, image, id), args...)...)
+}
+
+// ctrRun starts a detached container with `ctr run -d` (see ctr) and
+// returns its init pid.
+func ctrRun(t *testing.T, id, runtimeBinary string, extra []string, args ...string) (int, it.Result) {
+	t.Helper()
+	res := ctr(t, id, runtimeBinary, append([]string{"-d"}, extra...), args...)
 	if res.Exit != 0 {
 		return 0, res
 	}
 	return taskPID(t, id), res
+}
+
+// ctrRunScript runs insideScript as the init process of a container with
+// `ctr run --rm` (attached, removed on exit) and runtimeBinary, and
+// returns its result; a failed run fails the test.
+func ctrRunScript(t *testing.T, runtimeBinary string) it.Result {
+	t.Helper()
+	res := ctr(t, newID("fg"), runtimeBinary, []string{"--rm"}, "/bin/sh", "-c", insideScript)
+	if res.Exit != 0 {
+		t.Fatalf("ctr run --rm with %s: %s", runtimeBinary, res)
+	}
+	return res
 }
 
 var taskLine = regexp.MustCompile(`(?m)^(\S+)\s+(\d+)\s+(\S+)\s*$`)
@@ -108,18 +112,9 @@ func removeContainer(t *testing.T, id string) {
 	}
 }
 
-func readProc(t *testing.T, pid int, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, name))
-	if err != nil {
-		t.Fatalf("read /proc/%d/%s: %v", pid, name, err)
-	}
-	return string(b)
-}
-
 func hostUIDMap(t *testing.T, pid int) []it.IDMapping {
 	t.Helper()
-	m, err := it.ParseIDMapText(readProc(t, pid, "uid_map"))
+	m, err := it.ParseIDMapText(it.ProcFile(t, pid, "uid_map"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,8 +133,9 @@ func scriptFields(out string) map[string]string {
 }
 
 // checkInside asserts everything insideScript reports for a process that
-// runcage's default profile confined.
-func checkInside(t *testing.T, what, out string, volume bool) {
+// runcage's default profile confined, except the volume write, and returns
+// the parsed report.
+func checkInside(t *testing.T, what, out string) map[string]string {
 	t.Helper()
 	f := scriptFields(out)
 	if err := it.HardenedStatus(f); err != nil {
@@ -157,14 +153,12 @@ func checkInside(t *testing.T, what, out string, volume bool) {
 	if f["rootfs_write"] != "ok" {
 		t.Errorf("%s: writing to the rootfs: %q\noutput:\n%s", what, f["rootfs_write"], out)
 	}
-	if volume && f["volume_write"] != "ok" {
-		t.Errorf("%s: writing to the volume: %q\noutput:\n%s", what, f["volume_write"], out)
-	}
 	for _, p := range []string{"mount", "mknod", "bpf", "rawsock", "add_key"} {
 		if v := f["probe "+p]; v == "ok" || v == "" {
 			t.Errorf("%s: probe %s = %q, want an errno", what, p, v)
 		}
 	}
+	return f
 }
 
 // TestCtrRunHardened starts a container through `ctr run --runc-binary
@@ -174,12 +168,9 @@ func checkInside(t *testing.T, what, out string, volume bool) {
 // chown, and that nothing is left after task and container delete.
 func TestCtrRunHardened(t *testing.T) {
 	begin := time.Now()
-	vol := filepath.Join(workDir, "vols", "vol-"+strconv.Itoa(int(seq.Add(1))))
-	if err := os.MkdirAll(vol, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	vol := eng.Volume(t)
 	id := newID("hardened")
-	pid, res := ctrRun(t, id, bins.Runcage,
+	pid, res := ctrRun(t, id, eng.Bins.Runcage,
 		[]string{"--mount", "type=bind,src=" + vol + ",dst=/data,options=rbind:rw"},
 		"/bin/sleep", "600")
 	if res.Exit != 0 {
@@ -188,7 +179,7 @@ func TestCtrRunHardened(t *testing.T) {
 	t.Logf("ctr run -d: %v", res.Elapsed.Round(time.Millisecond))
 
 	// The init process, seen from the host.
-	if err := it.HardenedStatus(it.ProcStatusFields(readProc(t, pid, "status"))); err != nil {
+	if err := it.HardenedStatus(it.ProcStatusFields(it.ProcFile(t, pid, "status"))); err != nil {
 		t.Errorf("init process %d: %v", pid, err)
 	}
 	m := hostUIDMap(t, pid)
@@ -198,7 +189,7 @@ func TestCtrRunHardened(t *testing.T) {
 
 	// runcage's policy came through containerd's environment: the
 	// allocation is in the test policy's state_dir, keyed by the container.
-	al, err := it.RuncageAllocations(stateDir)
+	al, err := it.RuncageAllocations(eng.StateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,14 +200,14 @@ func TestCtrRunHardened(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("no allocation for %s with host id %d in %s (RUNCAGE_CONFIG did not reach runcage?): %+v", id, m[0].HostID, stateDir, al)
+		t.Errorf("no allocation for %s with host id %d in %s (RUNCAGE_CONFIG did not reach runcage?): %+v", id, m[0].HostID, eng.StateDir, al)
 	}
-	mounts, err := it.MountPointsUnder(filepath.Join(stateDir, "mnt", id))
+	mounts, err := it.MountPointsUnder(filepath.Join(eng.StateDir, "mnt", id))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(mounts) < 2 {
-		t.Errorf("want runcage's id-mapped lower layer(s) and overlay under %s, got %q", filepath.Join(stateDir, "mnt", id), mounts)
+		t.Errorf("want runcage's id-mapped lower layer(s) and overlay under %s, got %q", filepath.Join(eng.StateDir, "mnt", id), mounts)
 	}
 
 	// An exec'd process gets the same confinement.
@@ -225,30 +216,14 @@ func TestCtrRunHardened(t *testing.T) {
 		t.Fatalf("ctr task exec: %s", ex)
 	}
 	t.Logf("exec output:\n%s", ex.Stdout)
-	checkInside(t, "exec", ex.Stdout, true)
-
-	// The file written through the id-mapped volume is owned by host root,
-	// the host id that container root maps to on that mount.
-	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(vol, "from-container"), &st); err != nil {
-		t.Errorf("volume file: %v", err)
-	} else if st.Uid != 0 || st.Gid != 0 {
-		t.Errorf("volume file owned by %d:%d on the host, want 0:0 (idmap mount)", st.Uid, st.Gid)
+	f := checkInside(t, "exec", ex.Stdout)
+	if err := it.CheckVolumeWrite(f, filepath.Join(vol, "from-container")); err != nil {
+		t.Errorf("exec: %v", err)
 	}
 
 	removeContainer(t, id)
-	left, err := it.RuncageLeftovers(stateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) > 0 {
-		t.Errorf("after task and container delete, runcage still holds:\n%s", strings.Join(left, "\n"))
-	}
-	if mounts, _ := it.MountPointsUnder(daemon.Dir); len(mounts) > 0 {
-		t.Errorf("after delete, mounts left under containerd's directory: %q", mounts)
-	}
-	if _, err := os.Stat(filepath.Join(daemon.RuncRoot, ns, id)); !os.IsNotExist(err) {
-		t.Errorf("runc state of %s left in %s: %v", id, daemon.RuncRoot, err)
+	if left, err := daemon.Leftovers(eng.StateDir, filepath.Join(daemon.RuncRoot, ns), id); err != nil || len(left) > 0 {
+		t.Errorf("after task and container delete, still held (err %v):\n%s", err, strings.Join(left, "\n"))
 	}
 	t.Logf("TestCtrRunHardened: %v", time.Since(begin).Round(time.Millisecond))
 }
@@ -257,18 +232,9 @@ func TestCtrRunHardened(t *testing.T) {
 // process with `ctr run --rm` (attached, removed on exit): the same
 // assertions hold for the init process as for exec.
 func TestCtrRunForeground(t *testing.T) {
-	id := newID("fg")
-	t.Cleanup(func() { removeContainer(t, id) })
-	res := daemon.Ctr(ns, "run", "--rm",
-		"--runtime", "io.containerd.runc.v2",
-		"--runc-binary", bins.Runcage,
-		"--runc-root", daemon.RuncRoot,
-		image, id, "/bin/sh", "-c", insideScript)
-	if res.Exit != 0 {
-		t.Fatalf("ctr run --rm: %s", res)
-	}
-	checkInside(t, "init", res.Stdout, false)
-	if left, err := it.RuncageLeftovers(stateDir); err != nil || len(left) > 0 {
+	res := ctrRunScript(t, eng.Bins.Runcage)
+	checkInside(t, "init", res.Stdout)
+	if left, err := it.RuncageLeftovers(eng.StateDir); err != nil || len(left) > 0 {
 		t.Errorf("after ctr run --rm, runcage still holds (err %v):\n%s", err, strings.Join(left, "\n"))
 	}
 }
@@ -277,16 +243,7 @@ func TestCtrRunForeground(t *testing.T) {
 // runtime binary. It proves that the assertions above can fail: without
 // runcage, containerd's defaults keep capabilities and no user namespace.
 func TestCtrRunPlainRuncControl(t *testing.T) {
-	id := newID("control")
-	t.Cleanup(func() { removeContainer(t, id) })
-	res := daemon.Ctr(ns, "run", "--rm",
-		"--runtime", "io.containerd.runc.v2",
-		"--runc-binary", bins.Runc,
-		"--runc-root", daemon.RuncRoot,
-		image, id, "/bin/sh", "-c", insideScript)
-	if res.Exit != 0 {
-		t.Fatalf("ctr run --rm with plain runc: %s", res)
-	}
+	res := ctrRunScript(t, eng.Bins.Runc)
 	f := scriptFields(res.Stdout)
 	if err := it.HardenedStatus(f); err == nil {
 		t.Errorf("plain runc under containerd looks hardened; the checks would not tell runcage from runc:\n%s", res.Stdout)
@@ -300,16 +257,16 @@ func TestCtrRunPlainRuncControl(t *testing.T) {
 // refuse it, and its reason must reach the ctr user through containerd.
 func TestCtrRunPrivilegedRefused(t *testing.T) {
 	id := newID("priv")
-	_, res := ctrRun(t, id, bins.Runcage, []string{"--privileged"}, "/bin/true")
+	_, res := ctrRun(t, id, eng.Bins.Runcage, []string{"--privileged"}, "/bin/true")
 	if res.Exit == 0 {
 		t.Fatalf("ctr run --privileged with runcage succeeded:\n%s", res)
 	}
 	out := res.Stdout + res.Stderr
 	t.Logf("ctr run --privileged: %s", strings.TrimSpace(out))
-	if !strings.Contains(out, "runcage: ") || !strings.Contains(out, "refused") {
-		t.Errorf("ctr's error does not carry runcage's reason:\n%s", out)
+	if err := it.CheckRefusal(out, "refused"); err != nil {
+		t.Errorf("ctr: %v", err)
 	}
-	if left, err := it.RuncageLeftovers(stateDir); err != nil || len(left) > 0 {
+	if left, err := it.RuncageLeftovers(eng.StateDir); err != nil || len(left) > 0 {
 		t.Errorf("after a refused create, runcage still holds (err %v):\n%s", err, strings.Join(left, "\n"))
 	}
 }
@@ -323,19 +280,18 @@ func TestCtrRunHostileRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"runcage-state", []string{"--mount", "type=bind,src=" + stateDir + ",dst=/s,options=rbind:rw"}, "runcage's"},
+		{"runcage-state", []string{"--mount", "type=bind,src=" + eng.StateDir + ",dst=/s,options=rbind:rw"}, "runcage's"},
 		{"containerd-state", []string{"--mount", "type=bind,src=" + daemon.State + ",dst=/s,options=rbind:rw"}, "container-engine"},
 		{"host-network", []string{"--net-host"}, "refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := newID(tc.name)
-			_, res := ctrRun(t, id, bins.Runcage, tc.args, "/bin/true")
+			_, res := ctrRun(t, id, eng.Bins.Runcage, tc.args, "/bin/true")
 			if res.Exit == 0 {
 				t.Fatalf("ctr run %v with runcage succeeded:\n%s", tc.args, res)
 			}
-			out := res.Stdout + res.Stderr
-			if !strings.Contains(out, "runcage: ") || !strings.Contains(out, tc.want) {
-				t.Errorf("ctr's error does not carry runcage's reason %q:\n%s", tc.want, out)
+			if err := it.CheckRefusal(res.Stdout+res.Stderr, tc.want); err != nil {
+				t.Errorf("ctr: %v", err)
 			}
 		})
 	}

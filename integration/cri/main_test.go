@@ -13,12 +13,11 @@
 package cri
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,12 +36,9 @@ const (
 )
 
 var (
-	daemon  *it.Containerd
-	client  *criClient
-	bins    it.Binaries
-	workDir string
-	// stateDir is runcage's state_dir in the test policy.
-	stateDir string
+	eng    it.Engine
+	daemon *it.Containerd
+	client *criClient
 	// runcageBin is the copy of runcage that install registered; the
 	// runcage-<profile> links are beside it.
 	runcageBin string
@@ -71,44 +67,21 @@ capabilities = ["CAP_NET_RAW"]
 `
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	return it.Suite{
-		Name:     "cri",
-		Needs:    "they start containerd and real pods",
-		Setup:    setup,
-		Teardown: teardown,
+	os.Exit(it.EngineSuite{Name: "cri", Engine: &eng, Start: start, Stop: stop, MountsAreLeaks: true,
 		OnSetupError: func() {
 			if daemon != nil {
 				fmt.Fprintln(os.Stderr, "containerd log:\n"+daemon.LogTail())
 			}
-		},
-	}.Run(m)
+		}}.Run(m))
 }
 
-func setup() error {
-	var err error
-	if bins, err = it.FindBinaries(); err != nil {
-		return err
-	}
-	if workDir, err = os.MkdirTemp("", "runcage-cri-it-"); err != nil {
-		return err
-	}
-	if err := os.Chmod(workDir, 0o711); err != nil {
-		return err
-	}
-
+func start() error {
 	// Images: the pause program alone, and busybox with the probe.
-	probe, pause := filepath.Join(workDir, "probe"), filepath.Join(workDir, "pause")
-	if err := it.BuildProbe(probe); err != nil {
-		return err
-	}
+	pause := filepath.Join(eng.WorkDir, "pause")
 	if err := it.BuildPause(pause); err != nil {
 		return err
 	}
-	pauseDir := filepath.Join(workDir, "pause-image")
+	pauseDir := filepath.Join(eng.WorkDir, "pause-image")
 	for _, d := range []string{"", "dev", "proc", "sys", "etc"} {
 		if err := os.MkdirAll(filepath.Join(pauseDir, d), 0o755); err != nil {
 			return err
@@ -121,54 +94,41 @@ func setup() error {
 	if err := os.WriteFile(filepath.Join(pauseDir, "pause"), b, 0o755); err != nil {
 		return err
 	}
-	pauseTar := filepath.Join(workDir, "pause.tar")
+	pauseTar := filepath.Join(eng.WorkDir, "pause.tar")
 	if err := it.WriteOCIArchive(pauseTar, it.OCIImage{Name: pauseImage, Rootfs: pauseDir, Entrypoint: []string{"/pause"}}); err != nil {
 		return err
 	}
-	busyboxTar, err := it.BuildImageArchive(workDir, it.OCIImage{
-		Name: busyboxImage,
-		Cmd:  []string{"/bin/sh"},
-		Env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-	}, it.RootfsOptions{Extra: map[string]string{"/bin/probe": probe}})
+	busyboxTar, err := eng.BusyboxArchive(busyboxImage)
 	if err != nil {
 		return err
 	}
 
-	// containerd's main config, as a node has it before runcage.
-	if daemon, err = it.NewContainerd(); err != nil {
-		return err
-	}
-
-	// The policy (it names this containerd's private root and state as
-	// engine state). It reaches runcage through containerd's environment
+	// containerd's main config, as a node has it before runcage, and the
+	// policy. It reaches runcage through containerd's environment
 	// (containerd → containerd-shim-runc-v2 → runcage all inherit it).
-	stateDir = filepath.Join(workDir, "runcage-state")
-	policy := "state_dir = " + strconv.Quote(stateDir) + "\nruntime = " + strconv.Quote(bins.Runc) + "\nvolume_roots = [" + strconv.Quote(filepath.Join(workDir, "vols")) + "]\n" +
-		"engine_state_dirs = [" + strconv.Quote(daemon.Root) + ", " + strconv.Quote(daemon.State) + "]\n" + testPolicy
-	policyPath := filepath.Join(workDir, "policy.toml")
-	if err := os.WriteFile(policyPath, []byte(policy), 0o644); err != nil {
+	var policyPath string
+	if daemon, policyPath, err = eng.ContainerdEngine(testPolicy); err != nil {
 		return err
 	}
-
 	subnet := fmt.Sprintf("10.213.%d.0/24", os.Getpid()%250+1)
-	if err := daemon.WriteConfig(it.ContainerdConfig{CRI: true, SandboxImage: pauseImage, Runc: bins.Runc, Subnet: subnet}); err != nil {
+	if err := daemon.WriteConfig(it.ContainerdConfig{CRI: true, SandboxImage: pauseImage, Runc: eng.Bins.Runc, Subnet: subnet}); err != nil {
 		return err
 	}
 
 	// runcage install containerd, on a copy of runcage so that the
 	// runcage-<profile> links land in this test's directory.
-	binDir := filepath.Join(workDir, "bin")
+	binDir := filepath.Join(eng.WorkDir, "bin")
 	if err := os.Mkdir(binDir, 0o755); err != nil {
 		return err
 	}
 	runcageBin = filepath.Join(binDir, "runcage")
-	if b, err = os.ReadFile(bins.Runcage); err != nil {
+	if b, err = os.ReadFile(eng.Bins.Runcage); err != nil {
 		return err
 	}
 	if err := os.WriteFile(runcageBin, b, 0o755); err != nil {
 		return err
 	}
-	cmd := exec.Command(bins.Runcage, "--runcage-config", policyPath, "install", "containerd",
+	cmd := exec.Command(eng.Bins.Runcage, "--runcage-config", policyPath, "install", "containerd",
 		"--config", daemon.Config,
 		"--dropin", filepath.Join(daemon.Dir, "conf.d", "runcage.toml"),
 		"--binary", runcageBin,
@@ -183,10 +143,8 @@ func setup() error {
 	if err := daemon.Start([]string{"RUNCAGE_CONFIG=" + policyPath}); err != nil {
 		return err
 	}
-	for _, tar := range []string{pauseTar, busyboxTar} {
-		if res := daemon.Ctr(criNS, "image", "import", tar); res.Exit != 0 {
-			return fmt.Errorf("import image: %s", res)
-		}
+	if err := daemon.Import(criNS, pauseTar, busyboxTar); err != nil {
+		return err
 	}
 	if client, err = dialCRI(daemon.Address); err != nil {
 		return err
@@ -228,41 +186,25 @@ func slicesContainAll(have []string, want ...string) bool {
 	return true
 }
 
-func teardown() error {
-	var errs []string
+// stop removes every pod and stops containerd, and removes the pods'
+// cgroup parent; EngineSuite then checks and removes the work directory.
+func stop() error {
+	var errs []error
 	if client != nil {
-		for _, err := range removeAllPods() {
-			errs = append(errs, err.Error())
-		}
+		errs = append(errs, removeAllPods()...)
 		client.conn.Close()
 	}
-	if daemon != nil {
-		if err := daemon.Purge(criNS); err != nil {
-			errs = append(errs, err.Error())
-		}
-		if err := daemon.Close(); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
+	errs = append(errs, daemon.Shutdown(criNS))
 	if cgroupParent != "" {
 		// runc removes each container's cgroup; the parent is the test's.
 		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", cgroupParent))
 		for _, d := range dirs {
 			if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
-				errs = append(errs, fmt.Sprintf("remove cgroup %s: %v", d, err))
+				errs = append(errs, fmt.Errorf("remove cgroup %s: %w", d, err))
 			}
 		}
 	}
-	if workDir != "" {
-		if mounts, _ := it.MountPointsUnder(workDir); len(mounts) > 0 {
-			errs = append(errs, fmt.Sprintf("mounts left under %s: %q", workDir, mounts))
-		}
-		os.RemoveAll(workDir)
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "\n"))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // removeAllPods stops and removes every pod sandbox the CRI knows.

@@ -3,12 +3,12 @@
 package cri
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,7 +36,7 @@ func podConfig(name string, annotations map[string]string) *cri.PodSandboxConfig
 	return &cri.PodSandboxConfig{
 		Metadata:     &cri.PodSandboxMetadata{Name: name, Namespace: "runcage-it", Uid: uid},
 		Hostname:     name,
-		LogDirectory: filepath.Join(workDir, "logs", uid),
+		LogDirectory: filepath.Join(eng.WorkDir, "logs", uid),
 		Labels:       map[string]string{"app": name},
 		Annotations:  annotations,
 		Linux: &cri.LinuxPodSandboxConfig{
@@ -141,28 +141,31 @@ func infoPID(info map[string]string) (int, error) {
 
 func (p *pod) pausePID(t *testing.T) int {
 	t.Helper()
-	c, cancel := ctx()
-	defer cancel()
-	st, err := client.rt.PodSandboxStatus(c, &cri.PodSandboxStatusRequest{PodSandboxId: p.id, Verbose: true})
-	if err != nil {
-		t.Fatalf("PodSandboxStatus: %v", err)
-	}
-	pid, err := infoPID(st.Info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pid
+	return statusPID(t, "PodSandboxStatus", func(c context.Context) (map[string]string, error) {
+		st, err := client.rt.PodSandboxStatus(c, &cri.PodSandboxStatusRequest{PodSandboxId: p.id, Verbose: true})
+		return st.GetInfo(), err
+	})
 }
 
 func containerPID(t *testing.T, id string) int {
 	t.Helper()
+	return statusPID(t, "ContainerStatus", func(c context.Context) (map[string]string, error) {
+		st, err := client.rt.ContainerStatus(c, &cri.ContainerStatusRequest{ContainerId: id, Verbose: true})
+		return st.GetInfo(), err
+	})
+}
+
+// statusPID calls the verbose status call and returns the host pid of its
+// "info" JSON.
+func statusPID(t *testing.T, call string, status func(context.Context) (map[string]string, error)) int {
+	t.Helper()
 	c, cancel := ctx()
 	defer cancel()
-	st, err := client.rt.ContainerStatus(c, &cri.ContainerStatusRequest{ContainerId: id, Verbose: true})
+	info, err := status(c)
 	if err != nil {
-		t.Fatalf("ContainerStatus: %v", err)
+		t.Fatalf("%s: %v", call, err)
 	}
-	pid, err := infoPID(st.Info)
+	pid, err := infoPID(info)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,24 +188,15 @@ func execSync(t *testing.T, id string, argv ...string) string {
 	return string(resp.Stdout)
 }
 
-func readProc(t *testing.T, pid int, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, name))
-	if err != nil {
-		t.Fatalf("read /proc/%d/%s: %v", pid, name, err)
-	}
-	return string(b)
-}
-
 // checkHardenedPID checks a process from the host: the default profile's
 // status values and a user namespace that does not map host root. It
 // returns the process's uid_map text.
 func checkHardenedPID(t *testing.T, what string, pid int) string {
 	t.Helper()
-	if err := it.HardenedStatus(it.ProcStatusFields(readProc(t, pid, "status"))); err != nil {
+	if err := it.HardenedStatus(it.ProcStatusFields(it.ProcFile(t, pid, "status"))); err != nil {
 		t.Errorf("%s (pid %d): %v", what, pid, err)
 	}
-	text := readProc(t, pid, "uid_map")
+	text := it.ProcFile(t, pid, "uid_map")
 	m, err := it.ParseIDMapText(text)
 	if err != nil || it.IsIdentityMap(m) || it.MapsHostRoot(m) {
 		t.Errorf("%s (pid %d): uid_map %q: want a user namespace without host root (err %v)", what, pid, text, err)
@@ -213,7 +207,7 @@ func checkHardenedPID(t *testing.T, what string, pid int) string {
 // pidsMax returns the pids.max of the process's cgroup (cgroup v1).
 func pidsMax(t *testing.T, pid int) string {
 	t.Helper()
-	for _, l := range strings.Split(readProc(t, pid, "cgroup"), "\n") {
+	for _, l := range strings.Split(it.ProcFile(t, pid, "cgroup"), "\n") {
 		f := strings.SplitN(l, ":", 3)
 		if len(f) == 3 && slices.Contains(strings.Split(f[1], ","), "pids") {
 			b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids", f[2], "pids.max"))
@@ -223,45 +217,23 @@ func pidsMax(t *testing.T, pid int) string {
 			return strings.TrimSpace(string(b))
 		}
 	}
-	t.Fatalf("pid %d has no pids cgroup:\n%s", pid, readProc(t, pid, "cgroup"))
+	t.Fatalf("pid %d has no pids cgroup:\n%s", pid, it.ProcFile(t, pid, "cgroup"))
 	return ""
 }
 
-// insideScript is the ctr suite's check, run through ExecSync.
-const insideScript = `
-grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status
-echo "uid_map: $(cat /proc/self/uid_map)"
-echo "busybox_owner: $(stat -c %u:%g /bin/busybox)"
-if echo rootfs-write >/etc/runcage-written && [ "$(cat /etc/runcage-written)" = rootfs-write ] && rm /etc/runcage-written; then
-	echo "rootfs_write: ok"
-else
-	echo "rootfs_write: failed"
-fi
-if echo volume-write >/data/from-$(hostname)-$$ && rm /data/from-$(hostname)-$$ && echo kept >/data/kept; then echo "volume_write: ok"; else echo "volume_write: failed"; fi
-/bin/probe
-`
+// insideScript is the ctr suite's check, run through ExecSync: every
+// container writes to the shared /data volume, and leaves /data/kept.
+var insideScript = it.InsideScript(`if echo volume-write >/data/from-$(hostname)-$$ && rm /data/from-$(hostname)-$$ && echo kept >/data/kept; then echo "volume_write: ok"; else echo "volume_write: failed"; fi`)
 
 // assertNothingLeft checks that runcage, runc and containerd hold nothing
 // for the removed pods: no runcage mounts, records or allocations, no
 // mounts under containerd's directory, no runc state for ids.
 func assertNothingLeft(t *testing.T, ids ...string) {
 	t.Helper()
-	left, err := it.RuncageLeftovers(stateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) > 0 {
-		t.Errorf("after RemovePodSandbox, runcage still holds:\n%s", strings.Join(left, "\n"))
-	}
-	if mounts, _ := it.MountPointsUnder(daemon.Dir); len(mounts) > 0 {
-		t.Errorf("after RemovePodSandbox, mounts left under containerd's directory: %q", mounts)
-	}
-	for _, id := range ids {
-		// The runcage handlers set no runc Root, so the shim's default
-		// applies: /run/containerd/runc/<namespace>.
-		if _, err := os.Stat(filepath.Join("/run/containerd/runc", criNS, id)); !os.IsNotExist(err) {
-			t.Errorf("runc state of %s left under /run/containerd/runc/%s: %v", id, criNS, err)
-		}
+	// The runcage handlers set no runc Root, so the shim's default
+	// applies: /run/containerd/runc/<namespace>.
+	if left, err := daemon.Leftovers(eng.StateDir, filepath.Join("/run/containerd/runc", criNS), ids...); err != nil || len(left) > 0 {
+		t.Errorf("after RemovePodSandbox, still held (err %v):\n%s", err, strings.Join(left, "\n"))
 	}
 }
 
@@ -272,10 +244,7 @@ func assertNothingLeft(t *testing.T, ids ...string) {
 // StopPodSandbox and RemovePodSandbox.
 func TestPodHardened(t *testing.T) {
 	begin := time.Now()
-	vol := filepath.Join(workDir, "vols", "vol-"+strconv.Itoa(int(seq.Add(1))))
-	if err := os.MkdirAll(vol, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	vol := eng.Volume(t)
 	p, err := runPod(t, "hardened", "runcage", nil)
 	if err != nil {
 		t.Fatalf("RunPodSandbox: %v\ncontainerd log:\n%s", err, daemon.LogTail())
@@ -311,7 +280,7 @@ func TestPodHardened(t *testing.T) {
 		t.Errorf("the pod runs in the host's network namespace %s", hostNet)
 	}
 
-	al, err := it.RuncageAllocations(stateDir)
+	al, err := it.RuncageAllocations(eng.StateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,29 +319,22 @@ func TestPodHardened(t *testing.T) {
 // runcage.dev/profile pod annotation, which the policy permits: its pids
 // limit applies to the pause and the app container.
 func TestPodAnnotationTightens(t *testing.T) {
-	p, err := runPod(t, "tight", "runcage", map[string]string{"runcage.dev/profile": "strict"})
-	if err != nil {
-		t.Fatalf("RunPodSandbox: %v", err)
-	}
-	id, err := p.startContainer(t, containerConfig("app", nil, "/bin/sleep", "600"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pausePID, appPID := p.pausePID(t), containerPID(t, id)
-	for what, pid := range map[string]int{"pause": pausePID, "app": appPID} {
-		checkHardenedPID(t, what, pid)
-		if got := pidsMax(t, pid); got != "64" {
-			t.Errorf("%s: pids.max = %q, want 64 (profile strict)", what, got)
-		}
-	}
-	p.remove(t)
-	assertNothingLeft(t, id, p.id)
+	checkStrictPod(t, "tight", "runcage", map[string]string{"runcage.dev/profile": "strict"}, "profile strict")
 }
 
 // TestHandlerProfile uses the RuntimeClass handler "runcage-strict" that
 // install registered: the runcage-strict link selects the profile by name.
 func TestHandlerProfile(t *testing.T) {
-	p, err := runPod(t, "handler", "runcage-strict", nil)
+	checkStrictPod(t, "handler", "runcage-strict", nil, "handler runcage-strict")
+}
+
+// checkStrictPod runs a pod with handler and annotations and an app
+// container in it, checks that both its pause and app container are
+// hardened with the pids limit 64 of the profile "strict" (which why
+// selected), and that nothing is left after the pod's removal.
+func checkStrictPod(t *testing.T, name, handler string, annotations map[string]string, why string) {
+	t.Helper()
+	p, err := runPod(t, name, handler, annotations)
 	if err != nil {
 		t.Fatalf("RunPodSandbox: %v", err)
 	}
@@ -383,7 +345,7 @@ func TestHandlerProfile(t *testing.T) {
 	for what, pid := range map[string]int{"pause": p.pausePID(t), "app": containerPID(t, id)} {
 		checkHardenedPID(t, what, pid)
 		if got := pidsMax(t, pid); got != "64" {
-			t.Errorf("%s: pids.max = %q, want 64 (handler runcage-strict)", what, got)
+			t.Errorf("%s: pids.max = %q, want 64 (%s)", what, got, why)
 		}
 	}
 	p.remove(t)
@@ -407,8 +369,8 @@ func TestPodAnnotationWeakeningRefused(t *testing.T) {
 				t.Fatalf("RunPodSandbox with runcage.dev/profile=%s succeeded", tc.profile)
 			}
 			t.Logf("CRI error: %v", err)
-			if !strings.Contains(err.Error(), "runcage: ") || !strings.Contains(err.Error(), tc.reason) {
-				t.Errorf("the CRI error does not carry runcage's reason %q:\n%v", tc.reason, err)
+			if err := it.CheckRefusal(err.Error(), tc.reason); err != nil {
+				t.Errorf("CRI: %v", err)
 			}
 			assertNothingLeft(t)
 		})
@@ -428,10 +390,10 @@ func TestPlainRuncControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := containerPID(t, id)
-	if err := it.HardenedStatus(it.ProcStatusFields(readProc(t, pid, "status"))); err == nil {
+	if err := it.HardenedStatus(it.ProcStatusFields(it.ProcFile(t, pid, "status"))); err == nil {
 		t.Errorf("a plain runc container looks hardened: the checks would not tell runcage from runc")
 	}
-	if m, err := it.ParseIDMapText(readProc(t, pid, "uid_map")); err != nil || !it.IsIdentityMap(m) {
+	if m, err := it.ParseIDMapText(it.ProcFile(t, pid, "uid_map")); err != nil || !it.IsIdentityMap(m) {
 		t.Errorf("plain runc: uid_map %v, want the identity", m)
 	}
 }
@@ -444,7 +406,7 @@ func TestHostPathRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name, host, reason string
 	}{
-		{"runcage-state", stateDir, "runcage's"},
+		{"runcage-state", eng.StateDir, "runcage's"},
 		{"kmsg", "/dev/kmsg", `"/dev/kmsg"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -466,8 +428,8 @@ func TestHostPathRefused(t *testing.T) {
 			if err == nil {
 				t.Fatalf("a hostPath of %s was accepted", tc.host)
 			}
-			if !strings.Contains(err.Error(), "runcage: ") || !strings.Contains(err.Error(), tc.reason) {
-				t.Errorf("the CRI error does not carry runcage's reason %q:\n%v", tc.reason, err)
+			if err := it.CheckRefusal(err.Error(), tc.reason); err != nil {
+				t.Errorf("CRI: %v", err)
 			}
 		})
 	}

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,12 +34,12 @@ func checkHardened(t *testing.T, what, out string) map[string]string {
 // any mount, record, mount directory or allocation.
 func noLeaks(t *testing.T) {
 	t.Helper()
-	before, err := it.MountPointsUnder(workDir)
+	before, err := it.MountPointsUnder(eng.WorkDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		after, err := it.MountPointsUnder(workDir)
+		after, err := it.MountPointsUnder(eng.WorkDir)
 		if err != nil {
 			t.Error(err)
 			return
@@ -52,9 +51,9 @@ func noLeaks(t *testing.T) {
 			}
 		}
 		if len(extra) > 0 {
-			t.Errorf("mounts left under %s after docker rm: %q", workDir, extra)
+			t.Errorf("mounts left under %s after docker rm: %q", eng.WorkDir, extra)
 		}
-		left, err := it.RuncageLeftovers(stateDir)
+		left, err := it.RuncageLeftovers(eng.StateDir)
 		if err != nil {
 			t.Error(err)
 		}
@@ -64,10 +63,10 @@ func noLeaks(t *testing.T) {
 	})
 }
 
-func mustDocker(t *testing.T, timeout time.Duration, args ...string) result {
+func mustDocker(t *testing.T, timeout time.Duration, args ...string) it.Result {
 	t.Helper()
 	res := docker(timeout, args...)
-	if res.exit != 0 {
+	if res.Exit != 0 {
 		t.Fatalf("%s\ndockerd log tail:\n%s", res, dockerd.LogTail(2048))
 	}
 	return res
@@ -75,10 +74,7 @@ func mustDocker(t *testing.T, timeout time.Duration, args ...string) result {
 
 func TestRunHardened(t *testing.T) {
 	noLeaks(t)
-	vol := filepath.Join(workDir, "vols", "vol-"+t.Name())
-	if err := os.MkdirAll(vol, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	vol := eng.Volume(t)
 	for _, tc := range []struct {
 		name, image string
 		args        []string
@@ -94,24 +90,14 @@ func TestRunHardened(t *testing.T) {
 			args := append([]string{"run", "--rm", "--runtime", "runcage"}, tc.args...)
 			args = append(args, tc.image, "sh", "-c", reportScript)
 			res := mustDocker(t, 2*time.Minute, args...)
-			t.Logf("docker run: %v", res.elapsed.Round(time.Millisecond))
-			f := checkHardened(t, tc.name, res.stdout)
+			t.Logf("docker run: %v", res.Elapsed.Round(time.Millisecond))
+			f := checkHardened(t, tc.name, res.Stdout)
 			if r := f["ping_group_range"]; r != "0 65535" {
 				t.Errorf("ping_group_range %q: want Docker's 0 2147483647 narrowed to the mapped groups, 0 65535", r)
 			}
 			if len(tc.args) > 2 {
-				if f["volume_write"] != "ok" {
-					t.Errorf("container root cannot write to its volume:\n%s", res.stdout)
-				}
-				var st syscall.Stat_t
-				if err := syscall.Stat(filepath.Join(vol, "from-container"), &st); err != nil {
-					t.Fatal(err)
-				}
-				// The volume is id-mapped: container root's file lands as
-				// the host's 0, the id it has in the image, not as the
-				// container's host range.
-				if st.Uid != 0 || st.Gid != 0 {
-					t.Errorf("file written by container root is owned by %d:%d on the host, want 0:0 (id-mapped volume)", st.Uid, st.Gid)
+				if err := it.CheckVolumeWrite(f, filepath.Join(vol, "from-container")); err != nil {
+					t.Errorf("%v\n%s", err, res.Stdout)
 				}
 			}
 		})
@@ -121,20 +107,20 @@ func TestRunHardened(t *testing.T) {
 func TestExecHardened(t *testing.T) {
 	noLeaks(t)
 	res := mustDocker(t, time.Minute, "run", "-d", "--network", "none", "--runtime", "runcage", busybox, "sleep", "600")
-	id := strings.TrimSpace(res.stdout)
+	id := strings.TrimSpace(res.Stdout)
 	t.Cleanup(func() { docker(time.Minute, "rm", "-f", id) })
 	main := mustDocker(t, time.Minute, "exec", id, "sh", "-c", "cat /proc/1/status; echo \"uid_map: $(tr -s ' \\n' ' ' </proc/1/uid_map)\"")
 	ex := mustDocker(t, time.Minute, "exec", id, "sh", "-c", reportScript)
-	f := checkHardened(t, "docker exec", ex.stdout)
-	if pid1 := it.ProcStatusFields(main.stdout); pid1["uid_map"] != f["uid_map"] {
+	f := checkHardened(t, "docker exec", ex.Stdout)
+	if pid1 := it.ProcStatusFields(main.Stdout); pid1["uid_map"] != f["uid_map"] {
 		t.Errorf("exec runs in uid_map %q, the container's pid 1 in %q", f["uid_map"], pid1["uid_map"])
 	}
 	// exec may not ask for more than the container has.
 	for _, extra := range [][]string{{"--privileged"}, {"--user", "0", "--privileged"}} {
 		args := append(append([]string{"exec"}, extra...), id, "true")
 		res := docker(time.Minute, args...)
-		if res.exit == 0 || !strings.Contains(res.stdout+res.stderr, "runcage: ") {
-			t.Errorf("docker exec %v: want a refusal carrying runcage's message, got\n%s", extra, res)
+		if err := it.CheckRefusal(res.Stdout + res.Stderr); res.Exit == 0 || err != nil {
+			t.Errorf("docker exec %v: want a refusal carrying runcage's message (%v), got\n%s", extra, err, res)
 		}
 	}
 	mustDocker(t, time.Minute, "rm", "-f", id)
@@ -142,33 +128,20 @@ func TestExecHardened(t *testing.T) {
 
 func TestRefusedVisibleInDockerError(t *testing.T) {
 	noLeaks(t)
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--privileged"}, "refused"},
-		{[]string{"--cap-add", "SYS_ADMIN"}, `capability "CAP_SYS_ADMIN"`},
-		{[]string{"--pid", "host"}, "refused"},
-		{[]string{"-v", "/:/host"}, "refused"},
+	for _, tc := range slices.Concat(it.CommonRefusals, []it.RunFlags{
+		{Args: []string{"-v", "/:/host"}, Want: "refused"},
 		// runcage's own files and this dockerd's private data root,
 		// however the engine spells them.
-		{[]string{"-v", filepath.Join(workDir, "policy.toml") + ":/p"}, "runcage's own files"},
-		{[]string{"-v", stateDir + ":/s"}, "refused"},
-		{[]string{"-v", filepath.Join(workDir, "data", "containers") + ":/c"}, "container-engine"},
-		// Devices: through --device and through a bind.
-		{[]string{"--device", "/dev/kmsg"}, `"/dev/kmsg" refused`},
-		{[]string{"-v", "/dev/kmsg:/dev/kmsg"}, "refused"},
-		{[]string{"--device-cgroup-rule", "c 1:11 rwm"}, `"c 1:11 rwm" refused`},
-		{[]string{"--ipc", "host"}, "refused"},
-	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			args := append([]string{"run", "--rm", "--network", "none", "--runtime", "runcage"}, tc.args...)
-			res := docker(time.Minute, append(args, busybox, "true")...)
-			if res.exit == 0 {
-				t.Fatalf("container ran:\n%s", res)
-			}
-			if !strings.Contains(res.stderr, "runcage: ") || !strings.Contains(res.stderr, tc.want) {
-				t.Errorf("docker's error does not carry runcage's refusal (%q):\n%s", tc.want, res)
+		{Args: []string{"-v", filepath.Join(eng.WorkDir, "policy.toml") + ":/p"}, Want: "runcage's own files"},
+		{Args: []string{"-v", eng.StateDir + ":/s"}, Want: "refused"},
+		{Args: []string{"-v", filepath.Join(eng.WorkDir, "data", "containers") + ":/c"}, Want: "container-engine"},
+		{Args: []string{"--device-cgroup-rule", "c 1:11 rwm"}, Want: `"c 1:11 rwm" refused`},
+		{Args: []string{"--ipc", "host"}, Want: "refused"},
+	}) {
+		t.Run(strings.Join(tc.Args, " "), func(t *testing.T) {
+			args := append([]string{"run", "--rm", "--network", "none", "--runtime", "runcage"}, tc.Args...)
+			if err := it.CheckRefused(docker(time.Minute, append(args, busybox, "true")...), tc.Want); err != nil {
+				t.Errorf("docker: %v", err)
 			}
 		})
 	}
@@ -177,7 +150,7 @@ func TestRefusedVisibleInDockerError(t *testing.T) {
 func TestRuntimePicksProfile(t *testing.T) {
 	noLeaks(t)
 	pass := mustDocker(t, time.Minute, "run", "--rm", "--network", "none", "--runtime", "runcage-passthrough", busybox, "sh", "-c", reportScript)
-	f := it.ProcStatusFields(pass.stdout)
+	f := it.ProcStatusFields(pass.Stdout)
 	if want := it.CapMask(it.DockerDefaultCaps); f["CapEff"] != want {
 		t.Errorf("runcage-passthrough: CapEff %q, want Docker's default set %s (passthrough changes nothing)", f["CapEff"], want)
 	}
@@ -185,7 +158,7 @@ func TestRuntimePicksProfile(t *testing.T) {
 		t.Errorf("runcage-passthrough: uid_map %q, want the host's identity map", f["uid_map"])
 	}
 	def := mustDocker(t, time.Minute, "run", "--rm", "--network", "none", "--runtime", "runcage-default", busybox, "sh", "-c", reportScript)
-	checkHardened(t, "runcage-default", def.stdout)
+	checkHardened(t, "runcage-default", def.Stdout)
 }
 
 // TestLoad starts 200 containers through Docker, 20 at a time, and checks
@@ -198,7 +171,7 @@ func TestLoad(t *testing.T) {
 	noLeaks(t)
 	const script = `grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status; echo "uid_map: $(tr -s ' \n' ' ' </proc/self/uid_map)"; echo "end: ok"`
 	type outcome struct {
-		res result
+		res it.Result
 		err error
 	}
 	outs := make([]outcome, n)
@@ -213,9 +186,9 @@ func TestLoad(t *testing.T) {
 			defer func() { <-sem }()
 			res := docker(3*time.Minute, "run", "--rm", "--network", "none", "--runtime", "runcage", busybox, "sh", "-c", script)
 			o := outcome{res: res}
-			f := it.ProcStatusFields(res.stdout)
+			f := it.ProcStatusFields(res.Stdout)
 			switch {
-			case res.exit != 0:
+			case res.Exit != 0:
 				o.err = fmt.Errorf("failed: %s", res)
 			case f["end"] != "ok":
 				o.err = fmt.Errorf("incomplete report: %s", res)
@@ -234,7 +207,7 @@ func TestLoad(t *testing.T) {
 	var failed int
 	var lat []time.Duration
 	for i, o := range outs {
-		lat = append(lat, o.res.elapsed)
+		lat = append(lat, o.res.Elapsed)
 		if o.err != nil {
 			failed++
 			if failed <= 5 {
@@ -255,17 +228,14 @@ func TestLoad(t *testing.T) {
 // in docker's error.
 func TestJoinAnotherContainerRefused(t *testing.T) {
 	noLeaks(t)
-	victim := strings.TrimSpace(mustDocker(t, time.Minute, "run", "-d", "--network", "none", "--runtime", "runcage", busybox, "sleep", "600").stdout)
+	victim := strings.TrimSpace(mustDocker(t, time.Minute, "run", "-d", "--network", "none", "--runtime", "runcage", busybox, "sleep", "600").Stdout)
 	t.Cleanup(func() { docker(time.Minute, "rm", "-f", victim) })
 	ctl := docker(time.Minute, "run", "--rm", "--network", "container:"+victim, "--runtime", "runcage-passthrough", busybox, "true")
-	if ctl.exit != 0 {
+	if ctl.Exit != 0 {
 		t.Fatalf("control: passthrough did not join the victim's network:\n%s", ctl)
 	}
 	res := docker(time.Minute, "run", "--rm", "--network", "container:"+victim, "--runtime", "runcage", busybox, "true")
-	if res.exit == 0 {
-		t.Fatalf("joined another container's network namespace:\n%s", res)
-	}
-	if !strings.Contains(res.stderr, "runcage: ") || !strings.Contains(res.stderr, "network namespace") {
-		t.Errorf("docker's error does not carry runcage's refusal:\n%s", res)
+	if err := it.CheckRefused(res, "network namespace"); err != nil {
+		t.Errorf("joining another container's network namespace: %v", err)
 	}
 }

@@ -63,7 +63,7 @@ func installContainerd(t *testing.T, dir, main string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(bins.Runcage)
+	data, err := os.ReadFile(eng.Bins.Runcage)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,7 @@
 package docker
 
 import (
-	"bytes"
-	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,60 +28,38 @@ const (
 )
 
 var (
-	bins     it.Binaries
-	workDir  string
-	stateDir string // runcage's state_dir, from the test policy
-	sock     string
-	dockerd  *it.Daemon
+	eng     it.Engine
+	sock    string
+	dockerd *it.Daemon
+	// cli is the docker CLI for this dockerd, with only PATH and a private
+	// HOME and client configuration in its environment.
+	cli it.CLI
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(it.EngineSuite{Name: "docker", Tools: []string{"dockerd", "docker"}, Package: "docker.io",
+		Engine: &eng, Start: start, Stop: stop}.Run(m))
 }
 
-func run(m *testing.M) int {
-	return it.Suite{
-		Name:     "docker",
-		Needs:    "they start dockerd and real containers",
-		Setup:    setup,
-		Teardown: teardown,
-	}.Run(m)
-}
-
-func setup() error {
-	var err error
-	if bins, err = it.FindBinaries(); err != nil {
-		return err
+func start() error {
+	sock = filepath.Join(eng.WorkDir, "docker.sock")
+	cli = it.CLI{
+		Argv: []string{"docker", "--host", "unix://" + sock},
+		Env:  []string{it.HostPATH, "HOME=" + eng.WorkDir, "DOCKER_CONFIG=" + filepath.Join(eng.WorkDir, "cli")},
 	}
-	for _, tool := range []string{"dockerd", "docker"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s not installed (make deps installs docker.io): %w", tool, err)
-		}
-	}
-	if workDir, err = os.MkdirTemp("", "runcage-docker-it-"); err != nil {
-		return err
-	}
-	// Traversable by the containers' mapped root, which owns nothing here.
-	if err := os.Chmod(workDir, 0o711); err != nil {
-		return err
-	}
-	stateDir = filepath.Join(workDir, "state")
-	sock = filepath.Join(workDir, "docker.sock")
-	policy := filepath.Join(workDir, "policy.toml")
-	// The volumes the tests bind live in workDir/vols: name it a volume
-	// root, as /var/lib/docker/volumes is by default; and name this
-	// dockerd's private data and exec roots as engine state, as
+	// The volumes the tests bind live in WorkDir/vols: the policy names it
+	// a volume root, as /var/lib/docker/volumes is by default; and it names
+	// this dockerd's private data and exec roots as engine state, as
 	// /var/lib/docker and /run/docker are by default.
-	pol := fmt.Sprintf("runtime = %q\nstate_dir = %q\nvolume_roots = [%q]\nengine_state_dirs = [%q, %q]\n",
-		bins.Runc, stateDir, filepath.Join(workDir, "vols"), filepath.Join(workDir, "data"), filepath.Join(workDir, "exec"))
-	if err := os.WriteFile(policy, []byte(pol), 0o644); err != nil {
+	policy, err := eng.WritePolicy([]string{filepath.Join(eng.WorkDir, "data"), filepath.Join(eng.WorkDir, "exec")}, "")
+	if err != nil {
 		return err
 	}
-	daemonJSON := filepath.Join(workDir, "daemon.json")
+	daemonJSON := filepath.Join(eng.WorkDir, "daemon.json")
 	for i, want := range []string{"wrote " + daemonJSON, "already installed"} {
 		// The second run proves idempotence on the real binary.
-		out, err := exec.Command(bins.Runcage, "--runcage-config", policy, "install", "docker",
-			"--config", daemonJSON, "--binary", bins.Runcage, "--policy", policy,
+		out, err := exec.Command(eng.Bins.Runcage, "--runcage-config", policy, "install", "docker",
+			"--config", daemonJSON, "--binary", eng.Bins.Runcage, "--policy", policy,
 			"--profiles", "default,passthrough").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), want) {
 			return fmt.Errorf("runcage install docker (run %d): %v: %s", i+1, err, out)
@@ -90,114 +67,56 @@ func setup() error {
 	}
 	argv := []string{"dockerd",
 		"--host", "unix://" + sock,
-		"--data-root", filepath.Join(workDir, "data"),
-		"--exec-root", filepath.Join(workDir, "exec"),
-		"--pidfile", filepath.Join(workDir, "docker.pid"),
+		"--data-root", filepath.Join(eng.WorkDir, "data"),
+		"--exec-root", filepath.Join(eng.WorkDir, "exec"),
+		"--pidfile", filepath.Join(eng.WorkDir, "docker.pid"),
 		"--config-file", daemonJSON,
 		"--iptables=false", "--ip6tables=false", "--ip-masq=false", "--bridge=none",
 		"--storage-driver", "overlay2",
 	}
-	if dockerd, err = it.StartDaemon("dockerd", argv, []string{it.HostPATH}, filepath.Join(workDir, "dockerd.log")); err != nil {
+	if dockerd, err = it.StartDaemon("dockerd", argv, []string{it.HostPATH}, filepath.Join(eng.WorkDir, "dockerd.log")); err != nil {
 		return err
 	}
 	if err := it.WaitHTTPSocket(dockerd, sock, "/_ping", 60*time.Second); err != nil {
 		return err
 	}
-	probe := filepath.Join(workDir, "probe")
-	if err := it.BuildProbe(probe); err != nil {
+	bb, err := eng.BusyboxRootfs()
+	if err != nil {
 		return err
 	}
-	bb := filepath.Join(workDir, "busybox-rootfs")
-	if err := it.BuildRootfs(bb, it.RootfsOptions{Extra: map[string]string{"/bin/probe": probe}}); err != nil {
-		return err
-	}
-	t0 := time.Now()
-	if err := it.ImportImage(dockerCLI(), []string{it.HostPATH}, bb, busybox, 2*time.Minute); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "docker suite: busybox image imported in %v\n", time.Since(t0).Round(time.Millisecond))
 	deb, err := it.DebianRootfs()
 	if err != nil {
 		return err
 	}
-	t0 = time.Now()
-	if err := it.ImportImage(dockerCLI(), []string{it.HostPATH}, deb, debian, 5*time.Minute); err != nil {
-		return err
+	for _, img := range []struct {
+		rootfs, ref string
+		timeout     time.Duration
+	}{{bb, busybox, 2 * time.Minute}, {deb, debian, 5 * time.Minute}} {
+		t0 := time.Now()
+		if err := it.ImportImage(cli.Argv, cli.Env, img.rootfs, img.ref, img.timeout); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "docker suite: %s imported in %v\n", img.ref, time.Since(t0).Round(time.Millisecond))
 	}
-	fmt.Fprintf(os.Stderr, "docker suite: debian image imported in %v\n", time.Since(t0).Round(time.Millisecond))
 	return nil
 }
 
-// teardown removes every container, stops dockerd (and with it its
-// containerd), kills any shim or runtime left for this root, unmounts
-// everything under the work directory and removes it.
-func teardown() error {
-	var errs []string
-	if dockerd != nil {
-		if ids := docker(30*time.Second, "ps", "-aq"); ids.exit == 0 && strings.TrimSpace(ids.stdout) != "" {
-			if res := docker(2*time.Minute, append([]string{"rm", "-f"}, strings.Fields(ids.stdout)...)...); res.exit != 0 {
-				errs = append(errs, res.String())
-			}
-		}
-		if err := dockerd.Stop(30 * time.Second); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
-	if workDir == "" {
+// stop removes every container and stops dockerd (and with it its
+// containerd); EngineSuite then kills any shim or runtime left for this
+// root, unmounts everything under the work directory and removes it.
+func stop() error {
+	if dockerd == nil {
 		return nil
 	}
-	for _, k := range it.KillProcessesUnder(workDir) {
-		errs = append(errs, "killed leftover process "+k)
+	var errs []error
+	if ids := docker(30*time.Second, "ps", "-aq"); ids.Exit == 0 && strings.TrimSpace(ids.Stdout) != "" {
+		errs = append(errs, docker(2*time.Minute, append([]string{"rm", "-f"}, strings.Fields(ids.Stdout)...)...).ExitError())
 	}
-	if err := it.UnmountUnder(workDir); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if err := os.RemoveAll(workDir); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "\n"))
-	}
-	return nil
+	return errors.Join(append(errs, dockerd.Stop(30*time.Second))...)
 }
 
-func dockerCLI() []string {
-	return []string{"docker", "--host", "unix://" + sock}
-}
-
-// result is one docker CLI invocation.
-type result struct {
-	argv           []string
-	stdout, stderr string
-	exit           int
-	elapsed        time.Duration
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("%q: exit %d in %v\nstdout:\n%s\nstderr:\n%s", r.argv, r.exit, r.elapsed.Round(time.Millisecond), r.stdout, r.stderr)
-}
-
-// docker runs the docker CLI against the test's dockerd, with only PATH in
-// its environment, and waits up to timeout.
-func docker(timeout time.Duration, args ...string) result {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cli := dockerCLI()
-	argv := append(cli[1:], args...)
-	cmd := exec.CommandContext(ctx, cli[0], argv...)
-	cmd.Env = []string{it.HostPATH, "HOME=" + workDir, "DOCKER_CONFIG=" + filepath.Join(workDir, "cli")}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	res := result{argv: append(cli, args...), stdout: out.String(), stderr: errb.String(), exit: -1, elapsed: time.Since(start)}
-	if cmd.ProcessState != nil {
-		res.exit = cmd.ProcessState.ExitCode()
-	}
-	if ctx.Err() != nil {
-		res.stderr += fmt.Sprintf("\n(timed out after %v)", timeout)
-	} else if err != nil && res.exit == -1 {
-		res.stderr += "\n" + err.Error()
-	}
-	return res
+// docker runs the docker CLI against the test's dockerd and waits up to
+// timeout.
+func docker(timeout time.Duration, args ...string) it.Result {
+	return cli.Run(timeout, args...)
 }

@@ -26,11 +26,7 @@ import (
 const timeout = time.Minute
 
 func TestMain(m *testing.M) {
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "fault tests must run as root: they create real containers")
-		os.Exit(2)
-	}
-	os.Exit(m.Run())
+	os.Exit(it.Suite{Name: "faults", Needs: "they create real containers"}.Run(m))
 }
 
 // env is one test's private directory, policy and bundle.
@@ -48,19 +44,18 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "runcage-faults-")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := it.TempDir(t, "runcage-faults-")
 	e := &env{t: t, dir: dir, stateDir: filepath.Join(dir, "state"), bundle: filepath.Join(dir, "bundle")}
-	t.Cleanup(func() {
+	t.Cleanup(func() { // before TempDir's removal
+		if err := it.StopDenialAgent(e.stateDir); err != nil {
+			t.Error(err)
+		}
 		for _, k := range it.KillProcessesUnder(dir) {
 			t.Errorf("killed leftover process %s", k)
 		}
 		if err := it.UnmountUnder(dir); err != nil {
 			t.Error(err)
 		}
-		os.RemoveAll(dir)
 	})
 	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)
@@ -104,14 +99,9 @@ func (e *env) must(args ...string) it.Result {
 	e.t.Helper()
 	res := e.rt.Exec(timeout, args...)
 	if res.Exit != 0 || res.Err != nil {
-		e.t.Fatalf("%s\nlog: %s", res, readFile(e.rt.Log))
+		e.t.Fatalf("%s\nlog: %s", res, it.FileText(e.rt.Log))
 	}
 	return res
-}
-
-func readFile(p string) string {
-	b, _ := os.ReadFile(p)
-	return string(b)
 }
 
 // killedCreate starts `runcage create` in its own process group and
@@ -170,7 +160,7 @@ func TestSIGKILLDuringCreate(t *testing.T) {
 			sawOrig++
 		case bytes.Equal(got, rewritten):
 			sawRewritten++
-			if kept := readFile(filepath.Join(e.bundle, spec.ConfigName+spec.OrigSuffix)); kept != string(e.orig) {
+			if kept := it.FileText(filepath.Join(e.bundle, spec.ConfigName+spec.OrigSuffix)); kept != string(e.orig) {
 				t.Errorf("try %d (kill after %v): config.json is rewritten but the kept original is not the original", i, delay)
 			}
 		default:

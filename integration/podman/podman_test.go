@@ -17,13 +17,10 @@
 package podman
 
 import (
-	"bytes"
-	"context"
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -36,47 +33,40 @@ import (
 const image = "localhost/runcage-it/busybox:it"
 
 var (
-	bins    it.Binaries
-	workDir string
+	eng it.Engine
+	// cli is podman with every path of its own under the work directory,
+	// and only PATH (and a private HOME and containers config directory)
+	// in its environment. The same flags reach the clean-up podman that
+	// conmon runs when a container exits.
+	cli it.CLI
 	// ulimits holds --ulimit flags when this process cannot raise
-	// resource limits (see setup).
+	// resource limits (see start).
 	ulimits []string
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(it.EngineSuite{Name: "podman", Tools: []string{"podman", "conmon"}, Package: "podman",
+		Engine: &eng, Start: start, Stop: stop}.Run(m))
 }
 
-func run(m *testing.M) int {
-	return it.Suite{
-		Name:     "podman",
-		Needs:    "they start real containers",
-		Setup:    setup,
-		Teardown: teardown,
-	}.Run(m)
-}
-
-func setup() error {
-	var err error
-	if bins, err = it.FindBinaries(); err != nil {
-		return err
-	}
+func start() error {
+	bins := eng.Bins
 	if filepath.Join(filepath.Dir(bins.Runcage), "runc") != bins.Runc {
 		return fmt.Errorf("the podman suite uses runcage's built-in policy, whose delegate is the runc beside runcage; $RUNC=%s is not %s", bins.Runc, filepath.Join(filepath.Dir(bins.Runcage), "runc"))
 	}
 	if _, err := os.Stat(policy.DefaultPath); err == nil {
 		return fmt.Errorf("%s exists: the podman suite relies on the built-in policy (see the package comment) and never edits the host's", policy.DefaultPath)
 	}
-	for _, tool := range []string{"podman", "conmon"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s not installed (make deps installs podman): %w", tool, err)
-		}
-	}
-	if workDir, err = os.MkdirTemp("", "runcage-podman-it-"); err != nil {
-		return err
-	}
-	if err := os.Chmod(workDir, 0o711); err != nil {
-		return err
+	cli = it.CLI{
+		Argv: []string{"podman",
+			"--root", filepath.Join(eng.WorkDir, "root"),
+			"--runroot", filepath.Join(eng.WorkDir, "runroot"),
+			"--tmpdir", filepath.Join(eng.WorkDir, "tmp"),
+			"--storage-driver", "overlay",
+			"--cgroup-manager", "cgroupfs",
+			"--events-backend", "file",
+		},
+		Env: []string{it.HostPATH, "HOME=" + eng.WorkDir, "XDG_CONFIG_HOME=" + filepath.Join(eng.WorkDir, "config")},
 	}
 	// Podman (as root) sets RLIMIT_NOFILE to 1048576 and RLIMIT_NPROC to
 	// 32768, and runc raises them with prlimit, which needs
@@ -93,15 +83,11 @@ func setup() error {
 		}
 		fmt.Fprintf(os.Stderr, "podman suite: no CAP_SYS_RESOURCE here, so podman's default rlimits cannot be set by any runtime; passing %v\n", ulimits)
 	}
-	probe := filepath.Join(workDir, "probe")
-	if err := it.BuildProbe(probe); err != nil {
+	bb, err := eng.BusyboxRootfs()
+	if err != nil {
 		return err
 	}
-	bb := filepath.Join(workDir, "busybox-rootfs")
-	if err := it.BuildRootfs(bb, it.RootfsOptions{Extra: map[string]string{"/bin/probe": probe}}); err != nil {
-		return err
-	}
-	return it.ImportImage(podmanCLI(), []string{it.HostPATH}, bb, image, 2*time.Minute)
+	return it.ImportImage(cli.Argv, cli.Env, bb, image, 2*time.Minute)
 }
 
 func hasCap(c int) bool {
@@ -113,75 +99,16 @@ func hasCap(c int) bool {
 	return data[c/32].Effective&(1<<(uint(c)%32)) != 0
 }
 
-func teardown() error {
-	if workDir == "" {
+// stop removes every container and resets podman's storage; EngineSuite
+// then kills what is left, unmounts and removes the work directory.
+func stop() error {
+	if cli.Argv == nil {
 		return nil
 	}
-	var errs []string
-	if res := podman(2*time.Minute, "rm", "-af", "-t", "0"); res.exit != 0 {
-		errs = append(errs, res.String())
-	}
-	if res := podman(2*time.Minute, "system", "reset", "-f"); res.exit != 0 {
-		errs = append(errs, res.String())
-	}
-	for _, k := range it.KillProcessesUnder(workDir) {
-		errs = append(errs, "killed leftover process "+k)
-	}
-	if err := it.UnmountUnder(workDir); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if err := os.RemoveAll(workDir); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "\n"))
-	}
-	return nil
+	return errors.Join(podman(2*time.Minute, "rm", "-af", "-t", "0").ExitError(), podman(2*time.Minute, "system", "reset", "-f").ExitError())
 }
 
-// podmanCLI is podman with every path of its own under workDir. The
-// same flags reach the clean-up podman that conmon runs when a container
-// exits.
-func podmanCLI() []string {
-	return []string{"podman",
-		"--root", filepath.Join(workDir, "root"),
-		"--runroot", filepath.Join(workDir, "runroot"),
-		"--tmpdir", filepath.Join(workDir, "tmp"),
-		"--storage-driver", "overlay",
-		"--cgroup-manager", "cgroupfs",
-		"--events-backend", "file",
-	}
-}
-
-type result struct {
-	argv           []string
-	stdout, stderr string
-	exit           int
-	elapsed        time.Duration
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("%q: exit %d in %v\nstdout:\n%s\nstderr:\n%s", r.argv, r.exit, r.elapsed.Round(time.Millisecond), r.stdout, r.stderr)
-}
-
-// podman runs podman with only PATH (and a private HOME and containers
-// config directory) in its environment.
-func podman(timeout time.Duration, args ...string) result {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cli := podmanCLI()
-	cmd := exec.CommandContext(ctx, cli[0], append(cli[1:], args...)...)
-	cmd.Env = []string{it.HostPATH, "HOME=" + workDir, "XDG_CONFIG_HOME=" + filepath.Join(workDir, "config")}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	cmd.Run()
-	res := result{argv: append(cli, args...), stdout: out.String(), stderr: errb.String(), exit: -1, elapsed: time.Since(start)}
-	if cmd.ProcessState != nil {
-		res.exit = cmd.ProcessState.ExitCode()
-	}
-	if ctx.Err() != nil {
-		res.stderr += fmt.Sprintf("\n(timed out after %v)", timeout)
-	}
-	return res
+// podman runs the podman CLI and waits up to timeout.
+func podman(timeout time.Duration, args ...string) it.Result {
+	return cli.Run(timeout, args...)
 }

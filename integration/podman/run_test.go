@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,14 +18,14 @@ import (
 // runArgs is `podman run` with runcage as the runtime, plus the test's
 // flags, the image and the command.
 func runArgs(flags []string, cmd ...string) []string {
-	args := append([]string{"run", "--runtime", bins.Runcage}, ulimits...)
+	args := append([]string{"run", "--runtime", eng.Bins.Runcage}, ulimits...)
 	args = append(args, flags...)
 	return append(append(args, image), cmd...)
 }
 
 // cidFile returns a path for --cidfile, and a function that reads the id.
 func cidFile(t *testing.T) (string, func() string) {
-	p := filepath.Join(workDir, "cid-"+strings.ReplaceAll(t.Name(), "/", "_")+time.Now().Format("150405.000000000"))
+	p := filepath.Join(eng.WorkDir, "cid-"+strings.ReplaceAll(t.Name(), "/", "_")+time.Now().Format("150405.000000000"))
 	return p, func() string {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -85,10 +84,10 @@ func noLeaks(t *testing.T, id string) {
 	}
 }
 
-func mustPodman(t *testing.T, timeout time.Duration, args ...string) result {
+func mustPodman(t *testing.T, timeout time.Duration, args ...string) it.Result {
 	t.Helper()
 	res := podman(timeout, args...)
-	if res.exit != 0 {
+	if res.Exit != 0 {
 		t.Fatalf("%s", res)
 	}
 	return res
@@ -106,8 +105,8 @@ func TestRunHardened(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(volRoot) })
 	cid, id := cidFile(t)
 	res := mustPodman(t, 2*time.Minute, runArgs([]string{"--rm", "--network", "none", "--cidfile", cid, "-v", vol + ":/vol"}, "sh", "-c", it.ReportScript)...)
-	t.Logf("podman run: %v", res.elapsed.Round(time.Millisecond))
-	f, err := it.CheckHardenedReport(res.stdout)
+	t.Logf("podman run: %v", res.Elapsed.Round(time.Millisecond))
+	f, err := it.CheckHardenedReport(res.Stdout)
 	if err != nil {
 		t.Error(err)
 	}
@@ -115,15 +114,8 @@ func TestRunHardened(t *testing.T) {
 	if r := f["ping_group_range"]; r != "0 0" {
 		t.Errorf("ping_group_range %q, want podman's 0 0", r)
 	}
-	if f["volume_write"] != "ok" {
-		t.Errorf("container root cannot write to its volume:\n%s", res.stdout)
-	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(vol, "from-container"), &st); err != nil {
-		t.Fatal(err)
-	}
-	if st.Uid != 0 || st.Gid != 0 {
-		t.Errorf("file written by container root is owned by %d:%d on the host, want 0:0 (id-mapped volume)", st.Uid, st.Gid)
+	if err := it.CheckVolumeWrite(f, filepath.Join(vol, "from-container")); err != nil {
+		t.Errorf("%v\n%s", err, res.Stdout)
 	}
 	noLeaks(t, id())
 }
@@ -135,42 +127,31 @@ func TestExecHardened(t *testing.T) {
 	t.Cleanup(func() { podman(time.Minute, "rm", "-f", "-t", "0", id) })
 	pid1 := mustPodman(t, time.Minute, "exec", id, "sh", "-c", "echo \"uid_map: $(tr -s ' \\n' ' ' </proc/1/uid_map)\"")
 	ex := mustPodman(t, time.Minute, "exec", id, "sh", "-c", it.ReportScript)
-	f, err := it.CheckHardenedReport(ex.stdout)
+	f, err := it.CheckHardenedReport(ex.Stdout)
 	if err != nil {
 		t.Errorf("podman exec: %v", err)
 	}
-	if want := it.ProcStatusFields(pid1.stdout)["uid_map"]; f["uid_map"] != want {
+	if want := it.ProcStatusFields(pid1.Stdout)["uid_map"]; f["uid_map"] != want {
 		t.Errorf("exec runs in uid_map %q, the container's pid 1 in %q", f["uid_map"], want)
 	}
 	res := podman(time.Minute, "exec", "--privileged", id, "true")
-	if res.exit == 0 || !strings.Contains(res.stdout+res.stderr, "runcage: ") {
-		t.Errorf("podman exec --privileged: want a refusal carrying runcage's message, got\n%s", res)
+	if err := it.CheckRefusal(res.Stdout + res.Stderr); res.Exit == 0 || err != nil {
+		t.Errorf("podman exec --privileged: want a refusal carrying runcage's message (%v), got\n%s", err, res)
 	}
 	mustPodman(t, time.Minute, "rm", "-f", "-t", "0", id)
 	noLeaks(t, id)
 }
 
 func TestRefusedVisibleInPodmanError(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--privileged"}, "refused"},
-		{[]string{"--cap-add", "SYS_ADMIN"}, `capability "CAP_SYS_ADMIN"`},
-		{[]string{"--pid", "host"}, "refused"},
-		{[]string{"-v", "/dev/kmsg:/dev/kmsg"}, "refused"},
-		{[]string{"--device", "/dev/kmsg"}, `"/dev/kmsg" refused`},
-		{[]string{"--annotation", "run.oci.keep_original_groups=1"}, `"annotations.run.oci.keep_original_groups" refused`},
-		{[]string{"--annotation", "org.criu.config=/tmp/x"}, "refused"},
-	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+	for _, tc := range slices.Concat(it.CommonRefusals, []it.RunFlags{
+		{Args: []string{"--annotation", "run.oci.keep_original_groups=1"}, Want: `"annotations.run.oci.keep_original_groups" refused`},
+		{Args: []string{"--annotation", "org.criu.config=/tmp/x"}, Want: "refused"},
+	}) {
+		t.Run(strings.Join(tc.Args, " "), func(t *testing.T) {
 			cid, id := cidFile(t)
-			res := podman(time.Minute, runArgs(append([]string{"--rm", "--network", "none", "--cidfile", cid}, tc.args...), "true")...)
-			if res.exit == 0 {
-				t.Fatalf("container ran:\n%s", res)
-			}
-			if !strings.Contains(res.stderr, "runcage: ") || !strings.Contains(res.stderr, tc.want) {
-				t.Errorf("podman's error does not carry runcage's refusal (%q):\n%s", tc.want, res)
+			res := podman(time.Minute, runArgs(append([]string{"--rm", "--network", "none", "--cidfile", cid}, tc.Args...), "true")...)
+			if err := it.CheckRefused(res, tc.Want); err != nil {
+				t.Errorf("podman: %v", err)
 			}
 			noLeaks(t, id())
 		})
@@ -180,7 +161,7 @@ func TestRefusedVisibleInPodmanError(t *testing.T) {
 func TestRuntimeFlagPicksProfile(t *testing.T) {
 	cid, id := cidFile(t)
 	res := mustPodman(t, time.Minute, runArgs([]string{"--rm", "--network", "none", "--cidfile", cid, "--runtime-flag", "runcage-profile=passthrough"}, "sh", "-c", it.ReportScript)...)
-	f := it.ProcStatusFields(res.stdout)
+	f := it.ProcStatusFields(res.Stdout)
 	if f["CapEff"] == "0000000000000000" || f["CapEff"] == "" {
 		t.Errorf("runcage-profile=passthrough: CapEff %q, want podman's default capabilities (passthrough changes nothing)", f["CapEff"])
 	}

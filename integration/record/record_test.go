@@ -34,33 +34,31 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "integration/record: must run as root: it creates real containers")
-		os.Exit(1)
-	}
-	var err error
-	if bin, err = integration.FindBinaries(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if debian, err = integration.DebianRootfs(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	tmp, err := os.MkdirTemp("", "runcage-rec-probe-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	rawProbe = filepath.Join(tmp, "rprobe")
-	if err := integration.BuildRawProbe(rawProbe); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(tmp)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(tmp)
-	os.Exit(code)
+	var tmp string
+	os.Exit(integration.Suite{
+		Name:  "record",
+		Needs: "it creates real containers",
+		Setup: func() error {
+			var err error
+			if bin, err = integration.FindBinaries(); err != nil {
+				return err
+			}
+			if debian, err = integration.DebianRootfs(); err != nil {
+				return err
+			}
+			if tmp, err = os.MkdirTemp("", "runcage-rec-probe-"); err != nil {
+				return err
+			}
+			rawProbe = filepath.Join(tmp, "rprobe")
+			return integration.BuildRawProbe(rawProbe)
+		},
+		Teardown: func() error {
+			if tmp != "" {
+				os.RemoveAll(tmp)
+			}
+			return nil
+		},
+	}.Run(m))
 }
 
 // env is one test's private directories and policy.
@@ -75,14 +73,7 @@ type env struct {
 
 func newEnv(t *testing.T, extra string) *env {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "runcage-rec-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := integration.TempDir(t, "runcage-rec-")
 	e := &env{t: t, dir: dir,
 		recDir: filepath.Join(dir, "recordings"), audit: filepath.Join(dir, "audit.log"),
 		profiles: filepath.Join(dir, "profiles")}
@@ -157,17 +148,7 @@ func newID() string { return fmt.Sprintf("rec-%d-%d", os.Getpid(), ids.Add(1)) }
 // start creates and starts a detached container and returns its pid.
 func (e *env) start(rt integration.Runtime, bundle, id string) int {
 	e.t.Helper()
-	e.t.Cleanup(func() {
-		r := rt
-		r.Log = ""
-		r.Exec(time.Minute, "delete", "--force", id)
-	})
-	if res := rt.Exec(time.Minute, "create", "--bundle", bundle, id); res.Err != nil || res.Exit != 0 {
-		e.t.Fatalf("create: %s\nlog: %s", res, readFile(rt.Log))
-	}
-	if res := rt.Exec(time.Minute, "start", id); res.Err != nil || res.Exit != 0 {
-		e.t.Fatalf("start: %s\nlog: %s", res, readFile(rt.Log))
-	}
+	rt.CreateStart(e.t, bundle, id)
 	st, err := rt.State(id)
 	if err != nil {
 		e.t.Fatal(err)
@@ -179,16 +160,7 @@ func (e *env) start(rt integration.Runtime, bundle, id string) int {
 func (e *env) stop(rt integration.Runtime, id string) {
 	e.t.Helper()
 	rt.Exec(time.Minute, "kill", id, "TERM")
-	if err := integration.WaitFor(20*time.Second, func() error {
-		st, err := rt.State(id)
-		if err != nil {
-			return err
-		}
-		if st.Status != "stopped" {
-			return fmt.Errorf("container %s is %s", id, st.Status)
-		}
-		return nil
-	}); err != nil {
+	if err := rt.WaitStopped(id, 20*time.Second); err != nil {
 		rt.Exec(time.Minute, "kill", id, "KILL")
 		e.t.Fatalf("stop: %v", err)
 	}
@@ -200,32 +172,11 @@ func (e *env) stop(rt integration.Runtime, id string) {
 // trace waits until the recording name is complete and returns it.
 func (e *env) trace(name string) *record.Trace {
 	e.t.Helper()
-	var tr *record.Trace
-	err := integration.WaitFor(20*time.Second, func() error {
-		data, err := os.ReadFile(filepath.Join(e.recDir, name+".json"))
-		if err != nil {
-			return err
-		}
-		if tr, err = record.Parse(data); err != nil {
-			return err
-		}
-		if !tr.Complete {
-			return fmt.Errorf("recording %s is not complete yet", name)
-		}
-		return nil
-	})
+	tr, err := integration.WaitTrace(filepath.Join(e.recDir, name+".json"), 20*time.Second)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return tr
-}
-
-func readFile(p string) string {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return fmt.Sprintf("<%v>", err)
-	}
-	return string(b)
 }
 
 func probeVerdicts(out string) map[string]string {
@@ -314,7 +265,7 @@ func TestRecordRedisRoundTrip(t *testing.T) {
 	res := rt.Exec(time.Minute, "exec", id, "/usr/local/bin/rprobe")
 	if res.Exit != 0 {
 		ps, _ := exec.Command("ps", "-eo", "pid,ppid,stat,wchan:32,cmd").CombinedOutput()
-		t.Fatalf("exec probe under record: %s\nlog: %s\nps:\n%s", res, readFile(rt.Log), ps)
+		t.Fatalf("exec probe under record: %s\nlog: %s\nps:\n%s", res, integration.FileText(rt.Log), ps)
 	}
 	// record answers as default would: these are refused.
 	for k, v := range probeVerdicts(res.Stdout) {
@@ -476,16 +427,7 @@ func TestAgentDeath(t *testing.T) {
 		t.Fatalf("kill agent %d: %v", agent, err)
 	}
 	start := time.Now()
-	if err := integration.WaitFor(15*time.Second, func() error {
-		st, err := rt.State(id)
-		if err != nil {
-			return err
-		}
-		if st.Status != "stopped" {
-			return fmt.Errorf("container is %s", st.Status)
-		}
-		return nil
-	}); err != nil {
+	if err := rt.WaitStopped(id, 15*time.Second); err != nil {
 		t.Fatalf("container did not stop after the agent died: %v", err)
 	}
 	t.Logf("container stopped %v after the agent was killed", time.Since(start).Round(time.Millisecond))
@@ -510,24 +452,12 @@ func TestAgentDeath(t *testing.T) {
 // the test's own state directory.
 func findAgent(t *testing.T, e *env) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
+	agents, _, err := integration.RecorderProcesses(func(logPath string) bool { return strings.HasPrefix(logPath, e.dir+"/") })
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, en := range ents {
-		pid, err := strconv.Atoi(en.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile("/proc/" + en.Name() + "/cmdline")
-		if err != nil || !strings.HasPrefix(string(cmdline), "runcage[agent]\x00") {
-			continue
-		}
-		logPath, err := os.Readlink("/proc/" + en.Name() + "/fd/2")
-		if err == nil && strings.HasPrefix(logPath, e.dir+"/") {
-			return pid
-		}
+	if len(agents) == 0 {
+		t.Fatalf("no agent process with its log under %s", e.dir)
 	}
-	t.Fatalf("no agent process with its log under %s", e.dir)
-	return 0
+	return agents[0]
 }
