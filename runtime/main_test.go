@@ -43,6 +43,13 @@ type fake struct {
 func newFake(t *testing.T, extraPolicy string) *fake {
 	t.Helper()
 	dir := t.TempDir()
+	// The state directory must be reachable by a container's root, an
+	// unprivileged host id, as on a host: t.TempDir and its parent are 0700.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
 	f := &fake{dir: dir, argvFile: filepath.Join(dir, "argv")}
 	script := filepath.Join(dir, "fake-runc")
 	body := "#!/bin/sh\nprintf '%s\\0' \"$0\" \"$@\" > " + f.argvFile + "\n"

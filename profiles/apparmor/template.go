@@ -84,21 +84,15 @@ type FileRule struct {
 // Options.Networks, by their AppArmor names.
 var NetworkFamilies = []string{"inet", "inet6", "unix", "netlink", "packet"}
 
-// templateData is what the template sees. Only Generate builds it, from
-// validated Options.
+// templateData is what the template sees: Options with every field
+// validated (paths sorted without duplicates, Networks only when
+// RestrictNetwork is set), plus what Generate derives from them. Only
+// Generate builds it.
 type templateData struct {
-	Name       string // runcage profile name, validated
-	Profile    string // AppArmor profile name, runcage-Name
-	Complain   bool
-	Peers      string // AARE matching every label that includes Profile
-	AllFiles   bool   // no path lists: allow file access as docker-default does
-	ReadPaths  []string
-	WritePaths []string
-	ExecPaths  []string
-	Rules      []FileRule
-	// RestrictNetwork and Networks: see Options.
-	RestrictNetwork bool
-	Networks        []string
+	Options
+	Profile  string // AppArmor profile name, runcage-Name
+	Peers    string // AARE matching every label that includes Profile
+	AllFiles bool   // no path lists: allow file access as docker-default does
 }
 
 // The profile is at least as strict as Docker's docker-default: every deny
@@ -206,38 +200,45 @@ func Generate(o Options) ([]byte, error) {
 	if err := ValidName(o.Name); err != nil {
 		return nil, fmt.Errorf("generate apparmor profile: %w", err)
 	}
+	var buf bytes.Buffer
+	d, err := newTemplateData(o)
+	if err == nil {
+		err = profileTemplate().Execute(&buf, d)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("generate apparmor profile %q: %w", ProfileName(o.Name), err)
+	}
+	return buf.Bytes(), nil
+}
+
+// newTemplateData validates o, whose Name is valid, into what the
+// template sees.
+func newTemplateData(o Options) (templateData, error) {
 	d := templateData{
-		Name:     o.Name,
-		Profile:  ProfileName(o.Name),
-		Complain: o.Complain,
-		Peers:    peerPattern(ProfileName(o.Name)),
+		Options: Options{Name: o.Name, Complain: o.Complain, RestrictNetwork: o.RestrictNetwork},
+		Profile: ProfileName(o.Name),
+		Peers:   peerPattern(ProfileName(o.Name)),
 	}
 	var err error
 	if d.ReadPaths, err = cleanPaths("read", o.ReadPaths); err != nil {
-		return nil, fmt.Errorf("generate apparmor profile %q: %w", d.Profile, err)
+		return d, err
 	}
 	if d.WritePaths, err = cleanPaths("write", o.WritePaths); err != nil {
-		return nil, fmt.Errorf("generate apparmor profile %q: %w", d.Profile, err)
+		return d, err
 	}
 	if d.ExecPaths, err = cleanPaths("exec", o.ExecPaths); err != nil {
-		return nil, fmt.Errorf("generate apparmor profile %q: %w", d.Profile, err)
+		return d, err
 	}
 	if d.Rules, err = cleanRules(o.Rules); err != nil {
-		return nil, fmt.Errorf("generate apparmor profile %q: %w", d.Profile, err)
+		return d, err
 	}
 	if o.RestrictNetwork {
-		d.RestrictNetwork = true
 		if d.Networks, err = cleanNetworks(o.Networks); err != nil {
-			return nil, fmt.Errorf("generate apparmor profile %q: %w", d.Profile, err)
+			return d, err
 		}
 	}
 	d.AllFiles = len(d.ReadPaths) == 0 && len(d.WritePaths) == 0 && len(d.ExecPaths) == 0 && len(d.Rules) == 0
-
-	var buf bytes.Buffer
-	if err := profileTemplate().Execute(&buf, d); err != nil {
-		return nil, fmt.Errorf("generate apparmor profile %q: %w", d.Profile, err)
-	}
-	return buf.Bytes(), nil
+	return d, nil
 }
 
 // peerPattern returns an AppArmor pattern that matches the label profile

@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/internal/lowerdir"
 )
 
 // DefaultMaskedPaths are masked in every container, in addition to the
@@ -293,32 +294,12 @@ func overlaySources(opts []string) []string {
 		}
 		switch k {
 		case "lowerdir":
-			out = append(out, splitLayers(v)...)
+			out = append(out, lowerdir.Split(v)...)
 		case "upperdir", "workdir", "lowerdir+", "datadir+":
 			out = append(out, v)
 		}
 	}
 	return out
-}
-
-// splitLayers splits an overlay lowerdir value on ':' that is not escaped
-// by a backslash, and removes the escapes.
-func splitLayers(v string) []string {
-	var out []string
-	var cur strings.Builder
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c == '\\' && i+1 < len(v):
-			i++
-			cur.WriteByte(v[i])
-		case c == ':':
-			out = append(out, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	return append(out, cur.String())
 }
 
 // harden tightens the options of one mount. It never drops an option

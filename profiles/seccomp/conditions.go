@@ -135,21 +135,9 @@ func conjoin(a, b rule) (rule, bool) {
 // fails with the errno either asked for. It returns nil when nothing is
 // left to allow: the syscall is then denied by the default action.
 func intersectConditional(p, b []rule) []rule {
-	var pAllow, bAllow, denies []rule
-	for _, r := range p {
-		if allowLike(r.action) {
-			pAllow = append(pAllow, r)
-		} else {
-			denies = append(denies, r)
-		}
-	}
-	for _, r := range b {
-		if allowLike(r.action) {
-			bAllow = append(bAllow, r)
-		} else {
-			denies = append(denies, r)
-		}
-	}
+	pAllow, pDeny := splitAllowing(p)
+	bAllow, bDeny := splitAllowing(b)
+	denies := append(pDeny, bDeny...)
 	var out []rule
 	for _, x := range pAllow {
 		for _, y := range bAllow {
@@ -179,19 +167,25 @@ func intersectConditional(p, b []rule) []rule {
 	return sortRules(out)
 }
 
+// splitAllowing splits rules, in order, into those that allow (see
+// allowLike) and the rest.
+func splitAllowing(rules []rule) (allow, other []rule) {
+	for _, r := range rules {
+		if allowLike(r.action) {
+			allow = append(allow, r)
+		} else {
+			other = append(other, r)
+		}
+	}
+	return allow, other
+}
+
 // coveredIf reports whether every argument combination the allowing rules
 // of n may allow is surely allowed by w (both verdicts of kind allowIf): each
 // is implied by an allowing rule of w and disjoint from every rule of w that
 // does not allow. TRACE and NOTIFY rules of n count as allowing.
 func coveredIf(w, n []rule) bool {
-	var wAllow, wDeny []rule
-	for _, r := range w {
-		if allowLike(r.action) {
-			wAllow = append(wAllow, r)
-		} else {
-			wDeny = append(wDeny, r)
-		}
-	}
+	wAllow, wDeny := splitAllowing(w)
 	for _, r := range n {
 		if !allowLike(r.action) && !mayAllow(r.action) {
 			continue

@@ -105,13 +105,9 @@ type member struct {
 // splitObject returns the members of a JSON object in order (located by
 // ScanObject), or ok=false if data is not an object.
 func splitObject(data []byte) (members []member, ok bool, err error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
+	dec, ok, err := opens(data, '{')
+	if !ok || err != nil {
 		return nil, false, err
-	}
-	if d, isDelim := tok.(json.Delim); !isDelim || d != '{' {
-		return nil, false, nil
 	}
 	obj, err := ScanObject(data, int(dec.InputOffset())-1)
 	if err != nil {
@@ -130,13 +126,9 @@ func splitObject(data []byte) (members []member, ok bool, err error) {
 // splitArray returns the elements of a JSON array, or ok=false if data is not
 // an array.
 func splitArray(data []byte) (elems []json.RawMessage, ok bool, err error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
+	dec, ok, err := opens(data, '[')
+	if !ok || err != nil {
 		return nil, false, err
-	}
-	if d, isDelim := tok.(json.Delim); !isDelim || d != '[' {
-		return nil, false, nil
 	}
 	for dec.More() {
 		var v json.RawMessage
@@ -146,6 +138,18 @@ func splitArray(data []byte) (elems []json.RawMessage, ok bool, err error) {
 		elems = append(elems, v)
 	}
 	return elems, true, nil
+}
+
+// opens reports whether data's first token is the delimiter open, and
+// returns a decoder just past it.
+func opens(data []byte, open json.Delim) (*json.Decoder, bool, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, false, err
+	}
+	d, isDelim := tok.(json.Delim)
+	return dec, isDelim && d == open, nil
 }
 
 // merge rewrites raw so that it decodes like after, keeping every member
@@ -166,40 +170,11 @@ func merge(raw, before, after []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	beforeByKey := make(map[string]json.RawMessage, len(beforeMembers))
-	for _, m := range beforeMembers {
-		beforeByKey[m.key] = m.value
-	}
-	afterByKey := make(map[string]json.RawMessage, len(afterMembers))
-	for _, m := range afterMembers {
-		afterByKey[m.key] = m.value
-	}
-	// typedKey finds the typed key a raw key decodes into, as encoding/json
-	// does: exact match first, then case-insensitive.
-	typedKey := func(k string) (string, bool) {
-		if _, ok := beforeByKey[k]; ok {
-			return k, true
-		}
-		if _, ok := afterByKey[k]; ok {
-			return k, true
-		}
-		for tk := range beforeByKey {
-			if strings.EqualFold(tk, k) {
-				return tk, true
-			}
-		}
-		for tk := range afterByKey {
-			if strings.EqualFold(tk, k) {
-				return tk, true
-			}
-		}
-		return "", false
-	}
-
+	beforeByKey, afterByKey := byKey(beforeMembers), byKey(afterMembers)
 	var out []member
 	seen := make(map[string]bool)
 	for _, m := range rawMembers {
-		tk, known := typedKey(m.key)
+		tk, known := typedKey(m.key, beforeByKey, afterByKey)
 		if !known {
 			out = append(out, m) // unknown to the typed view: keep as is
 			continue
@@ -232,6 +207,35 @@ func merge(raw, before, after []byte) ([]byte, error) {
 		}
 	}
 	return encodeObject(out), nil
+}
+
+// byKey maps each member's key to its value.
+func byKey(ms []member) map[string]json.RawMessage {
+	m := make(map[string]json.RawMessage, len(ms))
+	for _, mb := range ms {
+		m[mb.key] = mb.value
+	}
+	return m
+}
+
+// typedKey finds the key of the typed views (before, then after) that the
+// raw key k decodes into, as encoding/json does: exact match first, then
+// case-insensitive.
+func typedKey(k string, before, after map[string]json.RawMessage) (string, bool) {
+	if _, ok := before[k]; ok {
+		return k, true
+	}
+	if _, ok := after[k]; ok {
+		return k, true
+	}
+	for _, typed := range []map[string]json.RawMessage{before, after} {
+		for tk := range typed {
+			if strings.EqualFold(tk, k) {
+				return tk, true
+			}
+		}
+	}
+	return "", false
 }
 
 // mergeArray merges arrays element by element when their lengths agree, so

@@ -105,31 +105,33 @@ type Bundle struct {
 
 // LoadBundle reads and parses <dir>/config.json.
 func LoadBundle(dir string) (*Bundle, error) {
-	path := filepath.Join(dir, ConfigName)
+	return loadBundle(dir, ConfigName, "bundle config")
+}
+
+// LoadBundleOrig loads a bundle from the config.json.runcage-orig that an
+// earlier rewrite kept. Saving it rewrites config.json from that original.
+func LoadBundleOrig(dir string) (*Bundle, error) {
+	b, err := loadBundle(dir, ConfigName+OrigSuffix, "original config")
+	if err != nil {
+		return nil, err
+	}
+	b.fromOrig = true
+	return b, nil
+}
+
+// loadBundle loads a bundle from the file name in dir; what names the file
+// in a read error.
+func loadBundle(dir, name, what string) (*Bundle, error) {
+	path := filepath.Join(dir, name)
 	data, perm, err := ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read bundle config: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	doc, err := Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	return &Bundle{Dir: dir, Doc: doc, perm: perm}, nil
-}
-
-// LoadBundleOrig loads a bundle from the config.json.runcage-orig that an
-// earlier rewrite kept. Saving it rewrites config.json from that original.
-func LoadBundleOrig(dir string) (*Bundle, error) {
-	path := filepath.Join(dir, ConfigName+OrigSuffix)
-	data, perm, err := ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read original config: %w", err)
-	}
-	doc, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, err)
-	}
-	return &Bundle{Dir: dir, Doc: doc, perm: perm, fromOrig: true}, nil
 }
 
 // Spec returns the typed view of the bundle's config.

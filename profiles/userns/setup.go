@@ -389,6 +389,9 @@ func mountsBelow(dir string) []string {
 // root is an unprivileged host id, and runc's init resolves the rootfs path
 // as that id. What must stay private lives in 0700 subdirectories.
 func traversable(dir string) error {
+	if err := Reachable(filepath.Dir(dir)); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return fmt.Errorf("create mount dir: %w", err)
 	}

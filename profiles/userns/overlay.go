@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runcage/runcage/internal/mountinfo"
+	"github.com/runcage/runcage/profiles/internal/lowerdir"
 )
 
 // Overlay is an overlay mount as the kernel shows it in
@@ -170,30 +171,20 @@ func parseOverlayOptions(opts string) (o Overlay, err error) {
 	return o, nil
 }
 
-// splitLowerdir splits a legacy lowerdir value at unescaped colons and
-// removes the backslash escapes, as the kernel's ovl_unescape does.
+// splitLowerdir splits a legacy lowerdir value into its layers (see
+// lowerdir.Split), refusing the empty layers it does not support.
 func splitLowerdir(s string) ([]string, error) {
-	var out []string
-	var cur strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-		case c == ':':
-			if cur.Len() == 0 {
-				return nil, errors.New(`data-only lower layers ("::") are not supported`)
-			}
-			out = append(out, cur.String())
-			cur.Reset()
+	layers := lowerdir.Split(s)
+	for i, l := range layers {
+		switch {
+		case l != "":
+		case i < len(layers)-1:
+			return nil, errors.New(`data-only lower layers ("::") are not supported`)
 		default:
-			cur.WriteByte(c)
+			return nil, fmt.Errorf("empty layer in lowerdir %q", s)
 		}
 	}
-	if cur.Len() == 0 {
-		return nil, fmt.Errorf("empty layer in lowerdir %q", s)
-	}
-	return append(out, cur.String()), nil
+	return layers, nil
 }
 
 func unescapeBackslash(s string) string {
