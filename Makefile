@@ -63,6 +63,7 @@ runc-bats: build
 bench: build
 	$(GO) run ./integration/bench -n 100
 	$(GO) run -tags integration ./integration/bench/recordbench -n 5000 -rounds 3
+	$(GO) run -tags integration ./integration/bench/denialbench -n 10
 
 clean:
 	rm -rf $(BIN)

@@ -11,6 +11,7 @@ require (
 	github.com/seccomp/libseccomp-golang v0.12.0
 	github.com/sirupsen/logrus v1.9.4
 	github.com/urfave/cli/v2 v2.27.7
+	golang.org/x/arch v0.33.0
 	golang.org/x/sys v0.46.0
 	google.golang.org/grpc v1.81.0
 	k8s.io/api v0.34.3

@@ -36,6 +36,9 @@ echo "== runcage (profile default)"
 "$top/bin/runcage" --root "$work/root" --log "$work/runcage.log" --log-format json run demo-runcage </dev/null || true
 
 echo
+echo "== runcage denials: what the filter denied in that container (logged for every enforced profile)"
+"$top/bin/runcage" denials demo-runcage
+echo
 echo "== runcage explain: what runcage changed in config.json"
 "$top/bin/runcage" explain "$work/bundle" | cut -c1-150
 

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -390,6 +391,27 @@ func MarshalSpec(s *specs.Spec) ([]byte, error) {
 		return nil, fmt.Errorf("marshal spec: %w", err)
 	}
 	return append(b, '\n'), nil
+}
+
+// WriteBundle writes s, rendered by MarshalSpec, as the config.json of the
+// bundle dir (WriteConfig, which creates dir), or fails t.
+func WriteBundle(t testing.TB, dir string, s *specs.Spec) {
+	t.Helper()
+	b, err := MarshalSpec(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteConfig(dir, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var idSeq atomic.Int64
+
+// NewID returns a container id, prefix-PID-N, that no other call in any
+// test binary running now returns: N counts the calls in this process.
+func NewID(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), idSeq.Add(1))
 }
 
 // Runtime is one way of invoking an OCI runtime binary with runc's command

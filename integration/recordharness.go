@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,6 +65,230 @@ func Overlay(lower, dir string) (string, func() error, error) {
 	}, nil
 }
 
+// OverlayOn mounts an overlay of the read-only lower under dir (see
+// Overlay), unmounted when t ends, and returns the merged directory, the
+// container's rootfs. A failed mount fails t.
+func OverlayOn(t testing.TB, lower, dir string) string {
+	t.Helper()
+	merged, undo, err := Overlay(lower, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := undo(); err != nil {
+			t.Error(err)
+		}
+	})
+	return merged
+}
+
+// WriteFiles writes files (a path inside the root filesystem root to its
+// content) into root with mode, creating parent directories 0755, or fails
+// t. Each path is cleaned as an absolute path, so none climbs out of root;
+// the paths are the test's own and must not cross a symlink of the rootfs.
+func WriteFiles(t testing.TB, root string, files map[string][]byte, mode os.FileMode) {
+	t.Helper()
+	for p, content := range files {
+		dst := filepath.Join(root, filepath.Clean("/"+p))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, content, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// DebianSuite is the Suite of a package whose tests create real containers
+// on the cached Debian rootfs: its Setup finds the binaries under test
+// (FindBinaries) and the rootfs (DebianRootfs) and stores them in *bin and
+// *rootfs.
+func DebianSuite(name string, bin *Binaries, rootfs *string) Suite {
+	return Suite{
+		Name:  name,
+		Needs: "it creates real containers",
+		Setup: func() error {
+			var err error
+			if *bin, err = FindBinaries(); err != nil {
+				return err
+			}
+			*rootfs, err = DebianRootfs()
+			return err
+		},
+	}
+}
+
+// Lab is one recording test's private directory (TempDir) with a policy
+// there that keeps runcage's state, recordings, audit log and profiles
+// under it, so that no two tests share any of them.
+type Lab struct {
+	T        *testing.T
+	Bin      Binaries
+	Dir      string // the test's private directory
+	Policy   string // the policy file, RUNCAGE_CONFIG
+	RecDir   string // recordings_dir, Dir/recordings
+	Profiles string // profiles_dir, Dir/profiles
+}
+
+// NewLab makes a Lab in a new TempDir named prefix*; the policy's delegate
+// is bin.Runc, its audit log Dir/audit.log, and extra is appended to it.
+func NewLab(t *testing.T, bin Binaries, prefix, extra string) *Lab {
+	t.Helper()
+	dir := TempDir(t, prefix)
+	l := &Lab{T: t, Bin: bin, Dir: dir, RecDir: filepath.Join(dir, "recordings"), Profiles: filepath.Join(dir, "profiles")}
+	l.Policy = PolicyFile(t, dir, fmt.Sprintf("runtime = %q\nstate_dir = %q\nrecordings_dir = %q\naudit_log = %q\nprofiles_dir = %q\n%s",
+		bin.Runc, filepath.Join(dir, "state"), l.RecDir, filepath.Join(dir, "audit.log"), l.Profiles, extra))
+	return l
+}
+
+// Runtime returns runcage with --runcage-profile profile and the lab's
+// policy, its state root and log in Dir (see RuncageIn).
+func (l *Lab) Runtime(profile string) Runtime {
+	return l.Bin.RuncageIn(l.Dir, profile, []string{"RUNCAGE_CONFIG=" + l.Policy})
+}
+
+// Runcage runs a runcage command of its own (`profile generate`,
+// `denials`, ...) with the lab's policy and returns its stdout. Unless it
+// exits 0 within five minutes it fails T with both outputs.
+func (l *Lab) Runcage(args ...string) string {
+	l.T.Helper()
+	res := Runtime{Path: l.Bin.Runcage, Env: []string{"RUNCAGE_CONFIG=" + l.Policy}}.Exec(5*time.Minute, args...)
+	if err := res.ExitError(); err != nil {
+		l.T.Fatal(err)
+	}
+	return res.Stdout
+}
+
+// Generate runs `runcage profile generate` with flags on the recording
+// name (RecDir/name.json), writing the profile profile into Profiles, and
+// returns what it printed.
+func (l *Lab) Generate(profile, name string, flags ...string) string {
+	l.T.Helper()
+	args := append([]string{"profile", "generate", "--name", profile, "--profiles-dir", l.Profiles}, flags...)
+	return l.Runcage(append(args, filepath.Join(l.RecDir, name+".json"))...)
+}
+
+// Trace waits up to 30 s until the recording name is complete and returns
+// it (WaitTrace), or fails T.
+func (l *Lab) Trace(name string) *record.Trace {
+	l.T.Helper()
+	tr, err := WaitTrace(filepath.Join(l.RecDir, name+".json"), 30*time.Second)
+	if err != nil {
+		l.T.Fatal(err)
+	}
+	return tr
+}
+
+// DropSyscall removes the syscall name from every rule of the seccomp
+// profile (OCI seccomp JSON) at path, and the rules left with no names,
+// keeping everything else as it was.
+func DropSyscall(path, name string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("drop %s: %w", name, err)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return fmt.Errorf("drop %s: %s: %w", name, path, err)
+	}
+	var rules []map[string]any
+	if err := json.Unmarshal(top["syscalls"], &rules); err != nil {
+		return fmt.Errorf("drop %s: %s: %w", name, path, err)
+	}
+	var kept []map[string]any
+	for _, r := range rules {
+		names, _ := r["names"].([]any)
+		names = slices.DeleteFunc(names, func(v any) bool { return v == name })
+		if len(names) > 0 {
+			r["names"] = names
+			kept = append(kept, r)
+		}
+	}
+	if top["syscalls"], err = json.Marshal(kept); err != nil {
+		return fmt.Errorf("drop %s: %w", name, err)
+	}
+	out, err := json.Marshal(top)
+	if err != nil {
+		return fmt.Errorf("drop %s: %w", name, err)
+	}
+	return os.WriteFile(path, out, 0o644)
+}
+
+// DebianBench is the work place of a benchmark command on the Debian
+// rootfs: the binaries under test, the cached rootfs (never written) and a
+// private work directory.
+type DebianBench struct {
+	Bin    Binaries
+	Rootfs string
+	// Dir is mode 0755: runc remounts the id-mapped rootfs under the
+	// state directory as the container's ids, so the path to it must be
+	// searchable.
+	Dir string
+}
+
+// NewDebianBench finds the binaries (FindBinaries) and the rootfs
+// (DebianRootfs) and makes Dir, a new directory named prefix*; Close
+// removes it.
+func NewDebianBench(prefix string) (*DebianBench, error) {
+	bin, err := FindBinaries()
+	if err != nil {
+		return nil, err
+	}
+	rootfs, err := DebianRootfs()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &DebianBench{Bin: bin, Rootfs: rootfs, Dir: dir}, nil
+}
+
+// Close removes Dir and everything in it.
+func (b *DebianBench) Close() error { return os.RemoveAll(b.Dir) }
+
+// NginxConfPath is where the tests put NginxConf in a Debian rootfs.
+const NginxConfPath = "/etc/runcage-test/nginx.conf"
+
+// NginxConf runs nginx-light unprivileged (as uid 33: runcage profiles keep
+// no capabilities) in the foreground on port 8080, serving /srv/www, with
+// GET /health answered "ok\n" from memory, and large files with sendfile.
+const NginxConf = `worker_processes 1;
+pid /tmp/nginx.pid;
+error_log stderr;
+events { worker_connections 64; }
+http {
+	access_log off;
+	sendfile on;
+	client_body_temp_path /tmp/body;
+	proxy_temp_path /tmp/proxy;
+	fastcgi_temp_path /tmp/fastcgi;
+	uwsgi_temp_path /tmp/uwsgi;
+	scgi_temp_path /tmp/scgi;
+	server {
+		listen 8080;
+		root /srv/www;
+		location = /health { return 200 "ok\n"; }
+	}
+}
+`
+
+// NginxArgs runs nginx with NginxConf (at NginxConfPath) in the foreground.
+func NginxArgs() []string {
+	return []string{"nginx", "-e", "stderr", "-c", NginxConfPath, "-g", "daemon off;"}
+}
+
+// RedisArgs runs redis-server on port 6379 of the container's network
+// namespace, with no persistence and no protected mode, plus extra.
+func RedisArgs(extra ...string) []string {
+	return append([]string{"redis-server", "--port", "6379", "--save", "", "--appendonly", "no", "--protected-mode", "no"}, extra...)
+}
+
 // ContainerState is the part of `runc state` the tests read.
 type ContainerState struct {
 	ID     string `json:"id"`
@@ -116,6 +341,41 @@ func WaitTrace(path string, timeout time.Duration) (*record.Trace, error) {
 		return nil
 	})
 	return tr, err
+}
+
+// StartPid is CreateStart, and returns the pid of the container's process
+// (from `state`), or fails t.
+func (r Runtime) StartPid(t testing.TB, bundle, id string) int {
+	t.Helper()
+	r.CreateStart(t, bundle, id)
+	st, err := r.State(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Pid
+}
+
+// Stop sends container id the signal sig ("TERM", "KILL", ...), waits up
+// to grace for it to stop, SIGKILLs it if it has not, and deletes it. It
+// fails t if the container outlives SIGKILL by 20 s or the delete fails,
+// and returns an error when sig alone did not stop it within grace.
+func (r Runtime) Stop(t testing.TB, id, sig string, grace time.Duration) error {
+	t.Helper()
+	r.Exec(time.Minute, "kill", id, sig)
+	waitErr := r.WaitStopped(id, grace)
+	if waitErr != nil {
+		r.Exec(time.Minute, "kill", id, "KILL")
+		if err := r.WaitStopped(id, 20*time.Second); err != nil {
+			t.Fatalf("container %s did not stop after SIGKILL: %v", id, err)
+		}
+	}
+	if res := r.Exec(time.Minute, "delete", id); res.Exit != 0 {
+		t.Fatalf("delete: %s", res)
+	}
+	if waitErr != nil {
+		return fmt.Errorf("SIG%s did not stop it within %v: %w", sig, grace, waitErr)
+	}
+	return nil
 }
 
 // DeleteLater force-deletes container id with r when t ends. It uses r's

@@ -100,8 +100,8 @@ type Profile struct {
 	// profile's filter would, and writes a trace (see profiles/recorder; the trace model is profiles/record).
 	Record bool `toml:"record" json:"record,omitempty"`
 	// LogDenied makes an enforce profile log the syscalls its filter
-	// denies to the audit log, through the agent (denied syscalls then
-	// cost a round trip to it; allowed ones cost nothing more).
+	// denies even where the policy turns that off (log_denials = false);
+	// by default every enforce profile does (see docs/recording.md).
 	LogDenied bool `toml:"log_denied" json:"log_denied,omitempty"`
 	// AllowedMembers names config.json members (paths such as
 	// "linux.intelRdt", see profiles/members) that a bundle may carry as
@@ -110,6 +110,13 @@ type Profile struct {
 	// only that check, and profiles/process's raising of a negative
 	// process.oomScoreAdj; every other modifier still applies.
 	AllowedMembers []string `toml:"allowed_members" json:"allowed_members,omitempty"`
+	// SyscallReasons, in a generated profile, says why each syscall its
+	// seccomp file allows is there: "recorded" (the recording saw it),
+	// "static: OBJECT:FUNCTION" (profiles/analysis found it reachable from
+	// code the workload mapped) or "runtime" (runc, program start-up or
+	// the vDSO's fallbacks need it whatever the workload). It only
+	// informs (`runcage profile show` prints it); the seccomp file decides.
+	SyscallReasons map[string]string `toml:"syscall_reasons" json:"syscall_reasons,omitempty"`
 	// Dir is the directory the profile was loaded from, if any.
 	Dir string `toml:"-" json:"dir,omitempty"`
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/runcage/runcage/profiles/members"
 	"github.com/runcage/runcage/profiles/namespaces"
 	"github.com/runcage/runcage/profiles/policy"
+	"github.com/runcage/runcage/profiles/recorder"
 	"github.com/runcage/runcage/profiles/userns"
 	"github.com/runcage/runcage/runtime/spec"
 )
@@ -59,7 +60,7 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	unlock := func() { once.Do(lock) }
 	created, err := Create(c, CreateOptions{Policy: pol, Profile: prof, Delegate: delegate, Debugf: func(format string, args ...any) {
 		lg.debugf("profile %q (from %s): "+format, append([]any{prof.Name, src}, args...)...)
-	}})
+	}, Warnf: lg.warnf})
 	if err != nil {
 		unlock()
 		return nil, err
@@ -123,6 +124,10 @@ type CreateOptions struct {
 	Delegate string
 	// Debugf, if set, receives debug messages.
 	Debugf func(format string, args ...any)
+	// Warnf, if set, receives warnings: what Create could not do without
+	// weakening the container (it then runs as strictly, e.g. with its
+	// denials unlogged).
+	Warnf func(format string, args ...any)
 }
 
 // Created is what Create set up for one container. Undo releases it.
@@ -157,71 +162,19 @@ func (cr *Created) Undo() error {
 // nothing (the delegate refuses the duplicate) and returns an empty
 // Created.
 func Create(c Container, o CreateOptions) (created *Created, err error) {
-	pol, prof := o.Policy, o.Profile
-	debugf := o.Debugf
-	if debugf == nil {
-		debugf = func(string, ...any) {}
-	}
 	if containerExists(c.Root, c.ID) {
 		// Set nothing up, and so undo nothing: the live container's ids
 		// and mounts are its own.
 		return &Created{}, nil
 	}
-	if other, ok := otherRootRecord(pol.StateDir, c.Root, c.ID); ok {
-		return nil, profiles.Refusef("container id %q refused: runcage already keeps a container of that id under another runc root (%s); ids must be unique on a host", c.ID, filepath.Base(filepath.Dir(other)))
-	}
-	if err := spec.CheckTrusted("bundle", filepath.Join(c.Bundle, spec.ConfigName)); err != nil {
-		return nil, err
-	}
-	prev, err := loadRecord(pol.StateDir, c.Root, c.ID)
+	// The checks: they read the host and change only the spec in memory.
+	b, prev, err := openBundle(c, o.Policy)
 	if err != nil {
 		return nil, err
 	}
-	b, err := spec.LoadBundle(c.Bundle)
+	prof, agent, denials, err := hardenSpec(c, o, b)
 	if err != nil {
 		return nil, err
-	}
-	if (staleMount(b.Spec(), pol.StateDir) || ownListener(b.Spec(), pol.StateDir)) && !prev.injectedFor(b.Spec()) {
-		// The bundle was rewritten for a container that is gone (runc's
-		// tests and some engines run a bundle again): its root.path names
-		// a mount that no longer exists. Start again from the original,
-		// with any edits made to config.json since.
-		if b, err = spec.LoadBundleAgain(b); err != nil {
-			return nil, fmt.Errorf("bundle was rewritten by runcage for another container: %w", err)
-		}
-	}
-	s := b.Spec()
-	if s.Root != nil && s.Root.Path != "" && !staleMount(s, pol.StateDir) {
-		root := s.Root.Path
-		if !filepath.IsAbs(root) {
-			root = filepath.Join(c.Bundle, root)
-		}
-		if err := spec.CheckTrustedOwned("root filesystem", root, pol.InPool); err != nil {
-			return nil, err
-		}
-	}
-	if prof, err = pol.Tighten(prof, s.Annotations); err != nil {
-		return nil, err
-	}
-	// config.json is a closed world: every member the input has must have
-	// a decision. It is judged on the input bytes, before any modifier,
-	// because the typed view drops the members it does not know.
-	if err := members.Check(b.Doc.Original(), members.Options{Allowed: prof.AllowedMembers, StateDir: pol.StateDir}); err != nil {
-		return nil, err
-	}
-	mods, err := pol.Modifiers(prof, policy.Env{Bundle: c.Bundle, AppArmor: apparmor.SystemHost{}, ContainerID: c.ID, RuncRoot: c.Root, Delegate: o.Delegate})
-	if err != nil {
-		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
-	}
-	if err := mods.Modify(s); err != nil {
-		return nil, err
-	}
-	agent, err := prepareAgent(c, pol, prof, s)
-	if err != nil {
-		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
-	}
-	if err := pol.Validate(s); err != nil {
-		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
 
 	// The side effects, each undone on a later error.
@@ -233,54 +186,168 @@ func Create(c Container, o CreateOptions) (created *Created, err error) {
 	}()
 	rec := &record{Profile: prof.Name, Bundle: c.Bundle}
 	if prof.UserNS == profiles.Required {
-		setup := newSetup(pol, o.Delegate)
-		switch {
-		case prev.injectedFor(s):
-			// create again on a bundle runcage already rewrote for this
-			// container: its user namespace and mounts are in place.
-			rec.Userns = prev.Userns
-		default:
-			if prev != nil && prev.Userns != nil {
-				// Left by a container runc no longer knows (deleted
-				// behind runcage's back, or a crash): clean it up first
-				// so mounts never stack.
-				if err := setup.Undo(prev.Userns, c.ID); err != nil {
-					return nil, fmt.Errorf("clean up a stale setup of this container id: %w", err)
-				}
-			}
-			if rec.Userns, err = setup.Apply(s, c.Bundle, c.ID); err != nil {
-				return nil, err
-			}
-			// The namespaces modifier narrowed ping_group_range for the
-			// default range size; fit it to the mappings actually made.
-			if s.Linux != nil && len(s.Linux.GIDMappings) > 0 {
-				if _, err := namespaces.FitPingGroupRange(s, s.Linux.GIDMappings); err != nil {
-					return nil, errors.Join(err, setup.Undo(rec.Userns, c.ID))
-				}
-			}
+		if rec.Userns, err = setUpUserns(&cu, c, o, prev, b.Spec()); err != nil {
+			return nil, err
 		}
-		res := rec.Userns
-		cu.Add(func() error { return setup.Undo(res, c.ID) })
 	}
+	if denials != nil {
+		warning, err := startDenials(&cu, denials, o.Policy, b.Spec())
+		if err != nil {
+			return nil, err
+		}
+		if warning != nil && o.Warnf != nil {
+			o.Warnf("container %s: denied syscalls are not logged: %v", c.ID, warning)
+		}
+	}
+	// config.json has no undo: Save keeps the original beside it.
 	wrote, err := b.Save()
 	if err != nil {
 		return nil, err
 	}
-	debugf("applied to %s (rewritten: %v)", c.Bundle, wrote)
-	if s.Process != nil {
-		rec.AppArmor = s.Process.ApparmorProfile
-		rec.SelinuxLabel = s.Process.SelinuxLabel
+	if o.Debugf != nil {
+		o.Debugf("applied to %s (rewritten: %v)", c.Bundle, wrote)
 	}
-	cu.Add(func() error { removeRecord(pol.StateDir, c.Root, c.ID); return nil })
-	if err := saveRecord(pol.StateDir, c.Root, c.ID, rec); err != nil {
-		return nil, fmt.Errorf("record container state: %w", err)
+	if err := keepRecord(&cu, o.Policy.StateDir, c, rec, b.Spec()); err != nil {
+		return nil, err
 	}
+	// The last step, so it needs no undo: nothing after it can fail.
 	if agent != nil {
 		if err := startAgent(agent); err != nil {
 			return nil, err
 		}
 	}
 	return &Created{undo: cu.Release()}, nil
+}
+
+// openBundle is Create's first check: it refuses an id runcage keeps under
+// another runc root and a bundle or root filesystem that is not trusted,
+// and loads the container's previous record (nil if none) and its bundle.
+// A bundle runcage rewrote for a container that is gone is loaded from
+// its original instead.
+func openBundle(c Container, pol *policy.Policy) (*spec.Bundle, *record, error) {
+	if other, ok := otherRootRecord(pol.StateDir, c.Root, c.ID); ok {
+		return nil, nil, profiles.Refusef("container id %q refused: runcage already keeps a container of that id under another runc root (%s); ids must be unique on a host", c.ID, filepath.Base(filepath.Dir(other)))
+	}
+	if err := spec.CheckTrusted("bundle", filepath.Join(c.Bundle, spec.ConfigName)); err != nil {
+		return nil, nil, err
+	}
+	prev, err := loadRecord(pol.StateDir, c.Root, c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := spec.LoadBundle(c.Bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	if (staleMount(b.Spec(), pol.StateDir) || ownListener(b.Spec(), pol.StateDir)) && !prev.injectedFor(b.Spec()) {
+		// The bundle was rewritten for a container that is gone (runc's
+		// tests and some engines run a bundle again): its root.path names
+		// a mount that no longer exists. Start again from the original,
+		// with any edits made to config.json since.
+		if b, err = spec.LoadBundleAgain(b); err != nil {
+			return nil, nil, fmt.Errorf("bundle was rewritten by runcage for another container: %w", err)
+		}
+	}
+	s := b.Spec()
+	if s.Root != nil && s.Root.Path != "" && !staleMount(s, pol.StateDir) {
+		root := s.Root.Path
+		if !filepath.IsAbs(root) {
+			root = filepath.Join(c.Bundle, root)
+		}
+		if err := spec.CheckTrustedOwned("root filesystem", root, pol.InPool); err != nil {
+			return nil, nil, err
+		}
+	}
+	return b, prev, nil
+}
+
+// hardenSpec is Create's second check: it tightens o.Profile by the
+// spec's annotations, decides every member of config.json, applies the
+// profile's modifiers to the spec in memory (with the filter that hands
+// syscalls to the recording agent, if the profile records, or to the
+// node's denial agent) and validates the result. It returns the tightened
+// profile, the recording agent's configuration (nil if it records
+// nothing) and the denial agent's plan (nil if nothing is logged).
+func hardenSpec(c Container, o CreateOptions, b *spec.Bundle) (*profiles.Profile, *recorder.AgentConfig, *denialPlan, error) {
+	pol, s := o.Policy, b.Spec()
+	prof, err := pol.Tighten(o.Profile, s.Annotations)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// config.json is a closed world: every member the input has must have
+	// a decision. It is judged on the input bytes, before any modifier,
+	// because the typed view drops the members it does not know.
+	if err := members.Check(b.Doc.Original(), members.Options{Allowed: prof.AllowedMembers, StateDir: pol.StateDir}); err != nil {
+		return nil, nil, nil, err
+	}
+	mods, err := pol.Modifiers(prof, policy.Env{Bundle: c.Bundle, AppArmor: apparmor.SystemHost{}, ContainerID: c.ID, RuncRoot: c.Root, Delegate: o.Delegate})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("profile %q: %w", prof.Name, err)
+	}
+	if err := mods.Modify(s); err != nil {
+		return nil, nil, nil, err
+	}
+	agent, denials, err := prepareAgent(c, pol, prof, s)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("profile %q: %w", prof.Name, err)
+	}
+	if err := pol.Validate(s); err != nil {
+		return nil, nil, nil, fmt.Errorf("profile %q: %w", prof.Name, err)
+	}
+	return prof, agent, denials, nil
+}
+
+// setUpUserns is Create's user-namespace step: it allocates the
+// container's ids and makes its id-mapped mounts, writing the mappings
+// into s, and pushes their undo on cu. A bundle runcage already rewrote
+// for this container keeps the setup prev recorded; a setup prev recorded
+// for a container runc no longer knows is undone first.
+func setUpUserns(cu *cleanup, c Container, o CreateOptions, prev *record, s *specs.Spec) (*userns.Result, error) {
+	setup := newSetup(o.Policy, o.Delegate)
+	if prev.injectedFor(s) {
+		// create again on a bundle runcage already rewrote for this
+		// container: its user namespace and mounts are in place.
+		res := prev.Userns
+		cu.Add(func() error { return setup.Undo(res, c.ID) })
+		return res, nil
+	}
+	if prev != nil && prev.Userns != nil {
+		// Left by a container runc no longer knows (deleted behind
+		// runcage's back, or a crash): clean it up first so mounts never
+		// stack.
+		if err := setup.Undo(prev.Userns, c.ID); err != nil {
+			return nil, fmt.Errorf("clean up a stale setup of this container id: %w", err)
+		}
+	}
+	res, err := setup.Apply(s, c.Bundle, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	cu.Add(func() error { return setup.Undo(res, c.ID) })
+	// The namespaces modifier narrowed ping_group_range for the default
+	// range size; fit it to the mappings actually made.
+	if s.Linux != nil && len(s.Linux.GIDMappings) > 0 {
+		if _, err := namespaces.FitPingGroupRange(s, s.Linux.GIDMappings); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// keepRecord is Create's record step: it saves rec, with the AppArmor
+// profile and SELinux label s runs under, for the container's exec,
+// update and delete, and pushes its removal on cu.
+func keepRecord(cu *cleanup, stateDir string, c Container, rec *record, s *specs.Spec) error {
+	if s.Process != nil {
+		rec.AppArmor = s.Process.ApparmorProfile
+		rec.SelinuxLabel = s.Process.SelinuxLabel
+	}
+	// Pushed first: a save that fails halfway leaves nothing behind.
+	cu.Add(func() error { removeRecord(stateDir, c.Root, c.ID); return nil })
+	if err := saveRecord(stateDir, c.Root, c.ID, rec); err != nil {
+		return fmt.Errorf("record container state: %w", err)
+	}
+	return nil
 }
 
 // afterDelete makes delete clean up what create set up for the container:

@@ -58,6 +58,18 @@ func (lg *logger) errorf(format string, args ...any) {
 	fmt.Fprintln(os.Stderr, msg)
 }
 
+// warnf logs one warning line, "runcage: warning: <msg>", to the log
+// file, or to stderr when there is none (a container's stderr may be its
+// caller's terminal: it gets the line only if no log file takes it).
+func (lg *logger) warnf(format string, args ...any) {
+	msg := "runcage: warning: " + fmt.Sprintf(format, args...)
+	if lg.toFile {
+		lg.l.Warn(msg)
+		return
+	}
+	fmt.Fprintln(os.Stderr, msg)
+}
+
 // debugf logs at debug level; it is silent unless --debug was given.
 func (lg *logger) debugf(format string, args ...any) {
 	lg.l.Debugf("runcage: "+format, args...)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +21,8 @@ import (
 	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/policy"
 	"github.com/runcage/runcage/profiles/recorder"
+	"github.com/runcage/runcage/profiles/seccomp"
+	"github.com/runcage/runcage/runtime/spec"
 )
 
 // The recorder agent is runcage itself, started by runcage through
@@ -32,11 +35,23 @@ import (
 // The agent runs as the child of a watchdog, started the same way with
 // argv {watchdogArgv0, agentFlag, CONFIG}, which kills the container if the
 // agent dies (see recorder.Watch).
+//
+// The node's denial agent (recorder.RunDenialAgent) is started the same way
+// with argv {denialArgv0, agentFlag, CONFIG}.
 const (
 	agentArgv0    = "runcage[agent]"
 	watchdogArgv0 = "runcage[watchdog]"
+	denialArgv0   = "runcage[denials]"
 	agentFlag     = "--runcage-agent"
 )
+
+// handoverSyscalls are what runc init calls, under the container's filter,
+// to hand the notify fd over (see seccomp.RuncSyscalls).
+var handoverSyscalls = []string{"close", "read", "recvfrom", "write"}
+
+// denialSocket is the name of the denial agent's socket, log (+".log")
+// and configuration (+".json") in the agents directory.
+const denialSocket = "denials.sock"
 
 // agentLockWait bounds how long create waits for the agent of a container
 // of the same id (and runc root) to finish, before it refuses.
@@ -52,7 +67,7 @@ const (
 const agentReadyTimeout = 10 * time.Second
 
 func isAgent(argv []string) bool {
-	return len(argv) == 3 && (argv[0] == agentArgv0 || argv[0] == watchdogArgv0) && argv[1] == agentFlag
+	return len(argv) == 3 && (argv[0] == agentArgv0 || argv[0] == watchdogArgv0 || argv[0] == denialArgv0) && argv[1] == agentFlag
 }
 
 // runAgent is the agent process, or its watchdog (argv[0] says which). The
@@ -61,8 +76,11 @@ func isAgent(argv []string) bool {
 // pipe, fd 4 the agent's end of the link to the watchdog; stdout and
 // stderr are the log, whose open file holds the agent lock (agentAlive).
 func runAgent(argv []string) int {
-	if argv[0] == watchdogArgv0 {
+	switch argv[0] {
+	case watchdogArgv0:
 		return runWatchdog(argv[2])
+	case denialArgv0:
+		return runDenialAgent(argv[2])
 	}
 	ready := os.NewFile(3, "ready")
 	data, err := os.ReadFile(argv[2])
@@ -191,6 +209,7 @@ func removeDeadAgent(stateDir, root, id string) {
 	for _, p := range []string{sock, sock + ".json", sock + ".log"} {
 		os.Remove(p)
 	}
+	os.Remove(recorder.ContainerConfig(filepath.Dir(sock), recorder.DenialKey(id)))
 }
 
 // lockAgentLog opens path, the log of a new agent, takes the agent lock
@@ -270,25 +289,66 @@ func recordingName(id string, ann map[string]string) (string, error) {
 
 // prepareAgent gives s, whose seccomp filter is the one prof enforces, the
 // filter that hands syscalls to a recorder agent (see
-// recorder.NotifyFilter), and returns the agent's configuration. It returns
-// nil when prof needs no agent.
-func prepareAgent(c Container, pol *policy.Policy, prof *profiles.Profile, s *specs.Spec) (*recorder.AgentConfig, error) {
+// recorder.NotifyFilter), and returns the agent's configuration. An
+// enforced profile has no agent of its own: unless the policy turns denial
+// logging off, it returns instead the plan for the node's denial agent
+// (planDenials), which Create carries out (startDenials). It changes only s.
+func prepareAgent(c Container, pol *policy.Policy, prof *profiles.Profile, s *specs.Spec) (*recorder.AgentConfig, *denialPlan, error) {
 	mode := agentMode(prof)
+	if mode == "" && !prof.Passthrough && pol.LogsDenials() {
+		mode = recorder.ModeEnforce
+	}
 	if mode == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if s.Linux == nil || s.Linux.Seccomp == nil {
-		return nil, errors.New("recorder: the profile left no seccomp filter to build on")
+		if mode == recorder.ModeEnforce && !prof.LogDenied {
+			return nil, nil, nil // nothing is denied, nothing to log
+		}
+		return nil, nil, errors.New("recorder: the profile left no seccomp filter to build on")
 	}
 	name, err := recordingName(c.ID, s.Annotations)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	sock := agentFiles(pol.StateDir, c.Root, c.ID)
-	if len(sock) > 107 {
-		return nil, fmt.Errorf("recorder: socket path %s is longer than a unix socket path may be (107 bytes): shorten state_dir", sock)
+	cfg := recorder.AgentConfig{
+		Mode:          mode,
+		Name:          name,
+		Container:     c.ID,
+		Profile:       prof.Name,
+		Filter:        s.Linux.Seccomp,
+		RecordingsDir: pol.RecordingsDir,
+		AuditLog:      pol.AuditLog,
+		Socket:        agentFiles(pol.StateDir, c.Root, c.ID),
+		Parent:        os.Getpid(),
 	}
-	enforced := s.Linux.Seccomp
+	if mode == recorder.ModeEnforce {
+		plan, err := planDenials(pol, &cfg, s.Linux)
+		if err != nil {
+			if prof.LogDenied {
+				return nil, nil, fmt.Errorf("log denied syscalls: %w", err)
+			}
+			// Fail closed: the filter is the enforced one, unchanged; only
+			// the logging is missing, and the log says so.
+			return nil, &denialPlan{skipped: err}, nil
+		}
+		plan.required = prof.LogDenied
+		return nil, plan, nil
+	}
+	if len(cfg.Socket) > 107 {
+		return nil, nil, fmt.Errorf("recorder: socket path %s is longer than a unix socket path may be (107 bytes): shorten state_dir", cfg.Socket)
+	}
+	f, err := notifyFilter(cfg.Filter, mode, cfg.Socket)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.Linux.Seccomp = f
+	return &cfg, nil, nil
+}
+
+// notifyFilter is recorder.NotifyFilter for the syscalls libseccomp knows
+// on enforced's architectures.
+func notifyFilter(enforced *specs.LinuxSeccomp, mode, sock string) (*specs.LinuxSeccomp, error) {
 	known, err := recorder.KnownSyscalls(enforced.Architectures)
 	if err != nil {
 		return nil, fmt.Errorf("recorder: %w", err)
@@ -297,18 +357,154 @@ func prepareAgent(c Container, pol *policy.Policy, prof *profiles.Profile, s *sp
 	if err != nil {
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
-	s.Linux.Seccomp = f
-	return &recorder.AgentConfig{
-		Mode:          mode,
-		Name:          name,
-		Container:     c.ID,
-		Profile:       prof.Name,
-		Filter:        enforced,
-		RecordingsDir: pol.RecordingsDir,
-		AuditLog:      pol.AuditLog,
-		Socket:        sock,
-		Parent:        os.Getpid(),
-	}, nil
+	return f, nil
+}
+
+// denialPlan is what Create's denials step (startDenials) carries out for
+// an enforced container: the configuration the node's denial agent finds by
+// the container's key, and the profile's own filter to fall back to.
+type denialPlan struct {
+	cfg   *recorder.AgentConfig
+	dir   string
+	plain *specs.LinuxSeccomp
+	// required: the profile asked for log_denied, so a container whose
+	// denials cannot be logged is refused rather than started.
+	required bool
+	// skipped, if not nil, is why denials are not logged at all (the plan
+	// changed nothing); Create logs it as a warning.
+	skipped error
+}
+
+// planDenials gives l the filter that hands the syscalls l's filter denies
+// outright to the node's denial agent (ModeEnforce: every rule stays in the
+// kernel) and returns the plan that makes the agent ready for it. The agent
+// finds cfg by the container id runc sends with the fd: ids are unique on a
+// host (openBundle). On error l holds the filter the profile enforces.
+func planDenials(pol *policy.Policy, cfg *recorder.AgentConfig, l *specs.Linux) (*denialPlan, error) {
+	dir := filepath.Join(pol.StateDir, "agents")
+	sock := filepath.Join(dir, denialSocket)
+	if len(sock) > 107 {
+		return nil, fmt.Errorf("socket path %s is longer than a unix socket path may be (107 bytes): shorten state_dir", sock)
+	}
+	if l.Seccomp.ListenerPath == sock {
+		// create again on a bundle an earlier create of this container
+		// rewrote (openBundle reloads any other bundle that names a
+		// listener of runcage's from its original): start again from the
+		// filter the profile enforces.
+		l.Seccomp = recorder.WithoutNotify(l.Seccomp)
+	}
+	// runc init hands the notify fd over after it loads the filter; a
+	// profile that denies what that needs would kill every start. Such a
+	// profile is enforced as it is, without the agent: never widen it.
+	allowed := seccomp.AllowedSyscalls(l.Seccomp)
+	for _, n := range handoverSyscalls {
+		if !slices.Contains(allowed, n) {
+			return nil, fmt.Errorf("the profile's filter denies %s, which runc needs to hand the seccomp notify fd to the agent", n)
+		}
+	}
+	f, err := notifyFilter(l.Seccomp, recorder.ModeEnforce, sock)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Socket = sock
+	plan := &denialPlan{cfg: cfg, dir: dir, plain: l.Seccomp}
+	l.Seccomp = f
+	return plan, nil
+}
+
+// startDenials is Create's denials step: it makes sure the node's denial
+// agent runs and writes the container's configuration where the agent
+// finds it, pushing its removal on cu. If that fails and the profile does
+// not require the logging, it puts the profile's own filter back into s
+// and returns the reason as a warning: the container runs as strictly,
+// unlogged.
+func startDenials(cu *cleanup, p *denialPlan, pol *policy.Policy, s *specs.Spec) (warning, err error) {
+	if p.skipped != nil {
+		return p.skipped, nil
+	}
+	path := recorder.ContainerConfig(p.dir, recorder.DenialKey(p.cfg.Container))
+	err = ensureDenialAgent(pol, p.dir)
+	if err == nil {
+		var data []byte
+		if data, err = json.Marshal(p.cfg); err == nil {
+			err = spec.WriteFileAtomic(path, data, 0o600)
+		}
+	}
+	if err == nil {
+		cu.Add(func() error {
+			if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+				return err
+			}
+			return nil
+		})
+		return nil, nil
+	}
+	if p.required {
+		return nil, fmt.Errorf("log denied syscalls: %w", err)
+	}
+	s.Linux.Seccomp = p.plain
+	return err, nil
+}
+
+// ensureDenialAgent starts the node's denial agent unless it runs: its
+// liveness is the flock on its log, as for the recording agents
+// (agentAlive). A create that finds another one starting it waits for its
+// socket.
+func ensureDenialAgent(pol *policy.Policy, dir string) error {
+	sock := filepath.Join(dir, denialSocket)
+	if agentAlive(sock + ".log") {
+		if _, err := os.Stat(sock); err == nil {
+			return nil
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("start denial agent: %w", err)
+	}
+	logf, err := os.OpenFile(sock+".log", os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("start denial agent: %w", err)
+	}
+	defer logf.Close()
+	if err := unix.Flock(int(logf.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		// Another runcage is starting it, or it runs and lost its socket.
+		for deadline := time.Now().Add(agentReadyTimeout); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(sock); err == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("start denial agent: %s held by a process that does not listen (see %s)", sock+".log", sock+".log")
+	}
+	cfg := recorder.DenialConfig{Dir: dir, Socket: sock, Log: pol.DenialsLog()}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("start denial agent: %w", err)
+	}
+	if err := spec.WriteFileAtomic(sock+".json", data, 0o600); err != nil {
+		return fmt.Errorf("start denial agent: %w", err)
+	}
+	return startDetached([]string{denialArgv0, agentFlag, sock + ".json"}, logf, sock)
+}
+
+// runDenialAgent is the node's denial agent process: it reads its
+// configuration (kept: the next start writes it again) and serves until
+// it is killed. fd 3 is the readiness pipe; stdout and stderr are its log,
+// whose open file holds its lock.
+func runDenialAgent(cfgPath string) int {
+	ready := os.NewFile(3, "ready")
+	data, err := os.ReadFile(cfgPath)
+	var cfg recorder.DenialConfig
+	if err == nil {
+		err = json.Unmarshal(data, &cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(ready, "error: read denial agent config: %v\n", err)
+		return 1
+	}
+	if err := recorder.RunDenialAgent(cfg, ready, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "runcage-denials: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 // startAgent starts the agent for cfg, under its watchdog, detached (a new
@@ -345,15 +541,27 @@ func startAgent(cfg *recorder.AgentConfig) error {
 		os.Remove(cfgPath)
 		return fmt.Errorf("start recorder agent: %w", err)
 	}
-	rd, wr, err := os.Pipe()
-	if err != nil {
+	if err := startDetached([]string{watchdogArgv0, agentFlag, cfgPath}, logf, cfg.Socket); err != nil {
 		os.Remove(cfgPath)
 		return fmt.Errorf("start recorder agent: %w", err)
+	}
+	return nil
+}
+
+// startDetached starts runcage again through /proc/self/exe with argv, in
+// a new session, with an empty environment, stdin /dev/null, logf as its
+// stdout and stderr and the write end of a readiness pipe as fd 3, and
+// returns once it wrote "ok\n" there. Otherwise it kills it (its process
+// group), removes sock and returns the error line it wrote.
+func startDetached(argv []string, logf *os.File, sock string) error {
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return err
 	}
 	defer rd.Close()
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
-		Args:        []string{watchdogArgv0, agentFlag, cfgPath},
+		Args:        argv,
 		Env:         []string{},
 		Dir:         "/",
 		Stdout:      logf,
@@ -364,22 +572,20 @@ func startAgent(cfg *recorder.AgentConfig) error {
 	err = cmd.Start()
 	wr.Close()
 	if err != nil {
-		os.Remove(cfgPath)
-		return fmt.Errorf("start recorder agent: %w", err)
+		return err
 	}
 	_ = rd.SetReadDeadline(time.Now().Add(agentReadyTimeout))
 	line, err := bufio.NewReader(rd).ReadString('\n')
 	if err != nil || line != "ok\n" {
-		// The watchdog leads its own process group, the agent is in it.
+		// It leads its own process group; a watchdog's agent is in it.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_, _ = cmd.Process.Wait()
-		os.Remove(cfgPath)
-		os.Remove(cfg.Socket)
+		os.Remove(sock)
 		msg := strings.TrimSpace(strings.TrimPrefix(line, "error: "))
 		if msg == "" && err != nil {
 			msg = err.Error()
 		}
-		return fmt.Errorf("start recorder agent: %s (log: %s)", msg, cfg.Socket+".log")
+		return fmt.Errorf("%s (log: %s)", msg, logf.Name())
 	}
 	return cmd.Process.Release()
 }

@@ -2,11 +2,16 @@ package runtime
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/policy"
+	"github.com/runcage/runcage/profiles/recorder"
 )
 
 func TestIsAgentNeedsExactArgv(t *testing.T) {
@@ -79,5 +84,41 @@ func TestAgentModeAndOwnListener(t *testing.T) {
 	}
 	if len(agentKey("", "c1")) != 16 || agentKey("", "c1") == agentKey("/other", "c1") {
 		t.Errorf("agentKey does not separate roots")
+	}
+}
+
+// A profile whose filter denies what runc init needs to hand the notify fd
+// over is enforced as it is, without the denial agent: planDenials
+// refuses before anything starts, names the syscall, and leaves the
+// filter alone (widening it would weaken the profile).
+func TestPrepareDenialsNeverWidensForTheHandover(t *testing.T) {
+	for _, missing := range handoverSyscalls {
+		names := []string{"execve", "exit_group"}
+		for _, n := range handoverSyscalls {
+			if n != missing {
+				names = append(names, n)
+			}
+		}
+		errno := uint(1)
+		f := &specs.LinuxSeccomp{
+			DefaultAction:   specs.ActErrno,
+			DefaultErrnoRet: &errno,
+			Architectures:   []specs.Arch{specs.ArchX86_64},
+			Syscalls:        []specs.LinuxSyscall{{Names: names, Action: specs.ActAllow}},
+		}
+		l := &specs.Linux{Seccomp: f}
+		dir := t.TempDir()
+		pol := &policy.Policy{StateDir: dir}
+		cfg := &recorder.AgentConfig{Container: "c1"}
+		_, err := planDenials(pol, cfg, l)
+		if err == nil || !strings.Contains(err.Error(), missing) {
+			t.Errorf("without %s: err %v, want one naming it", missing, err)
+		}
+		if l.Seccomp != f || l.Seccomp.ListenerPath != "" {
+			t.Errorf("without %s: the filter was changed", missing)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "agents")); !os.IsNotExist(err) {
+			t.Errorf("without %s: an agent was started (agents dir: %v)", missing, err)
+		}
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -30,153 +29,70 @@ var (
 	bin      integration.Binaries
 	debian   string
 	rawProbe string
-	ids      atomic.Int64
 )
 
 func TestMain(m *testing.M) {
 	var tmp string
-	os.Exit(integration.Suite{
-		Name:  "record",
-		Needs: "it creates real containers",
-		Setup: func() error {
-			var err error
-			if bin, err = integration.FindBinaries(); err != nil {
-				return err
-			}
-			if debian, err = integration.DebianRootfs(); err != nil {
-				return err
-			}
-			if tmp, err = os.MkdirTemp("", "runcage-rec-probe-"); err != nil {
-				return err
-			}
-			rawProbe = filepath.Join(tmp, "rprobe")
-			return integration.BuildRawProbe(rawProbe)
-		},
-		Teardown: func() error {
-			if tmp != "" {
-				os.RemoveAll(tmp)
-			}
-			return nil
-		},
-	}.Run(m))
+	s := integration.DebianSuite("record", &bin, &debian)
+	setup := s.Setup
+	s.Setup = func() error {
+		if err := setup(); err != nil {
+			return err
+		}
+		var err error
+		if tmp, err = os.MkdirTemp("", "runcage-rec-probe-"); err != nil {
+			return err
+		}
+		rawProbe = filepath.Join(tmp, "rprobe")
+		return integration.BuildRawProbe(rawProbe)
+	}
+	s.Teardown = func() error {
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
+		return nil
+	}
+	os.Exit(s.Run(m))
 }
 
 // env is one test's private directories and policy.
-type env struct {
-	t        *testing.T
-	dir      string
-	policy   string
-	recDir   string
-	audit    string
-	profiles string
-}
+type env struct{ *integration.Lab }
 
-func newEnv(t *testing.T, extra string) *env {
+func newEnv(t *testing.T) *env {
 	t.Helper()
-	dir := integration.TempDir(t, "runcage-rec-")
-	e := &env{t: t, dir: dir,
-		recDir: filepath.Join(dir, "recordings"), audit: filepath.Join(dir, "audit.log"),
-		profiles: filepath.Join(dir, "profiles")}
-	e.policy = filepath.Join(dir, "policy.toml")
-	text := fmt.Sprintf("runtime = %q\nstate_dir = %q\nrecordings_dir = %q\naudit_log = %q\nprofiles_dir = %q\n%s",
-		bin.Runc, filepath.Join(dir, "state"), e.recDir, e.audit, e.profiles, extra)
-	if err := os.WriteFile(e.policy, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func (e *env) runtime(profile string) integration.Runtime {
-	return integration.Runtime{
-		Name: "runcage/" + profile,
-		Path: bin.Runcage,
-		Pre:  []string{"--runcage-profile", profile},
-		Env:  []string{"RUNCAGE_CONFIG=" + e.policy},
-		Root: filepath.Join(e.dir, "root"),
-		Log:  filepath.Join(e.dir, "runcage-"+profile+".log"),
-	}
+	return &env{integration.NewLab(t, bin, "runcage-rec-", "")}
 }
 
 // bundle makes a bundle whose rootfs is an overlay of the Debian rootfs
 // (with the raw probe as /usr/local/bin/rprobe and any files given) and
 // whose process runs args.
-func (e *env) bundle(name string, files map[string]string, mutate func(*specs.Spec), args ...string) string {
-	e.t.Helper()
-	bdir := filepath.Join(e.dir, name)
-	merged, undo, err := integration.Overlay(debian, filepath.Join(bdir, "ovl"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() {
-		if err := undo(); err != nil {
-			e.t.Error(err)
-		}
-	})
+func (e *env) bundle(name string, files map[string][]byte, mutate func(*specs.Spec), args ...string) string {
+	e.T.Helper()
+	bdir := filepath.Join(e.Dir, name)
+	merged := integration.OverlayOn(e.T, debian, filepath.Join(bdir, "ovl"))
 	probe, err := os.ReadFile(rawProbe)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(merged, "usr/local/bin/rprobe"), probe, 0o755); err != nil {
-		e.t.Fatal(err)
-	}
-	for p, content := range files {
-		dst := filepath.Join(merged, filepath.Clean("/"+p))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			e.t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, []byte(content), 0o644); err != nil {
-			e.t.Fatal(err)
-		}
-	}
+	integration.WriteFiles(e.T, merged, map[string][]byte{"/usr/local/bin/rprobe": probe}, 0o755)
+	integration.WriteFiles(e.T, merged, files, 0o644)
 	s := integration.BaseSpec(nil, args...)
 	s.Root.Path = merged
 	if mutate != nil {
 		mutate(s)
 	}
-	b, err := integration.MarshalSpec(s)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := integration.WriteConfig(bdir, b); err != nil {
-		e.t.Fatal(err)
-	}
+	integration.WriteBundle(e.T, bdir, s)
 	return bdir
 }
 
-func newID() string { return fmt.Sprintf("rec-%d-%d", os.Getpid(), ids.Add(1)) }
-
-// start creates and starts a detached container and returns its pid.
-func (e *env) start(rt integration.Runtime, bundle, id string) int {
-	e.t.Helper()
-	rt.CreateStart(e.t, bundle, id)
-	st, err := rt.State(id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return st.Pid
-}
+func newID() string { return integration.NewID("rec") }
 
 // stop sends SIGTERM, waits for the container to stop and deletes it.
 func (e *env) stop(rt integration.Runtime, id string) {
-	e.t.Helper()
-	rt.Exec(time.Minute, "kill", id, "TERM")
-	if err := rt.WaitStopped(id, 20*time.Second); err != nil {
-		rt.Exec(time.Minute, "kill", id, "KILL")
-		e.t.Fatalf("stop: %v", err)
+	e.T.Helper()
+	if err := rt.Stop(e.T, id, "TERM", 20*time.Second); err != nil {
+		e.T.Fatalf("stop: %v", err)
 	}
-	if res := rt.Exec(time.Minute, "delete", id); res.Exit != 0 {
-		e.t.Fatalf("delete: %s", res)
-	}
-}
-
-// trace waits until the recording name is complete and returns it.
-func (e *env) trace(name string) *record.Trace {
-	e.t.Helper()
-	tr, err := integration.WaitTrace(filepath.Join(e.recDir, name+".json"), 20*time.Second)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return tr
 }
 
 func probeVerdicts(out string) map[string]string {
@@ -188,8 +104,6 @@ func probeVerdicts(out string) map[string]string {
 	}
 	return m
 }
-
-var redisArgs = []string{"redis-server", "--port", "6379", "--save", "", "--appendonly", "no", "--protected-mode", "no"}
 
 // waitRedis waits until redis answers PING in the netns of pid.
 func waitRedis(t *testing.T, pid int) {
@@ -222,19 +136,13 @@ func redisBench(t *testing.T, pid int, n int) map[string]float64 {
 	return got
 }
 
-// generate runs `runcage profile generate`. It waits a while for the
-// command to exist: another part of runcage provides it.
-func (e *env) generate(name string, traces ...string) {
-	e.t.Helper()
-	args := append([]string{"profile", "generate", "--name", name, "--profiles-dir", e.profiles}, traces...)
-	cmd := exec.Command(bin.Runcage, args...)
-	cmd.Env = append(os.Environ(), "RUNCAGE_CONFIG="+e.policy)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		e.t.Fatalf("runcage %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	if _, err := os.Stat(filepath.Join(e.profiles, name, "seccomp.json")); err != nil {
-		e.t.Fatalf("generate wrote no seccomp.json: %v\n%s", err, out)
+// generate runs `runcage profile generate` on the recording rec and checks
+// that it wrote the profile's seccomp.json.
+func (e *env) generate(name, rec string) {
+	e.T.Helper()
+	out := e.Generate(name, rec)
+	if _, err := os.Stat(filepath.Join(e.Profiles, name, "seccomp.json")); err != nil {
+		e.T.Fatalf("generate wrote no seccomp.json: %v\n%s", err, out)
 	}
 }
 
@@ -252,13 +160,13 @@ func allowedCount(t *testing.T, path string) int {
 // trace, and serves the benchmark again under that profile, where syscalls
 // redis never made fail with EPERM.
 func TestRecordRedisRoundTrip(t *testing.T) {
-	e := newEnv(t, "")
-	rt := e.runtime("record")
+	e := newEnv(t)
+	rt := e.Runtime("record")
 	id := newID()
 	b := e.bundle("redis-rec", nil, func(s *specs.Spec) {
 		s.Annotations = map[string]string{"runcage.dev/recording-name": "redis"}
-	}, redisArgs...)
-	pid := e.start(rt, b, id)
+	}, integration.RedisArgs()...)
+	pid := rt.StartPid(t, b, id)
 	waitRedis(t, pid)
 	redisBench(t, pid, 20000)
 	// runc exec's own post-filter syscalls must be in the trace too.
@@ -275,7 +183,7 @@ func TestRecordRedisRoundTrip(t *testing.T) {
 	}
 	e.stop(rt, id)
 
-	tr := e.trace("redis")
+	tr := e.Trace("redis")
 	if !slices.Contains(tr.Containers, id) {
 		t.Errorf("trace containers %v lack %s", tr.Containers, id)
 	}
@@ -303,18 +211,18 @@ func TestRecordRedisRoundTrip(t *testing.T) {
 		t.Errorf("trace lacks the exec of /usr/bin/redis-server (%v) or a TCP socket (%v)", sawRedis, sawInet)
 	}
 
-	e.generate("redis-gen", filepath.Join(e.recDir, "redis.json"))
-	gen := allowedCount(t, filepath.Join(e.profiles, "redis-gen", "seccomp.json"))
+	e.generate("redis-gen", "redis")
+	gen := allowedCount(t, filepath.Join(e.Profiles, "redis-gen", "seccomp.json"))
 	def := len(seccomp.AllowedSyscalls(seccomp.Default()))
 	t.Logf("redis-gen allows %d syscalls; runtime/default allows %d", gen, def)
 	if gen >= def {
 		t.Errorf("generated profile allows %d syscalls, not fewer than default's %d", gen, def)
 	}
 
-	rt2 := e.runtime("redis-gen")
+	rt2 := e.Runtime("redis-gen")
 	id2 := newID()
-	b2 := e.bundle("redis-gen", nil, nil, redisArgs...)
-	pid2 := e.start(rt2, b2, id2)
+	b2 := e.bundle("redis-gen", nil, nil, integration.RedisArgs()...)
+	pid2 := rt2.StartPid(t, b2, id2)
 	waitRedis(t, pid2)
 	redisBench(t, pid2, 20000)
 	res = rt2.Exec(time.Minute, "exec", id2, "/usr/local/bin/rprobe")
@@ -330,38 +238,19 @@ func TestRecordRedisRoundTrip(t *testing.T) {
 	e.stop(rt2, id2)
 }
 
-const nginxConf = `worker_processes 1;
-pid /tmp/nginx.pid;
-error_log stderr;
-events { worker_connections 64; }
-http {
-	access_log off;
-	sendfile on;
-	client_body_temp_path /tmp/body;
-	proxy_temp_path /tmp/proxy;
-	fastcgi_temp_path /tmp/fastcgi;
-	uwsgi_temp_path /tmp/uwsgi;
-	scgi_temp_path /tmp/scgi;
-	server {
-		listen 8080;
-		root /srv/www;
-	}
-}
-`
-
 const nginxPage = "runcage recorded nginx\n"
 
 // TestRecordNginxRoundTrip records nginx (as an unprivileged user, since
 // runcage profiles keep no capabilities) serving a file to curl, generates,
 // enforces, and fetches again.
 func TestRecordNginxRoundTrip(t *testing.T) {
-	e := newEnv(t, "")
-	files := map[string]string{"/etc/runcage-test/nginx.conf": nginxConf, "/srv/www/index.html": nginxPage}
+	e := newEnv(t)
+	files := map[string][]byte{integration.NginxConfPath: []byte(integration.NginxConf), "/srv/www/index.html": []byte(nginxPage)}
 	asUser := func(s *specs.Spec) {
 		s.Process.User = specs.User{UID: 33, GID: 33}
 		s.Annotations = map[string]string{"runcage.dev/recording-name": "nginx"}
 	}
-	args := []string{"nginx", "-e", "stderr", "-c", "/etc/runcage-test/nginx.conf", "-g", "daemon off;"}
+	args := integration.NginxArgs()
 	fetch := func(pid int) {
 		t.Helper()
 		var out []byte
@@ -377,9 +266,9 @@ func TestRecordNginxRoundTrip(t *testing.T) {
 			t.Fatalf("fetch: %v: %q", err, out)
 		}
 	}
-	rt := e.runtime("record")
+	rt := e.Runtime("record")
 	id := newID()
-	pid := e.start(rt, e.bundle("nginx-rec", files, asUser, args...), id)
+	pid := rt.StartPid(t, e.bundle("nginx-rec", files, asUser, args...), id)
 	for range 20 {
 		fetch(pid)
 	}
@@ -387,19 +276,19 @@ func TestRecordNginxRoundTrip(t *testing.T) {
 		t.Fatalf("exec probe under record: %s", res)
 	}
 	e.stop(rt, id)
-	tr := e.trace("nginx")
+	tr := e.Trace("nginx")
 	for _, s := range []string{"accept4", "sendfile", "epoll_wait"} {
 		if tr.Syscalls[s] == 0 && !(s == "epoll_wait" && tr.Syscalls["epoll_pwait"] > 0) {
 			t.Errorf("nginx trace lacks %s: %v", s, tr.SyscallNames())
 		}
 	}
-	e.generate("nginx-gen", filepath.Join(e.recDir, "nginx.json"))
+	e.generate("nginx-gen", "nginx")
 	t.Logf("nginx-gen allows %d syscalls; runtime/default allows %d",
-		allowedCount(t, filepath.Join(e.profiles, "nginx-gen", "seccomp.json")), len(seccomp.AllowedSyscalls(seccomp.Default())))
+		allowedCount(t, filepath.Join(e.Profiles, "nginx-gen", "seccomp.json")), len(seccomp.AllowedSyscalls(seccomp.Default())))
 
-	rt2 := e.runtime("nginx-gen")
+	rt2 := e.Runtime("nginx-gen")
 	id2 := newID()
-	pid2 := e.start(rt2, e.bundle("nginx-gen", files, asUser, args...), id2)
+	pid2 := rt2.StartPid(t, e.bundle("nginx-gen", files, asUser, args...), id2)
 	fetch(pid2)
 	res := rt2.Exec(time.Minute, "exec", id2, "/usr/local/bin/rprobe")
 	got := probeVerdicts(res.Stdout)
@@ -415,12 +304,12 @@ func TestRecordNginxRoundTrip(t *testing.T) {
 // container must not hang (its notified syscalls fail with ENOSYS, so it
 // exits), and the recording must stay marked incomplete.
 func TestAgentDeath(t *testing.T) {
-	e := newEnv(t, "")
-	rt := e.runtime("record")
+	e := newEnv(t)
+	rt := e.Runtime("record")
 	id := newID()
 	script := `while :; do if ! cat /etc/hostname >/dev/null 2>&1; then echo cat-failed; exit 3; fi; sleep 0.1; done`
 	b := e.bundle("death", nil, nil, "sh", "-c", script)
-	e.start(rt, b, id)
+	rt.StartPid(t, b, id)
 	agent := findAgent(t, e)
 	time.Sleep(300 * time.Millisecond)
 	if err := syscall.Kill(agent, syscall.SIGKILL); err != nil {
@@ -434,7 +323,7 @@ func TestAgentDeath(t *testing.T) {
 	if res := rt.Exec(time.Minute, "delete", id); res.Exit != 0 {
 		t.Fatalf("delete: %s", res)
 	}
-	data, err := os.ReadFile(filepath.Join(e.recDir, id+".json"))
+	data, err := os.ReadFile(filepath.Join(e.RecDir, id+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,12 +341,12 @@ func TestAgentDeath(t *testing.T) {
 // the test's own state directory.
 func findAgent(t *testing.T, e *env) int {
 	t.Helper()
-	agents, _, err := integration.RecorderProcesses(func(logPath string) bool { return strings.HasPrefix(logPath, e.dir+"/") })
+	agents, _, err := integration.RecorderProcesses(func(logPath string) bool { return strings.HasPrefix(logPath, e.Dir+"/") })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(agents) == 0 {
-		t.Fatalf("no agent process with its log under %s", e.dir)
+		t.Fatalf("no agent process with its log under %s", e.Dir)
 	}
 	return agents[0]
 }

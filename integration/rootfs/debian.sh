@@ -12,7 +12,8 @@ set -euo pipefail
 
 dest=${RUNCAGE_DEBIAN_ROOTFS:-/var/tmp/runcage-debian/rootfs}
 mirror=${RUNCAGE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-pkgs=redis-server,redis-tools,nginx-light,curl
+# RUNCAGE_DEBIAN_PACKAGES replaces the package list (integration/rootfs/workloads.sh).
+pkgs=${RUNCAGE_DEBIAN_PACKAGES:-redis-server,redis-tools,nginx-light,curl}
 stamp="bookworm minbase $pkgs v1"
 
 parent=$(dirname "$dest")

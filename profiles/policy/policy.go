@@ -61,11 +61,20 @@ type Policy struct {
 	ProfilesDir string `toml:"profiles_dir"`
 	// RecordingsDir is where record mode writes <name>.json traces.
 	RecordingsDir string `toml:"recordings_dir"`
-	// AuditLog is the JSON-lines file complain mode, and enforce profiles
-	// with log_denied, append to (see record.AuditEvent).
+	// AuditLog is the JSON-lines file complain mode appends to (see
+	// record.AuditEvent). The denials log, DenialsLog, is beside it.
 	AuditLog string `toml:"audit_log"`
+	// LogDenials says whether every enforced profile logs the syscalls its
+	// filter denies through the node's denial agent (see docs/recording.md).
+	// Absent means true; false leaves it to profiles with log_denied = true.
+	LogDenials *bool `toml:"log_denials"`
 	// UserNS configures the pool user-namespace ranges come from.
 	UserNS UserNSPolicy `toml:"userns"`
+	// RecordCapabilities says whether the built-in record profile keeps the
+	// capabilities a bundle asks for, up to caps.EngineDefault (see
+	// RecordsCapabilities). Absent means true; false makes record keep none, as
+	// default does.
+	RecordCapabilities *bool `toml:"record_capabilities"`
 	// VolumeRoots are the host directories whose subdirectories are
 	// container volumes. A bind source inside one is id-mapped, so the
 	// container's root owns what it writes there as the image's root
@@ -191,6 +200,16 @@ func (p *Policy) fill() {
 	}
 }
 
+// DenialsLog is the file the denial agent appends to: denials.log in the
+// directory of AuditLog (its previous generation is DenialsLog()+".1").
+func (p *Policy) DenialsLog() string {
+	return filepath.Join(filepath.Dir(p.AuditLog), "denials.log")
+}
+
+// LogsDenials reports whether enforced profiles log their denials without
+// log_denied (LogDenials, absent: true).
+func (p *Policy) LogsDenials() bool { return p.LogDenials == nil || *p.LogDenials }
+
 // InPool reports whether uid is a host id of the user-namespace pool, which
 // runcage hands to containers and never to a host account.
 func (p *Policy) InPool(uid uint32) bool {
@@ -307,15 +326,12 @@ func Builtin(name string) *profiles.Profile {
 			UserNS:      profiles.Required,
 		}
 	case "record":
-		return &profiles.Profile{
-			Name:        "record",
-			Description: "default plus the recorder: every syscall goes to an agent that records it (and answers it as default would) into the recordings directory",
-			Mode:        profiles.ModeEnforce,
-			Seccomp:     profiles.SeccompRuntimeDefault,
-			AppArmor:    profiles.AppArmor{Mode: "enforce", Require: profiles.IfAvailable},
-			UserNS:      profiles.Required,
-			Record:      true,
-		}
+		// default plus the recorder, so the two cannot drift apart.
+		p := Builtin("default")
+		p.Name = "record"
+		p.Description = "default plus the recorder: every syscall goes to an agent that records it (and answers it as default would) into the recordings directory"
+		p.Record = true
+		return p
 	case "passthrough":
 		return &profiles.Profile{
 			Name:        "passthrough",
@@ -365,7 +381,7 @@ func (p *Policy) Profile(name string) (*profiles.Profile, error) {
 		return nil, fmt.Errorf("read profile %s: %w", dir, err)
 	}
 	if b := Builtin(name); b != nil {
-		return b, nil
+		return p.withRecordCapabilities(b), nil
 	}
 	return nil, fmt.Errorf("profile %q not found (not in the policy, not in %s, not built in)", name, p.ProfilesDir)
 }

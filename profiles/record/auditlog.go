@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -14,15 +15,16 @@ const (
 	// ActionAllowed: the syscall is not in the profile, and the agent let it
 	// run (complain mode).
 	ActionAllowed = "allowed"
-	// ActionDenied: the syscall is not in the profile, and the agent failed
-	// it with the profile's errno (enforce mode with log_denied = true).
+	// ActionDenied: the profile's filter does not allow the syscall, and
+	// the denial agent failed it with the profile's errno (every enforced
+	// profile, see docs/recording.md).
 	ActionDenied = "denied"
 )
 
 // AuditEvent is one line of runcage's audit log (/var/log/runcage/audit.log,
 // the policy key audit_log): a JSON object on a line of its own, appended by
 // the recorder agent of a container that runs a complain-mode profile, or an
-// enforce profile with log_denied = true.
+// enforced profile (the denial agent, see docs/recording.md).
 //
 // The agent writes one event the first time a container makes a syscall its
 // profile does not allow, with Count 1. While the syscall keeps coming it
@@ -64,33 +66,32 @@ type AuditEvent struct {
 	Errno int `json:"errno,omitempty"`
 	// Pid is the host pid of the first process seen making the syscall.
 	Pid int `json:"pid,omitempty"`
+	// Exe is the executable of the process that made the syscall, as the
+	// container sees it (the target of /proc/PID/exe). Events of one
+	// (Container, Syscall, Errno, Exe) count together.
+	Exe string `json:"exe,omitempty"`
 }
 
 // AuditVersion is the version of AuditEvent this package writes.
 const AuditVersion = 1
 
 // ParseAuditLog reads an audit log and returns the trace it proves: the
-// syscalls of its ActionAllowed events (with their highest counts summed over
-// containers), named name. Lines that are not AuditEvents are skipped; the
-// number skipped is returned. Denied events are listed in Trace.Denied.
-func ParseAuditLog(r io.Reader, name string) (*Trace, int, error) {
+// syscalls its events name, allowed (complain mode) or denied (enforce), with
+// their highest counts summed over containers, named name. Both kinds widen a
+// profile: a denied syscall is one the workload made and the profile
+// refused. If containers is not empty, only events of those containers count.
+// Lines that are not AuditEvents are skipped; the number skipped is
+// returned.
+func ParseAuditLog(r io.Reader, name string, containers ...string) (*Trace, int, error) {
 	t := New(name, SourceComplain)
-	type key struct{ c, s, a string }
+	type key struct{ c, s, a, exe string }
 	high := map[key]uint64{}
 	skipped := 0
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
+	err := ScanAuditEvents(r, func(ev AuditEvent) {
+		if len(containers) > 0 && !slices.Contains(containers, ev.Container) {
+			return
 		}
-		var ev AuditEvent
-		if err := json.Unmarshal(line, &ev); err != nil || ev.Version < 1 || ev.Version > AuditVersion || ev.Syscall == "" {
-			skipped++
-			continue
-		}
-		k := key{ev.Container, ev.Syscall, ev.Action}
+		k := key{ev.Container, ev.Syscall, ev.Action, ev.Exe}
 		high[k] = max(high[k], ev.Count)
 		if ev.Container != "" {
 			t.Containers = append(t.Containers, ev.Container)
@@ -104,22 +105,40 @@ func ParseAuditLog(r io.Reader, name string) (*Trace, int, error) {
 		if ev.Time.After(t.Updated) {
 			t.Updated = ev.Time
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, skipped, fmt.Errorf("read audit log: %w", err)
+	}, func() { skipped++ })
+	if err != nil {
+		return nil, skipped, err
 	}
 	for k, n := range high {
-		switch k.a {
-		case ActionDenied:
-			if t.Denied == nil {
-				t.Denied = map[string]uint64{}
-			}
-			t.Denied[k.s] += n
-		default:
-			t.Syscalls[k.s] += n
-		}
+		t.Syscalls[k.s] += n
 	}
 	t.Complete = true
 	t.Normalize()
 	return t, skipped, nil
+}
+
+// ScanAuditEvents calls each with every AuditEvent of r, in order, and skip
+// for every non-empty line that is not one (or has a Version it does not
+// know).
+func ScanAuditEvents(r io.Reader, each func(AuditEvent), skip func()) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var ev AuditEvent
+		if err := json.Unmarshal(line, &ev); err != nil || ev.Version < 1 || ev.Version > AuditVersion || ev.Syscall == "" {
+			if skip != nil {
+				skip()
+			}
+			continue
+		}
+		each(ev)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read audit log: %w", err)
+	}
+	return nil
 }

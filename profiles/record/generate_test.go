@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/analysis"
 	"github.com/runcage/runcage/profiles/apparmor"
 	"github.com/runcage/runcage/profiles/policy"
 	"github.com/runcage/runcage/profiles/seccomp"
@@ -243,7 +244,8 @@ func TestGenerateEmptyTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := seccomp.AllowedSyscalls(g.Seccomp), seccomp.AlwaysAllowed(); !slices.Equal(got, want) {
+	want := slices.Sorted(slices.Values(slices.Concat(seccomp.AlwaysAllowed(), analysis.VDSOSyscalls)))
+	if got := seccomp.AllowedSyscalls(g.Seccomp); !slices.Equal(got, want) {
 		t.Errorf("empty trace allows %v, want exactly %v", got, want)
 	}
 	if b := seccomp.BeyondDefault(seccomp.AlwaysAllowed()); len(b) != 0 {
@@ -252,6 +254,26 @@ func TestGenerateEmptyTrace(t *testing.T) {
 	prof := loadProfile(t, g)
 	if len(prof.Capabilities) != 0 || prof.Seccomp != fileSeccomp || prof.Mode != "enforce" || prof.UserNS != "required" {
 		t.Errorf("profile %+v", prof)
+	}
+}
+
+// --mode complain writes the same filter in a profile that loads as
+// complain mode; the default is enforce.
+func TestGenerateComplainMode(t *testing.T) {
+	tr := New("c", SourceRuncage)
+	tr.Syscalls["read"] = 1
+	for _, complain := range []bool{false, true} {
+		g, err := buildProfile(tr, buildOptions{Name: "c", Complain: complain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := profiles.ModeEnforce
+		if complain {
+			want = profiles.ModeComplain
+		}
+		if prof := loadProfile(t, g); prof.Mode != want {
+			t.Errorf("Complain %v: mode %q, want %q", complain, prof.Mode, want)
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/seccomp"
 )
 
@@ -31,7 +32,8 @@ const (
 	// auditd writes them to /var/log/audit/audit.log, as `ausearch -i`
 	// prints them, or as the kernel logs them without auditd.
 	FormatAudit Format = "audit log"
-	// FormatComplain is runcage's complain-mode log (AuditEvent lines).
+	// FormatComplain is runcage's complain-mode and denials log
+	// (AuditEvent lines; also what `runcage denials --json` prints).
 	FormatComplain Format = "runcage complain log"
 )
 
@@ -51,7 +53,7 @@ type imported struct {
 }
 
 // importPath reads the file at path and imports it with importData.
-func importPath(path, name string) (*imported, error) {
+func importPath(path, name string, containers ...string) (*imported, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
@@ -64,7 +66,7 @@ func importPath(path, name string) (*imported, error) {
 	if len(data) > maxImportSize {
 		return nil, fmt.Errorf("import %s: larger than %d bytes", path, maxImportSize)
 	}
-	imp, err := importData(data, name)
+	imp, err := importData(data, name, containers...)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
 	}
@@ -74,18 +76,24 @@ func importPath(path, name string) (*imported, error) {
 // importData detects the format of data (detectFormat) and turns it into a
 // trace named name (a runcage trace keeps its own name). Every syscall name
 // in the result passes seccomp.CheckName; input that names anything else
-// is refused, since recordings and logs are hostile input.
-func importData(data []byte, name string) (*imported, error) {
+// is refused, since recordings and logs are hostile input. If containers is
+// not empty, a runcage log (complain, denials) counts only the events of
+// those containers; formats that name no container are refused then, since
+// they cannot be filtered.
+func importData(data []byte, name string, containers ...string) (*imported, error) {
 	format, err := detectFormat(data)
 	if err != nil {
 		return nil, err
+	}
+	if len(containers) > 0 && format != FormatComplain {
+		return nil, profiles.Refusef("--container refused for a %s: only runcage's own logs name containers", format)
 	}
 	imp := &imported{Format: format}
 	switch format {
 	case FormatTrace:
 		imp.Trace, err = Parse(data)
 	case FormatComplain:
-		imp.Trace, imp.Skipped, err = ParseAuditLog(bytes.NewReader(data), name)
+		imp.Trace, imp.Skipped, err = ParseAuditLog(bytes.NewReader(data), name, containers...)
 	case FormatAudit:
 		imp.Trace, imp.Skipped, err = parseAuditRecords(bytes.NewReader(data), name)
 	case FormatStrace:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/runcage/runcage/profiles/apparmor"
@@ -37,6 +38,18 @@ type GenerateOptions struct {
 	// profile directory or a profile name, as Load resolves it (runcage
 	// profile merge).
 	FilesOnly bool
+	// Containers, if not empty, keeps only the events of these container
+	// ids from runcage's complain and denials logs (other inputs are
+	// refused then, as they name no container).
+	Containers []string
+	// RecordedOnly allows only what the inputs show (and what every
+	// container needs), without the syscalls profiles/analysis finds
+	// reachable from the recorded objects (see buildOptions).
+	RecordedOnly bool
+	// Complain writes the profile in complain mode (mode = "complain"):
+	// it allows the same syscalls in the kernel and lets the others run,
+	// logging each (docs/recording.md). Default: enforce.
+	Complain bool
 	// Warn, if not nil, is called with each warning as it arises, worded
 	// as the CLI prints it after "runcage: " ("warning: ...", or
 	// "INPUT: N lines not understood, skipped").
@@ -69,9 +82,9 @@ func Generate(ctx context.Context, o GenerateOptions) (*Generated, error) {
 	for _, in := range o.Inputs {
 		var l *Loaded
 		var err error
-		if o.FilesOnly {
+		if fi, serr := os.Stat(in); o.FilesOnly || len(o.Containers) > 0 && serr == nil && fi.Mode().IsRegular() {
 			var imp *imported
-			if imp, err = importPath(in, filepath.Base(in)); err == nil {
+			if imp, err = importPath(in, filepath.Base(in), o.Containers...); err == nil {
 				l = &Loaded{Arg: in, Trace: imp.Trace, Format: imp.Format}
 				if imp.Skipped > 0 {
 					warn(fmt.Sprintf("%s: %d lines not understood, skipped", in, imp.Skipped))
@@ -91,13 +104,16 @@ func Generate(ctx context.Context, o GenerateOptions) (*Generated, error) {
 		sources[l.Trace.Source] = true
 		merged.Merge(l.Trace)
 	}
+	if err := refuseEmpty(o, inputs, merged); err != nil {
+		return nil, err
+	}
 	if len(sources) == 1 {
 		for s := range sources {
 			merged.Source = s
 		}
 	}
 	merged.Name = o.Name
-	g, err := buildProfile(merged, buildOptions{Name: o.Name, AllowDangerous: o.AllowDangerous, Inputs: inputs})
+	g, err := buildProfile(merged, buildOptions{Name: o.Name, AllowDangerous: o.AllowDangerous, Inputs: inputs, RecordedOnly: o.RecordedOnly, Complain: o.Complain})
 	if err != nil {
 		return nil, err
 	}

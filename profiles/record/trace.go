@@ -12,6 +12,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -66,6 +67,34 @@ type Trace struct {
 	// the workload needed it, one short line each (at most a few per
 	// capability).
 	Capabilities map[string][]string `json:"capabilities,omitempty"`
+	// Objects are the executables and shared objects the workload's
+	// processes mapped executable (dlopen'ed modules included), with what
+	// profiles/analysis found in each; generate adds the syscalls their
+	// code can make (see Reached). Only the recorder agent fills it.
+	Objects []Object `json:"objects,omitempty"`
+}
+
+// Object is one executable or shared object a recorded process mapped, and
+// what profiles/analysis.Inspect found in it. The agent read it through
+// /proc/PID/map_files (the mapped file itself, never a path looked up on
+// the host), so Path is only a label: what the container's /proc/PID/maps
+// called it. Everything here comes from the container and is untrusted:
+// it is only looked up in tables, never used as a path.
+type Object struct {
+	// Path is the object's path as the container saw it.
+	Path string `json:"path"`
+	// SHA256 is the hex SHA-256 of the file's content.
+	SHA256 string `json:"sha256"`
+	// Analysis is the analysis.Kind that applies ("imports", "libc",
+	// "go", "symbols", "none").
+	Analysis string `json:"analysis"`
+	// Imports are its undefined dynamic function symbols (analysis.Info).
+	Imports []string `json:"imports,omitempty"`
+	// Functions are the syscall wrappers and libc functions linked in
+	// (analysis.Info).
+	Functions []string `json:"functions,omitempty"`
+	// Note says what the analysis could not see.
+	Note string `json:"note,omitempty"`
 }
 
 // FileAccess is one path and how it was used.
@@ -149,6 +178,16 @@ func (t *Trace) Normalize() {
 		slices.Sort(ev)
 		t.Capabilities[c] = slices.Compact(ev)
 	}
+	slices.SortFunc(t.Objects, compareObjects)
+	t.Objects = slices.CompactFunc(t.Objects, func(a, b Object) bool { return a.Path == b.Path && a.SHA256 == b.SHA256 })
+}
+
+// compareObjects orders objects by path, then content.
+func compareObjects(a, b Object) int {
+	if c := strings.Compare(a.Path, b.Path); c != 0 {
+		return c
+	}
+	return strings.Compare(a.SHA256, b.SHA256)
 }
 
 // Merge adds everything in o to t (set union; counts add up).
@@ -168,6 +207,7 @@ func (t *Trace) Merge(o *Trace) {
 	t.Containers = append(t.Containers, o.Containers...)
 	t.Files = append(t.Files, o.Files...)
 	t.Sockets = append(t.Sockets, o.Sockets...)
+	t.Objects = append(t.Objects, o.Objects...)
 	for c, ev := range o.Capabilities {
 		if t.Capabilities == nil {
 			t.Capabilities = map[string][]string{}

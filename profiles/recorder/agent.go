@@ -73,6 +73,9 @@ type processReader interface {
 	Dir(pid uint32, dirfd int32) (string, error)
 	// Creds returns pid's ids in its own user namespace.
 	Creds(pid uint32) (procCreds, error)
+	// Exe returns the path of pid's executable as its own mount namespace
+	// sees it (the link /proc/PID/exe, read, never followed).
+	Exe(pid uint32) (string, error)
 }
 
 // AgentConfig says what one agent records or enforces, for which container.
@@ -141,6 +144,7 @@ type handler struct {
 	sockets     map[record.Socket]bool
 	caps        map[string][]string
 	droppedPath uint64
+	objects     objectTracker // objects.go: mapped executables and libraries
 }
 
 // newHandler returns the handler for cfg. audit receives the audit log
@@ -202,6 +206,7 @@ func (h *handler) Handle(n notification, valid func() bool) response {
 		}
 		h.mu.Unlock()
 		if v.allow && ok {
+			h.objects.observe(n.Pid, name, n.Args, valid)
 			if insp := inspectors[name]; insp != nil {
 				var o obs
 				insp(h, n, &o, is32(n.Arch))
@@ -212,15 +217,25 @@ func (h *handler) Handle(n notification, valid func() bool) response {
 		}
 	case ModeComplain:
 		if !v.allow {
-			h.audit.Seen(arch, name, record.ActionAllowed, 0, int(n.Pid))
+			h.audit.Seen(arch, name, record.ActionAllowed, 0, int(n.Pid), h.exe(n, valid))
 		}
 		resp = response{Continue: true}
 	case ModeEnforce:
 		if !v.allow {
-			h.audit.Seen(arch, name, record.ActionDenied, v.errno, int(n.Pid))
+			h.audit.Seen(arch, name, record.ActionDenied, v.errno, int(n.Pid), h.exe(n, valid))
 		}
 	}
 	return resp
+}
+
+// exe is the executable of the process that made n, or "" if it cannot be
+// read or n is no longer pending (its pid may have been reused).
+func (h *handler) exe(n notification, valid func() bool) string {
+	exe, err := h.target.Exe(n.Pid)
+	if err != nil || valid != nil && !valid() {
+		return ""
+	}
+	return exe
 }
 
 // Flush writes the audit counts that changed (at most every few seconds per
@@ -232,7 +247,9 @@ func (h *handler) Flush(final bool) error {
 	return h.audit.Flush(final)
 }
 
-// Trace returns what was recorded so far. complete marks the trace final.
+// Trace returns what was recorded so far. complete marks the trace final;
+// a trace that holds no syscall, allowed or denied, is never complete: its
+// container never ran (runc failed before it loaded the filter).
 func (h *handler) Trace(complete bool) *record.Trace {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -240,7 +257,7 @@ func (h *handler) Trace(complete bool) *record.Trace {
 	t.Containers = []string{h.cfg.Container}
 	t.Arch = h.arch
 	t.Started, t.Updated = h.started, h.now().UTC()
-	t.Complete = complete
+	t.Complete = complete && len(h.syscalls)+len(h.denied) > 0
 	t.Syscalls = maps.Clone(h.syscalls)
 	if len(h.denied) > 0 {
 		t.Denied = maps.Clone(h.denied)
@@ -257,6 +274,7 @@ func (h *handler) Trace(complete bool) *record.Trace {
 			t.Capabilities[c] = append([]string(nil), ev...)
 		}
 	}
+	t.Objects = h.objects.list()
 	t.Normalize()
 	return t
 }

@@ -51,6 +51,7 @@ func (f *fakeTarget) ReadString(pid uint32, addr uint64, max int) (string, error
 
 func (f *fakeTarget) Dir(pid uint32, dirfd int32) (string, error) { return f.cwd, nil }
 func (f *fakeTarget) Creds(pid uint32) (procCreds, error)         { return f.creds, nil }
+func (f *fakeTarget) Exe(pid uint32) (string, error)              { return "/usr/bin/fake", nil }
 
 const (
 	nrRead    = 0
@@ -347,7 +348,7 @@ func TestCleanPathAndAccess(t *testing.T) {
 
 func TestParseCreds(t *testing.T) {
 	status := []byte("Name:\tx\nUid:\t100000\t100000\t100000\t100000\nGid:\t100033\t100033\t100033\t100033\nGroups:\t100033 100004\n")
-	m := []idRange{{inside: 0, outside: 100000, count: 65536}}
+	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	c, err := parseCreds(status, m, m)
 	if err != nil {
 		t.Fatal(err)

@@ -51,16 +51,28 @@ func newAuditWriter(out io.Writer, base record.AuditEvent, now func() time.Time)
 	return &auditWriter{out: out, base: base, now: now, entries: map[string]*auditEntry{}}
 }
 
-// Seen counts one occurrence of syscall; the first one is written at once.
-func (w *auditWriter) Seen(arch, syscall, action string, errno, pid int) {
+// maxAuditEntries bounds the (syscall, errno, executable) triples one
+// writer counts apart; past it, new triples count under the syscall with
+// the executable "(more)", so a hostile workload cannot grow the agent.
+const maxAuditEntries = 1024
+
+// Seen counts one occurrence of syscall, failed with errno (0: allowed) in
+// executable exe; the first one of each triple is written at once.
+func (w *auditWriter) Seen(arch, syscall, action string, errno, pid int, exe string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	e := w.entries[syscall]
+	k := fmt.Sprintf("%s\x00%d\x00%s", syscall, errno, exe)
+	e := w.entries[k]
+	if e == nil && len(w.entries) >= maxAuditEntries {
+		exe = "(more)"
+		k = fmt.Sprintf("%s\x00%d\x00%s", syscall, errno, exe)
+		e = w.entries[k]
+	}
 	if e == nil {
 		ev := w.base
-		ev.Arch, ev.Syscall, ev.Action, ev.Errno, ev.Pid = arch, syscall, action, errno, pid
+		ev.Arch, ev.Syscall, ev.Action, ev.Errno, ev.Pid, ev.Exe = arch, syscall, action, errno, pid, exe
 		e = &auditEntry{ev: ev}
-		w.entries[syscall] = e
+		w.entries[k] = e
 	}
 	e.ev.Count++
 	if e.written == 0 {

@@ -16,8 +16,9 @@ const (
 	// ModeComplain: the profile's allowlist runs in the kernel; the other
 	// syscalls go to the agent, which logs them and lets them run.
 	ModeComplain = "complain"
-	// ModeEnforce: as complain, but the agent fails the syscalls the
-	// profile does not allow with the profile's errno (log_denied = true).
+	// ModeEnforce: every rule of the profile's filter runs in the kernel;
+	// the syscalls it does not allow at all go to the denial agent, which
+	// logs them and fails them with the profile's errno.
 	ModeEnforce = "enforce"
 )
 
@@ -38,10 +39,14 @@ var errHasListener = errors.New("bundle already has a seccomp listener")
 //   - in ModeRecord every other known syscall is notified, so the agent sees
 //     each call and answers it as enforced would;
 //   - in ModeComplain and ModeEnforce a syscall enforced allows
-//     unconditionally keeps its SCMP_ACT_ALLOW rule and costs nothing; a
-//     syscall enforced allows only for some arguments (clone, personality)
-//     is notified, and the agent checks the arguments; every other known
-//     syscall is notified.
+//     unconditionally keeps its SCMP_ACT_ALLOW rule and costs nothing;
+//   - in ModeComplain a syscall enforced allows only for some arguments
+//     (clone, personality) is notified, and the agent checks the arguments;
+//     in ModeEnforce it keeps its rules in the kernel, so what it is denied
+//     for its arguments is not logged (libseccomp lets an unconditional
+//     NOTIFY rule override a conditional ALLOW rule of the same syscall, so
+//     "allowed for these arguments, else notified" cannot be written);
+//   - every other known syscall is notified.
 //
 // The default action (for syscalls libseccomp does not know, which cannot be
 // named), the architectures and the flags are enforced's. listener is the
@@ -86,6 +91,8 @@ func NotifyFilter(enforced *specs.LinuxSeccomp, known []string, mode, listener s
 			keep[name] = true
 		case uncond != nil && mode != ModeRecord:
 			keep[name] = true
+		case len(rules) > 0 && mode == ModeEnforce:
+			keep[name] = true
 		default:
 			notify = append(notify, name)
 		}
@@ -118,4 +125,17 @@ func copyErrno(p *uint) *uint {
 	}
 	v := *p
 	return &v
+}
+
+// WithoutNotify is the inverse of NotifyFilter in ModeEnforce: f without
+// its listener and its SCMP_ACT_NOTIFY rules, which is the filter the
+// profile enforces (ModeEnforce copies every rule of it). f is not
+// modified.
+func WithoutNotify(f *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+	out := *f
+	out.ListenerPath = ""
+	out.Syscalls = slices.DeleteFunc(slices.Clone(f.Syscalls), func(sc specs.LinuxSyscall) bool {
+		return sc.Action == specs.ActNotify
+	})
+	return &out
 }

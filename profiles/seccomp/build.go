@@ -39,14 +39,18 @@ import (
 //     madvise, mprotect), new threads (clone, with runtime/default's
 //     condition that forbids namespace flags), and exit;
 //   - exit_group and restart_syscall, without which no process can end or
-//     resume an interrupted sleep.
+//     resume an interrupted sleep;
+//   - the hand-over of the seccomp notify fd, which runcage asks for on
+//     every enforced container (its denial agent, docs/recording.md): runc
+//     init writes the fd number to its sync socket and waits for the
+//     parent's answer (recvfrom with MSG_PEEK, then read), then closes it.
 var RuncSyscalls = []string{
 	"access", "capget", "capset", "chdir", "clone", "close", "close_range",
 	"epoll_ctl", "epoll_pwait", "epoll_wait", "execve", "exit", "exit_group",
 	"faccessat", "faccessat2", "fchdir", "fcntl", "fstat", "fstatfs", "futex",
 	"getcwd", "getdents64", "getpid", "getppid", "gettid", "kill", "madvise",
 	"mmap", "mprotect", "munmap", "nanosleep", "newfstatat", "openat",
-	"prctl", "read", "readlink", "readlinkat", "restart_syscall",
+	"prctl", "read", "readlink", "readlinkat", "recvfrom", "restart_syscall",
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_yield",
 	"setfsgid", "setfsuid", "setgid", "setgroups", "setresgid", "setresuid",
 	"setuid", "sigaltstack", "stat", "statx", "tgkill", "write",

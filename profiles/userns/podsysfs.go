@@ -130,7 +130,7 @@ func podUserns(s *specs.Spec, maps []specs.LinuxIDMapping) (string, error) {
 			continue
 		}
 		for _, f := range []string{"uid_map", "gid_map"} {
-			got, err := readIDMap("/proc/" + pid + "/" + f)
+			got, err := ReadIDMap("/proc/" + pid + "/" + f)
 			if err != nil {
 				return "", fmt.Errorf("read %s of %s: %w", f, userPath, err)
 			}

@@ -277,10 +277,10 @@ func (st *Setup) validate(s *specs.Spec, ns specs.LinuxNamespace, key, container
 			return nil, profiles.Refusef("user namespace %q refused: cannot read the mappings of a namespace joined by that path", ns.Path)
 		}
 		var err error
-		if uid, err = readIDMap("/proc/" + pid + "/uid_map"); err != nil {
+		if uid, err = ReadIDMap("/proc/" + pid + "/uid_map"); err != nil {
 			return nil, fmt.Errorf("read mappings of %s: %w", ns.Path, err)
 		}
-		if gid, err = readIDMap("/proc/" + pid + "/gid_map"); err != nil {
+		if gid, err = ReadIDMap("/proc/" + pid + "/gid_map"); err != nil {
 			return nil, fmt.Errorf("read mappings of %s: %w", ns.Path, err)
 		}
 	}
@@ -298,7 +298,10 @@ func (st *Setup) validate(s *specs.Spec, ns specs.LinuxNamespace, key, container
 	return res, nil
 }
 
-func readIDMap(path string) ([]specs.LinuxIDMapping, error) {
+// ReadIDMap parses a uid_map or gid_map file (/proc/PID/uid_map): one
+// mapping a line, the ids inside the namespace, the ids outside it they
+// map to, and the count. Lines without three fields are passed over.
+func ReadIDMap(path string) ([]specs.LinuxIDMapping, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

@@ -47,6 +47,11 @@ func check(w io.Writer, f *Front) error {
 		fmt.Fprintf(w, "  runtime/default filter: compiles with libseccomp (%d syscalls allowed)\n", len(seccomp.AllowedSyscalls(seccomp.Default())))
 	}
 	fmt.Fprintf(w, "user namespaces: %s\n", usernsStatus())
+	if err := userns.Reachable(pol.StateDir); err != nil {
+		fmt.Fprintf(w, "state_dir:       unusable: %v\n", err)
+	} else {
+		fmt.Fprintf(w, "state_dir:       %s (reachable by containers' root)\n", pol.StateDir)
+	}
 	for _, dir := range []string{"/var/lib", pol.StateDir} {
 		if _, err := os.Stat(dir); err != nil {
 			continue

@@ -34,12 +34,12 @@ type Front struct {
 }
 
 // all builds every command, in the order help lists them.
-var all = []func(*Front) *cli.Command{installCommand, checkCommand, profileCommand, explainCommand}
+var all = []func(*Front) *cli.Command{installCommand, checkCommand, profileCommand, explainCommand, denialsCommand}
 
 // names are the names of all, in order. The front asks Is on every
 // invocation, so it must not build the commands (22 µs) to learn them;
 // TestNamesMatchCommands keeps the two lists in step.
-var names = []string{"install", "check", "profile", "explain"}
+var names = []string{"install", "check", "profile", "explain", "denials"}
 
 // Is reports whether verb names one of runcage's own commands.
 func Is(verb string) bool {

@@ -1,6 +1,9 @@
 package commands
 
 import (
+	"fmt"
+	"path/filepath"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/runcage/runcage/profiles/policy"
@@ -29,8 +32,13 @@ func installCommand(f *Front) *cli.Command {
 					&cli.StringFlag{Name: "policy", Usage: "runcage policy file the runtimes pass as --runcage-config (default: none, so runcage reads " + policy.DefaultPath + ")"},
 				}, common...),
 				Action: func(c *cli.Context) error {
-					return install(c, f, func(req engines.Request) engines.Engine {
-						return &engines.Docker{Request: req, Config: c.String("config"), Policy: c.String("policy")}
+					pol := c.String("policy")
+					load, err := dockerPolicy(f, pol)
+					if err != nil {
+						return err
+					}
+					return install(c, load, func(req engines.Request) engines.Engine {
+						return &engines.Docker{Request: req, Config: c.String("config"), Policy: pol}
 					})
 				},
 			},
@@ -43,7 +51,7 @@ func installCommand(f *Front) *cli.Command {
 					&cli.StringFlag{Name: "containerd", Value: "containerd", Usage: "containerd binary used to verify the merged config with its config dump command; empty skips the check"},
 				}, common...),
 				Action: func(c *cli.Context) error {
-					return install(c, f, func(req engines.Request) engines.Engine {
+					return install(c, f.LoadPolicy, func(req engines.Request) engines.Engine {
 						return &engines.Containerd{
 							Request:    req,
 							Config:     c.String("config"),
@@ -57,12 +65,33 @@ func installCommand(f *Front) *cli.Command {
 	}
 }
 
-// install builds the request from the common flags and installs into the
-// engine that engine makes of it.
-func install(c *cli.Context, f *Front, engine func(engines.Request) engines.Engine) error {
-	req, err := engines.NewRequest(c.String("binary"), c.String("profiles"), c.Bool("force"), f.LoadPolicy)
+// install builds the request from the common flags, resolving the
+// profiles against the policy load returns, and installs into the engine
+// that engine makes of it.
+func install(c *cli.Context, load func() (*policy.Policy, error), engine func(engines.Request) engines.Engine) error {
+	req, err := engines.NewRequest(c.String("binary"), c.String("profiles"), c.Bool("force"), load)
 	if err != nil {
 		return err
 	}
 	return engine(req).Install(c.App.Writer)
+}
+
+// dockerPolicy returns the loader of the policy whose profiles a Docker
+// install registers: the file the runtimes will pass as --runcage-config
+// when path is set (it must be absolute, since dockerd runs runcage from
+// its own working directory, and must load), else the global policy.
+func dockerPolicy(f *Front, path string) (func() (*policy.Policy, error), error) {
+	if path == "" {
+		return f.LoadPolicy, nil
+	}
+	if !filepath.IsAbs(path) {
+		return nil, fmt.Errorf("--policy %q refused: dockerd runs runcage from its own directory, so give an absolute path", path)
+	}
+	return func() (*policy.Policy, error) {
+		pol, err := policy.Load(path, true)
+		if err != nil {
+			return nil, fmt.Errorf("load --policy: %w", err)
+		}
+		return pol, nil
+	}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/apparmor"
+	"github.com/runcage/runcage/profiles/policy"
 	"github.com/runcage/runcage/profiles/seccomp"
 )
 
@@ -56,9 +57,31 @@ func profileList(w io.Writer, f *Front) error {
 		if name == pol.DefaultProfile {
 			mark = "*"
 		}
-		fmt.Fprintf(w, "%s %-16s %s\n", mark, name, prof.Description)
+		count := "unfiltered"
+		if allowed, err := allowedSyscalls(pol, prof); err != nil {
+			count = "seccomp broken: " + err.Error()
+		} else if allowed != nil {
+			count = fmt.Sprintf("%d syscalls", len(allowed))
+		}
+		fmt.Fprintf(w, "%s %-16s %-13s %s\n", mark, name, count, prof.Description)
 	}
 	return nil
+}
+
+// allowedSyscalls returns the syscalls the seccomp filter pol enforces for
+// prof allows (seccomp.AllowedSyscalls of the filter itself, so runc's own
+// syscalls and argument-restricted ones count), or nil for passthrough.
+// Every command that states how many syscalls a profile allows counts them
+// here.
+func allowedSyscalls(pol *policy.Policy, prof *profiles.Profile) ([]string, error) {
+	if prof.Passthrough {
+		return nil, nil
+	}
+	f, err := pol.Seccomp(prof)
+	if err != nil {
+		return nil, err
+	}
+	return seccomp.AllowedSyscalls(f), nil
 }
 
 func profileShow(w io.Writer, f *Front, name string) error {
@@ -75,12 +98,10 @@ func profileShow(w io.Writer, f *Front, name string) error {
 		SeccompAllowed []string `json:"seccomp_allowed_syscalls,omitempty"`
 		AppArmorName   string   `json:"apparmor_profile,omitempty"`
 	}{Profile: prof}
+	if out.SeccompAllowed, err = allowedSyscalls(pol, prof); err != nil {
+		return err
+	}
 	if !prof.Passthrough {
-		f, err := pol.Seccomp(prof)
-		if err != nil {
-			return err
-		}
-		out.SeccompAllowed = seccomp.AllowedSyscalls(f)
 		out.AppArmorName = apparmor.ProfileName(prof.Name)
 	}
 	enc := json.NewEncoder(w)

@@ -18,51 +18,10 @@ import (
 // recordings: generate, merge, diff and export.
 func profileRecordCommands(f *Front) []*cli.Command {
 	dirFlag := &cli.StringFlag{Name: "profiles-dir", Usage: "directory of installed profiles (default: the policy's profiles_dir)"}
-	writeFlags := []cli.Flag{
-		&cli.StringFlag{Name: "name", Usage: "name of the profile to write", Required: true},
-		dirFlag,
-		&cli.BoolFlag{Name: "force", Usage: "replace an existing profile"},
-		&cli.BoolFlag{Name: "allow-dangerous", Usage: "also allow syscalls runtime/default denies and capabilities engines do not grant, when the inputs show them"},
-	}
 	return []*cli.Command{
-		{
-			Name:      "generate",
-			Usage:     "generate a profile from traces, strace -f logs, audit logs or complain logs",
-			ArgsUsage: "INPUT...",
-			Flags:     writeFlags,
-			Action: func(c *cli.Context) error {
-				if c.NArg() == 0 {
-					return fmt.Errorf("usage: runcage profile generate --name NAME [--profiles-dir DIR] [--force] [--allow-dangerous] INPUT...")
-				}
-				dir, err := profilesDir(f, c.String("profiles-dir"))
-				if err != nil {
-					return err
-				}
-				return profileGenerate(c, record.GenerateOptions{
-					Name: c.String("name"), ProfilesDir: dir, Force: c.Bool("force"),
-					AllowDangerous: c.Bool("allow-dangerous"), Inputs: c.Args().Slice(), FilesOnly: true,
-				})
-			},
-		},
-		{
-			Name:      "merge",
-			Usage:     "write the union of profiles, traces and logs as a new profile",
-			ArgsUsage: "PROFILE|FILE...",
-			Flags:     writeFlags,
-			Action: func(c *cli.Context) error {
-				if c.NArg() == 0 {
-					return fmt.Errorf("usage: runcage profile merge --name NAME [--profiles-dir DIR] [--force] A B...")
-				}
-				dir, err := profilesDir(f, c.String("profiles-dir"))
-				if err != nil {
-					return err
-				}
-				return profileGenerate(c, record.GenerateOptions{
-					Name: c.String("name"), ProfilesDir: dir, Force: c.Bool("force"),
-					AllowDangerous: c.Bool("allow-dangerous"), Inputs: c.Args().Slice(),
-				})
-			},
-		},
+		profileWriteCommand(f, dirFlag, "generate", "generate a profile from traces, strace -f logs, audit logs or complain logs", "INPUT", true),
+		profileWriteCommand(f, dirFlag, "merge", "write the union of profiles, traces and logs as a new profile", "PROFILE|FILE", false),
+		profileWidenCommand(f, dirFlag),
 		{
 			Name:      "diff",
 			Usage:     "show what two profiles or traces allow differently (exit 0: same, 1: different, 2: trouble)",
@@ -130,10 +89,56 @@ func profileRecordCommands(f *Front) []*cli.Command {
 	}
 }
 
-// profilesDir returns flag, or the policy's profiles_dir.
+// profileWriteCommand is `runcage profile generate` (filesOnly: every input
+// is a file) or `runcage profile merge` (inputs may also be profiles): both
+// write one profile from their inputs through profileGenerate.
+func profileWriteCommand(f *Front, dirFlag cli.Flag, name, usage, input string, filesOnly bool) *cli.Command {
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: input + "...",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Usage: "name of the profile to write", Required: true},
+			dirFlag,
+			&cli.BoolFlag{Name: "force", Usage: "replace an existing profile"},
+			&cli.StringSliceFlag{Name: "container", Usage: "keep only this container's lines of runcage's complain and denials logs (repeatable)"},
+			&cli.BoolFlag{Name: "allow-dangerous", Usage: "also allow syscalls runtime/default denies and capabilities engines do not grant, when the inputs show them"},
+			&cli.BoolFlag{Name: "recorded-only", Usage: "allow only the recorded syscalls, not those found reachable in the recorded programs and libraries"},
+			&cli.StringFlag{Name: "mode", Value: "enforce", Usage: "enforce, or complain: allow the same syscalls in the kernel, let the others run and log each (try a profile before enforcing it)"},
+			&cli.BoolFlag{Name: "install-docker", Usage: "also register the profile as Docker runtime runcage-NAME, as the runcage install docker that --docker-config shows would (then reload dockerd)"},
+			&cli.StringFlag{Name: "docker-config", Value: "/etc/docker/daemon.json", Usage: "daemon.json to check (and, with --install-docker, update) for runcage runtimes"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return fmt.Errorf("usage: runcage profile %s --name NAME [--profiles-dir DIR] [--force] [--mode enforce|complain] [--allow-dangerous] [--install-docker] %s...", name, input)
+			}
+			dir, err := profilesDir(f, c.String("profiles-dir"))
+			if err != nil {
+				return err
+			}
+			if m := c.String("mode"); m != "enforce" && m != "complain" {
+				return fmt.Errorf("--mode %q: want enforce or complain", m)
+			}
+			o := record.GenerateOptions{
+				Name: c.String("name"), ProfilesDir: dir, Force: c.Bool("force"),
+				AllowDangerous: c.Bool("allow-dangerous"), Inputs: c.Args().Slice(), FilesOnly: filesOnly,
+				Containers:   c.StringSlice("container"),
+				RecordedOnly: c.Bool("recorded-only"),
+				Complain:     c.String("mode") == "complain",
+			}
+			if err := profileGenerate(c, o); err != nil {
+				return err
+			}
+			return dockerNextStep(c, f, o.Name, c.String("docker-config"), c.Bool("install-docker"))
+		},
+	}
+}
+
+// profilesDir returns flag made absolute, or the policy's profiles_dir.
 func profilesDir(f *Front, flag string) (string, error) {
 	if flag != "" {
-		return flag, nil
+		// Absolute, as the policy's is: profiles are loaded by path.
+		return filepath.Abs(flag)
 	}
 	pol, err := f.LoadPolicy()
 	if err != nil {

@@ -17,8 +17,9 @@ import (
 // directory above it must be owned by root and not writable by group or
 // others, except that a sticky directory (such as /tmp) may be world
 // writable, since only its entries' owners can rename or remove them. what
-// names the path in the message. It stats without following a symlink in
-// any component it checks.
+// names the path in the message; a relative path is taken from the working
+// directory. It stats without following a symlink in any component it
+// checks.
 func CheckTrusted(what, path string) error {
 	return CheckTrustedOwned(what, path, nil)
 }
@@ -29,7 +30,11 @@ func CheckTrusted(what, path string) error {
 // is changed only by that container's root, which cannot reach it by its
 // host path.
 func CheckTrustedOwned(what, path string, leafOwner func(uid uint32) bool) error {
-	path = filepath.Clean(path)
+	// The walk ends at "/": a relative path would end at "." for ever.
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", what, err)
+	}
 	for p := path; ; {
 		var st unix.Stat_t
 		if err := unix.Lstat(p, &st); err != nil {

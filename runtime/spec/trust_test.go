@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runcage/runcage/profiles"
 )
@@ -124,5 +125,40 @@ func TestReadTrustedRefusesOthersFiles(t *testing.T) {
 	}
 	if _, err := ReadTrusted(filepath.Join(dir, "missing", "config.toml")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing policy: %v, want not-exist", err)
+	}
+}
+
+// A relative path is judged from the working directory, up to "/": the
+// walk once looped for ever at ".", hanging `runcage profile generate
+// --profiles-dir ./profiles`.
+func TestCheckTrustedRelative(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the check wants root-owned paths")
+	}
+	base := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(base, "good"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(base, "open"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(base, "open"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(base)
+	done := make(chan [2]error, 1)
+	go func() {
+		done <- [2]error{CheckTrusted("test", "good/f"), CheckTrusted("test", "open/f")}
+	}()
+	select {
+	case errs := <-done:
+		if errs[0] != nil {
+			t.Errorf("good/f: %v", errs[0])
+		}
+		if !errors.Is(errs[1], profiles.ErrRefused) || !strings.Contains(errs[1].Error(), filepath.Join(base, "open")) {
+			t.Errorf("open/f: %v, want a refusal naming %s", errs[1], filepath.Join(base, "open"))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("CheckTrusted of a relative path did not return")
 	}
 }

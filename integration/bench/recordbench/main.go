@@ -57,21 +57,13 @@ func run(n, rounds int, tests string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("must run as root")
 	}
-	bin, err := integration.FindBinaries()
+	db, err := integration.NewDebianBench("runcage-recbench-")
 	if err != nil {
 		return err
 	}
-	debian, err := integration.DebianRootfs()
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "runcage-recbench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	b := &bench{bin: bin, debian: debian, dir: dir, policy: filepath.Join(dir, "policy.toml")}
+	defer db.Close()
+	bin, dir := db.Bin, db.Dir
+	b := &bench{bin: bin, debian: db.Rootfs, dir: dir, policy: filepath.Join(dir, "policy.toml")}
 	pol := fmt.Sprintf("runtime = %q\nstate_dir = %q\nrecordings_dir = %q\naudit_log = %q\nprofiles_dir = %q\n"+
 		"[profiles.gen-complain]\nmode = \"complain\"\nseccomp = %q\n",
 		bin.Runc, filepath.Join(dir, "state"), filepath.Join(dir, "rec"), filepath.Join(dir, "audit.log"),
@@ -83,13 +75,7 @@ func run(n, rounds int, tests string) error {
 	if _, err := b.measure("record", n, tests, false); err != nil {
 		return err
 	}
-	if err := integration.WaitFor(20*time.Second, func() error {
-		data, err := os.ReadFile(filepath.Join(dir, "rec", "bench.json"))
-		if err != nil || !strings.Contains(string(data), `"complete": true`) {
-			return fmt.Errorf("recording not complete: %v", err)
-		}
-		return nil
-	}); err != nil {
+	if _, err := integration.WaitTrace(filepath.Join(dir, "rec", "bench.json"), 20*time.Second); err != nil {
 		return err
 	}
 	gen := exec.Command(bin.Runcage, "profile", "generate", "--name", "gen", "--profiles-dir", filepath.Join(dir, "profiles"), filepath.Join(dir, "rec", "bench.json"))
@@ -149,7 +135,7 @@ func (b *bench) measure(profile string, n int, tests string, strace bool) (float
 		return 0, err
 	}
 	defer undo()
-	s := integration.BaseSpec(nil, "redis-server", "--port", "6379", "--save", "", "--appendonly", "no", "--protected-mode", "no")
+	s := integration.BaseSpec(nil, integration.RedisArgs()...)
 	s.Root.Path = merged
 	s.Annotations = map[string]string{"runcage.dev/recording-name": "bench"}
 	data, err := integration.MarshalSpec(s)

@@ -10,7 +10,10 @@ import (
 	"strings"
 	"unsafe"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/runcage/runcage/profiles/userns"
 )
 
 // seccompNotif is struct seccomp_notif (linux/seccomp.h).
@@ -159,7 +162,9 @@ func (t procTarget) ReadString(pid uint32, addr uint64, max int) (string, error)
 // Dir reads /proc/<pid>/cwd or /proc/<pid>/fd/<dirfd>. The kernel renders
 // the link relative to the reader's root when it can; for a process in a
 // container the path is then the host path of its directory, which is made
-// container-relative by removing the host path of /proc/<pid>/root.
+// container-relative by removing the host path of /proc/<pid>/root. A
+// directory that path does not reach in the process's mount tree (one on a
+// detached mount, such as runc's private procfs) is an error (inMountTree).
 func (procTarget) Dir(pid uint32, dirfd int32) (string, error) {
 	base := "/proc/" + strconv.FormatUint(uint64(pid), 10)
 	link := base + "/cwd"
@@ -190,7 +195,27 @@ func (procTarget) Dir(pid uint32, dirfd int32) (string, error) {
 	if strings.HasSuffix(dir, " (deleted)") || !strings.HasPrefix(dir, "/") {
 		return "", fmt.Errorf("resolve directory: %q is not a path", dir)
 	}
+	if err := inMountTree(base, link, dir); err != nil {
+		return "", err
+	}
 	return strings.TrimSuffix(dir, "/"), nil
+}
+
+// Exe reads the link /proc/<pid>/exe. For a process in a container it
+// names the executable relative to the container's root, as Dir's paths
+// are, with the root's host path removed when the kernel renders it.
+func (procTarget) Exe(pid uint32) (string, error) {
+	base := "/proc/" + strconv.FormatUint(uint64(pid), 10)
+	exe, err := os.Readlink(base + "/exe")
+	if err != nil {
+		return "", fmt.Errorf("read executable: %w", err)
+	}
+	if root, err := os.Readlink(base + "/root"); err == nil && root != "/" {
+		if rel, ok := strings.CutPrefix(exe, root); ok && strings.HasPrefix(rel, "/") {
+			exe = rel
+		}
+	}
+	return exe, nil
 }
 
 // Creds reads /proc/<pid>/status and maps the ids through the process's
@@ -201,55 +226,29 @@ func (procTarget) Creds(pid uint32) (procCreds, error) {
 	if err != nil {
 		return procCreds{}, fmt.Errorf("read credentials: %w", err)
 	}
-	uidMap, err := readIDMap(base + "/uid_map")
+	uidMap, err := userns.ReadIDMap(base + "/uid_map")
 	if err != nil {
-		return procCreds{}, err
+		return procCreds{}, fmt.Errorf("read id map: %w", err)
 	}
-	gidMap, err := readIDMap(base + "/gid_map")
+	gidMap, err := userns.ReadIDMap(base + "/gid_map")
 	if err != nil {
-		return procCreds{}, err
+		return procCreds{}, fmt.Errorf("read id map: %w", err)
 	}
 	return parseCreds(status, uidMap, gidMap)
 }
 
-// idRange is one line of a uid_map or gid_map as the agent reads it:
-// ids inside the process's namespace and the agent's ids they map to.
-type idRange struct{ inside, outside, count uint32 }
-
-func readIDMap(path string) ([]idRange, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read id map: %w", err)
-	}
-	var out []idRange
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) != 3 {
-			continue
-		}
-		var v [3]uint64
-		for i := range f {
-			if v[i], err = strconv.ParseUint(f[i], 10, 32); err != nil {
-				return nil, fmt.Errorf("read id map %s: %w", path, err)
-			}
-		}
-		out = append(out, idRange{uint32(v[0]), uint32(v[1]), uint32(v[2])})
-	}
-	return out, nil
-}
-
 // toInside maps an id as the agent sees it to the process's namespace; ids
 // that do not map become the overflow id 65534.
-func toInside(m []idRange, id uint32) uint32 {
+func toInside(m []specs.LinuxIDMapping, id uint32) uint32 {
 	for _, r := range m {
-		if id >= r.outside && uint64(id) < uint64(r.outside)+uint64(r.count) {
-			return r.inside + (id - r.outside)
+		if id >= r.HostID && uint64(id) < uint64(r.HostID)+uint64(r.Size) {
+			return r.ContainerID + (id - r.HostID)
 		}
 	}
 	return 65534
 }
 
-func parseCreds(status []byte, uidMap, gidMap []idRange) (procCreds, error) {
+func parseCreds(status []byte, uidMap, gidMap []specs.LinuxIDMapping) (procCreds, error) {
 	var c procCreds
 	found := 0
 	sc := bufio.NewScanner(bytes.NewReader(status))

@@ -38,11 +38,6 @@ import (
 // incomplete.
 func RunAgent(cfg AgentConfig, ready io.WriteCloser, logw io.Writer) (err error) {
 	lg := log.New(logw, "runcage-agent: ", log.LstdFlags|log.Lmicroseconds)
-	fail := func(err error) error {
-		fmt.Fprintf(ready, "error: %v\n", err)
-		ready.Close()
-		return err
-	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = defaultInterval
 	}
@@ -50,43 +45,34 @@ func RunAgent(cfg AgentConfig, ready io.WriteCloser, logw io.Writer) (err error)
 	if cfg.Mode != ModeRecord {
 		f, err := openAuditLog(cfg.AuditLog)
 		if err != nil {
-			return fail(err)
+			return notReady(ready, err)
 		}
 		defer f.Close()
 		auditOut = f
 	}
 	h, err := newHandler(cfg, newNameResolver(), newProcTarget(), auditOut, nil)
 	if err != nil {
-		return fail(err)
+		return notReady(ready, err)
 	}
 	var rw *recordingWriter
 	if cfg.Mode == ModeRecord {
 		if rw, err = newRecordingWriter(cfg.RecordingsDir, cfg.Name, cfg.Container, time.Now()); err != nil {
-			return fail(err)
+			return notReady(ready, err)
 		}
 		if err := rw.write(h.Trace(false)); err != nil {
-			return fail(err)
+			return notReady(ready, err)
 		}
 	}
 	pidfd, err := unix.PidfdOpen(cfg.Parent, 0)
 	if err != nil {
-		return fail(fmt.Errorf("watch runcage (pid %d): %w", cfg.Parent, err))
+		return notReady(ready, fmt.Errorf("watch runcage (pid %d): %w", cfg.Parent, err))
 	}
 	defer unix.Close(pidfd)
-	_ = os.Remove(cfg.Socket)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: cfg.Socket, Net: "unix"})
+	ln, err := listenReady(cfg.Socket, ready)
 	if err != nil {
-		return fail(fmt.Errorf("listen: %w", err))
+		return err
 	}
-	ln.SetUnlinkOnClose(true)
 	defer ln.Close()
-	if err := os.Chmod(cfg.Socket, 0o600); err != nil {
-		return fail(fmt.Errorf("listen: %w", err))
-	}
-	if _, err := io.WriteString(ready, "ok\n"); err != nil {
-		return fmt.Errorf("report ready: %w", err)
-	}
-	ready.Close()
 
 	s := &server{h: h, lg: lg, done: make(chan struct{}, 64), guard: cfg.Guard}
 	fds := make(chan int, 16)
@@ -144,6 +130,37 @@ func RunAgent(cfg AgentConfig, ready io.WriteCloser, logw io.Writer) (err error)
 	}
 }
 
+// listenReady listens on the unix socket sock (0600, replacing a stale one,
+// removed again when the listener closes) and reports it to ready: "ok\n"
+// once it listens, or "error: ...". It closes ready.
+func listenReady(sock string, ready io.WriteCloser) (*net.UnixListener, error) {
+	_ = os.Remove(sock)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err == nil {
+		ln.SetUnlinkOnClose(true)
+		if err = os.Chmod(sock, 0o600); err != nil {
+			ln.Close()
+		}
+	}
+	if err != nil {
+		return nil, notReady(ready, fmt.Errorf("listen: %w", err))
+	}
+	if _, err := io.WriteString(ready, "ok\n"); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("report ready: %w", err)
+	}
+	ready.Close()
+	return ln, nil
+}
+
+// notReady reports err to ready ("error: ...", the line the starting
+// runcage waits for instead of "ok"), closes ready and returns err.
+func notReady(ready io.WriteCloser, err error) error {
+	fmt.Fprintf(ready, "error: %v\n", err)
+	ready.Close()
+	return err
+}
+
 // server holds what the goroutines of one agent share.
 type server struct {
 	h    *handler
@@ -164,8 +181,9 @@ func (s *server) accept(ln *net.UnixListener, fds chan<- int) {
 			}
 			return
 		}
-		fd, pid, err := recvNotifyFD(c)
+		fd, st, err := recvNotifyFD(c)
 		c.Close()
+		pid := st.Pid
 		if err != nil {
 			s.lg.Printf("receive notify fd: %v", err)
 			continue
@@ -220,18 +238,19 @@ func (s *server) pending(ln *net.UnixListener, fds chan int) bool {
 
 // recvNotifyFD reads runc's message: the JSON container process state and,
 // as SCM_RIGHTS, the fds it names (runc sends exactly one, the seccomp fd).
-// It returns the seccomp fd and the pid of the process it filters.
-func recvNotifyFD(c *net.UnixConn) (int, int, error) {
+// It returns the seccomp fd and the state (st.Pid is the process it
+// filters, st.Metadata the filter's listenerMetadata).
+func recvNotifyFD(c *net.UnixConn) (int, specs.ContainerProcessState, error) {
 	var st specs.ContainerProcessState
 	buf := make([]byte, 64*1024)
 	oob := make([]byte, unix.CmsgSpace(4*4))
 	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
 	if err != nil {
-		return -1, 0, err
+		return -1, st, err
 	}
 	scms, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil {
-		return -1, 0, err
+		return -1, st, err
 	}
 	var fds []int
 	for i := range scms {
@@ -250,37 +269,43 @@ func recvNotifyFD(c *net.UnixConn) (int, int, error) {
 	}
 	if err := json.Unmarshal(buf[:n], &st); err != nil {
 		closeAll(-1)
-		return -1, 0, fmt.Errorf("parse container process state: %w", err)
+		return -1, st, fmt.Errorf("parse container process state: %w", err)
 	}
 	idx := -1
 	for i, name := range st.Fds {
 		if name == specs.SeccompFdName {
 			if idx >= 0 {
 				closeAll(-1)
-				return -1, 0, errors.New("container process state names two seccomp fds")
+				return -1, st, errors.New("container process state names two seccomp fds")
 			}
 			idx = i
 		}
 	}
 	if idx < 0 || idx >= len(fds) {
 		closeAll(-1)
-		return -1, 0, fmt.Errorf("container process state names no seccomp fd among %d fds", len(fds))
+		return -1, st, fmt.Errorf("container process state names no seccomp fd among %d fds", len(fds))
 	}
 	closeAll(fds[idx])
 	unix.CloseOnExec(fds[idx])
-	return fds[idx], st.Pid, nil
+	return fds[idx], st, nil
 }
 
 // serve answers the notifications of one fd until its filter has no users.
 func (s *server) serve(fd notifyFD) {
 	defer func() { s.done <- struct{}{} }()
+	serveFD(fd, s.h, s.lg)
+}
+
+// serveFD answers the notifications of fd with h's verdicts until its
+// filter has no users, and closes fd.
+func serveFD(fd notifyFD, h *handler, lg *log.Logger) {
 	defer unix.Close(int(fd))
 	_ = fd.setSyncWakeup()
 	var n notification
 	for {
 		ok, err := fd.wait()
 		if err != nil {
-			s.lg.Printf("%v", err)
+			lg.Printf("%v", err)
 			return
 		}
 		if !ok {
@@ -290,13 +315,13 @@ func (s *server) serve(fd notifyFD) {
 			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINTR) {
 				continue
 			}
-			s.lg.Printf("receive notification: %v", err)
+			lg.Printf("receive notification: %v", err)
 			return
 		}
 		id := n.ID
-		r := s.h.Handle(n, func() bool { return fd.valid(id) })
+		r := h.Handle(n, func() bool { return fd.valid(id) })
 		if err := fd.send(id, r); err != nil {
-			s.lg.Printf("answer notification: %v", err)
+			lg.Printf("answer notification: %v", err)
 		}
 	}
 }

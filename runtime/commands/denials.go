@@ -1,0 +1,329 @@
+package commands
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/record"
+	"github.com/runcage/runcage/profiles/seccomp"
+)
+
+// denialsCommand is `runcage denials`: the syscalls enforced profiles
+// denied, from the denial agent's log (policy.DenialsLog and its previous
+// generation), so it works after the containers are gone.
+func denialsCommand(f *Front) *cli.Command {
+	return &cli.Command{
+		Name:      "denials",
+		Usage:     "list the syscalls enforced profiles denied, per container, profile, syscall, errno and executable",
+		ArgsUsage: "[ID...]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print JSON lines (the input `runcage profile widen` and `merge` read)"},
+			&cli.DurationFlag{Name: "since", Usage: "only denials seen within this long (e.g. 10m)"},
+		},
+		Action: func(c *cli.Context) error {
+			pol, err := f.LoadPolicy()
+			if err != nil {
+				return err
+			}
+			var since time.Time
+			if d := c.Duration("since"); d > 0 {
+				since = time.Now().Add(-d)
+			}
+			ds, err := readDenials(pol.DenialsLog(), c.Args().Slice(), since)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return writeDenialsJSON(c.App.Writer, ds)
+			}
+			if len(ds) == 0 {
+				fmt.Fprintf(c.App.Writer, "no denials logged in %s\n", pol.DenialsLog())
+				return nil
+			}
+			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CONTAINER\tPROFILE\tSYSCALL\tERRNO\tEXE\tCOUNT\tLAST")
+			for _, d := range ds {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.Container, d.Profile, d.Syscall, errnoName(d.Errno), d.Exe, d.Count, d.Time.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// readDenials returns the denied events of the denials log at path (and
+// its previous generation path+".1"), one per (container, profile,
+// syscall, errno, executable), with the highest count and the latest
+// time, sorted; only those of ids (if any) seen at or after since.
+func readDenials(path string, ids []string, since time.Time) ([]record.AuditEvent, error) {
+	type key struct {
+		c, p, s, exe string
+		errno        int
+	}
+	groups := map[key]record.AuditEvent{}
+	for _, p := range []string{path + ".1", path} {
+		f, err := os.Open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read denials: %w", err)
+		}
+		err = record.ScanAuditEvents(f, func(ev record.AuditEvent) {
+			if ev.Action != record.ActionDenied || len(ids) > 0 && !slices.Contains(ids, ev.Container) {
+				return
+			}
+			k := key{ev.Container, ev.Profile, ev.Syscall, ev.Exe, ev.Errno}
+			g, ok := groups[k]
+			if !ok || ev.Count > g.Count {
+				g.Count = ev.Count
+			}
+			if !ok || ev.Time.After(g.Time) {
+				count := g.Count
+				g = ev
+				g.Count = count
+			}
+			groups[k] = g
+		}, nil)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	var out []record.AuditEvent
+	for _, g := range groups {
+		if !g.Time.Before(since) {
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, func(a, b record.AuditEvent) int {
+		return cmp.Or(cmp.Compare(a.Container, b.Container), cmp.Compare(a.Syscall, b.Syscall), cmp.Compare(a.Errno, b.Errno), cmp.Compare(a.Exe, b.Exe))
+	})
+	return out, nil
+}
+
+func writeDenialsJSON(w io.Writer, ds []record.AuditEvent) error {
+	for _, d := range ds {
+		b, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(append(b, '\n')); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errnoName spells errno as the C name where it is a common one.
+func errnoName(e int) string {
+	switch e {
+	case 1:
+		return "EPERM"
+	case 13:
+		return "EACCES"
+	case 38:
+		return "ENOSYS"
+	case 95:
+		return "EOPNOTSUPP"
+	}
+	return fmt.Sprint(e)
+}
+
+// profileWidenCommand is `runcage profile widen PROFILE FILE`: it widens
+// the installed profile PROFILE, in place, by exactly the syscalls the
+// denials in FILE (`runcage denials --json`, or a complain or denials log)
+// name for one container, and prints each addition, or why there is none.
+// A verb of its own rather than merge: merge writes the union of its
+// inputs under a new --name and reports a total; widen edits one profile
+// from one container's denials and must say what it added.
+func profileWidenCommand(f *Front, dirFlag cli.Flag) *cli.Command {
+	return &cli.Command{
+		Name:      "widen",
+		Usage:     "allow, in an installed profile, the syscalls `runcage denials --json` shows it denied to one container",
+		ArgsUsage: "PROFILE FILE|-",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "container", Usage: "the container whose denials count (needed when FILE names several)"},
+			&cli.BoolFlag{Name: "allow-dangerous", Usage: "also allow syscalls runtime/default denies"},
+			dirFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return fmt.Errorf("usage: runcage profile widen [--container ID] [--allow-dangerous] [--profiles-dir DIR] PROFILE FILE|-")
+			}
+			dir, err := profilesDir(f, c.String("profiles-dir"))
+			if err != nil {
+				return err
+			}
+			return profileWiden(c, f, dir, c.Args().Get(0), c.Args().Get(1), c.String("container"), c.Bool("allow-dangerous"))
+		},
+	}
+}
+
+// profileAllows returns the syscalls the seccomp filter of the installed
+// profile name (in profiles directory dir) allows, as the policy loads it.
+func profileAllows(f *Front, dir, name string) (map[string]bool, error) {
+	pol, err := f.LoadPolicy()
+	if err != nil {
+		return nil, err
+	}
+	p := *pol
+	p.ProfilesDir = dir
+	prof, err := p.Profile(name)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(prof.Dir, dir) {
+		return nil, profiles.Refusef("widen refused: %s is not an installed profile in %s", name, dir)
+	}
+	filter, err := p.Seccomp(prof)
+	if err != nil {
+		return nil, err
+	}
+	allowed := map[string]bool{}
+	for _, s := range seccomp.AllowedSyscalls(filter) {
+		allowed[s] = true
+	}
+	return allowed, nil
+}
+
+// readDenied reads the denial and complain events of the file input and
+// returns, per syscall, the event with the highest count, for container
+// (or, if it is "", for the one container the input names, which it
+// returns). It refuses input that names several containers when container
+// is "".
+func readDenied(input, container string) (map[string]record.AuditEvent, string, error) {
+	in, err := os.Open(input)
+	if err != nil {
+		return nil, "", fmt.Errorf("widen: %w", err)
+	}
+	denied := map[string]record.AuditEvent{}
+	containers := map[string]bool{}
+	err = record.ScanAuditEvents(in, func(ev record.AuditEvent) {
+		if container != "" && ev.Container != container {
+			return
+		}
+		containers[ev.Container] = true
+		if d, ok := denied[ev.Syscall]; !ok || ev.Count > d.Count {
+			denied[ev.Syscall] = ev
+		}
+	}, nil)
+	in.Close()
+	if err != nil {
+		return nil, "", err
+	}
+	if len(containers) > 1 {
+		return nil, "", profiles.Refusef("widen refused: %s names containers %s; choose one with --container", input, strings.Join(slices.Sorted(maps.Keys(containers)), ", "))
+	}
+	for id := range containers {
+		container = id
+	}
+	return denied, container, nil
+}
+
+func profileWiden(c *cli.Context, f *Front, dir, name, input, container string, dangerous bool) error {
+	w := c.App.Writer
+	if input == "-" {
+		// Generate reads its inputs by path: keep stdin in a file until
+		// it is done.
+		tmp, err := os.CreateTemp("", "runcage-widen-*.json")
+		if err != nil {
+			return fmt.Errorf("widen: %w", err)
+		}
+		defer os.Remove(tmp.Name())
+		_, err = io.Copy(tmp, io.LimitReader(c.App.Reader, 64<<20))
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("widen: read stdin: %w", err)
+		}
+		input = tmp.Name()
+	}
+	denied, container, err := readDenied(input, container)
+	if err != nil {
+		return err
+	}
+	if len(denied) == 0 {
+		who := ""
+		if container != "" {
+			who = " for container " + container
+		}
+		fmt.Fprintf(w, "nothing added to %s: %s holds no runcage denial or complain events%s\n", name, input, who)
+		return nil
+	}
+	allowed, err := profileAllows(f, dir, name)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for s := range denied {
+		if !allowed[s] {
+			missing = append(missing, s)
+		}
+	}
+	slices.Sort(missing)
+	if len(missing) == 0 {
+		fmt.Fprintf(w, "nothing added to %s: it already allows %s (denied before the profile was last widened, or for their arguments, which widen does not change)\n",
+			name, strings.Join(slices.Sorted(maps.Keys(denied)), ", "))
+		return nil
+	}
+	if !dangerous {
+		def := map[string]bool{}
+		for _, s := range seccomp.AllowedSyscalls(seccomp.Default()) {
+			def[s] = true
+		}
+		var safe, refused []string
+		for _, s := range missing {
+			if def[s] {
+				safe = append(safe, s)
+			} else {
+				refused = append(refused, s)
+			}
+		}
+		if len(safe) == 0 {
+			fmt.Fprintf(w, "nothing added to %s: %s %s denied by runtime/default too (--allow-dangerous adds them)\n",
+				name, strings.Join(refused, ", "), map[bool]string{true: "is", false: "are"}[len(refused) == 1])
+			return nil
+		}
+	}
+	errw := c.App.ErrWriter
+	g, err := record.Generate(context.Background(), record.GenerateOptions{
+		Name: name, ProfilesDir: dir, Force: true, AllowDangerous: dangerous,
+		Inputs: []string{name, input}, Containers: []string{container},
+		Warn: func(msg string) { fmt.Fprintf(errw, "runcage: %s\n", msg) },
+	})
+	if err != nil {
+		return err
+	}
+	now := map[string]bool{}
+	for _, s := range seccomp.AllowedSyscalls(g.Seccomp) {
+		now[s] = true
+	}
+	added := 0
+	for _, s := range missing {
+		d := denied[s]
+		if !now[s] {
+			fmt.Fprintf(w, "not added: %s (left out, see the warning above)\n", s)
+			continue
+		}
+		added++
+		fmt.Fprintf(w, "added %s (denied %d times with %s to %s in container %s)\n", s, d.Count, errnoName(d.Errno), cmp.Or(d.Exe, "?"), d.Container)
+	}
+	fmt.Fprintf(w, "wrote %s: %d syscalls added, %d allowed\n", filepath.Join(dir, name), added, len(now))
+	return nil
+}
