@@ -174,31 +174,49 @@ func profileWidenCommand(f *Front, dirFlag cli.Flag) *cli.Command {
 	}
 }
 
-// profileAllows returns the syscalls the seccomp filter of the installed
-// profile name (in profiles directory dir) allows, as the policy loads it.
-func profileAllows(f *Front, dir, name string) (map[string]bool, error) {
+// profileAllows returns the installed generated profile name (in profiles
+// directory dir), as the policy loads it, and the syscalls its seccomp
+// filter allows. It refuses a profile `runcage profile generate` did not
+// write (it has no trace.json): widening regenerates the profile from its
+// trace, which would replace everything else a hand-written profile says.
+func profileAllows(f *Front, dir, name string) (*profiles.Profile, map[string]bool, error) {
 	pol, err := f.LoadPolicy()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p := *pol
 	p.ProfilesDir = dir
 	prof, err := p.Profile(name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !strings.HasPrefix(prof.Dir, dir) {
-		return nil, profiles.Refusef("widen refused: %s is not an installed profile in %s", name, dir)
+		return nil, nil, profiles.Refusef("widen refused: %s is not an installed profile in %s", name, dir)
+	}
+	if _, err := os.Lstat(filepath.Join(prof.Dir, "trace.json")); err != nil {
+		return nil, nil, profiles.Refusef("widen refused: %s was not written by runcage profile generate (no trace.json): widening regenerates a profile from its trace and would replace the rest of a hand-written one; add the syscalls to its seccomp file instead", name)
 	}
 	filter, err := p.Seccomp(prof)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	allowed := map[string]bool{}
 	for _, s := range seccomp.AllowedSyscalls(filter) {
 		allowed[s] = true
 	}
-	return allowed, nil
+	return prof, allowed, nil
+}
+
+// recordedOnly reports whether prof was generated without analysis: none
+// of its syscalls is there for a static reason. Regenerating it the same
+// way adds nothing but what is asked.
+func recordedOnly(prof *profiles.Profile) bool {
+	for _, r := range prof.SyscallReasons {
+		if strings.HasPrefix(r, record.ReasonStatic) {
+			return false
+		}
+	}
+	return true
 }
 
 // readDenied reads the denial and complain events of the file input and
@@ -266,7 +284,7 @@ func profileWiden(c *cli.Context, f *Front, dir, name, input, container string, 
 		fmt.Fprintf(w, "nothing added to %s: %s holds no runcage denial or complain events%s\n", name, input, who)
 		return nil
 	}
-	allowed, err := profileAllows(f, dir, name)
+	prof, allowed, err := profileAllows(f, dir, name)
 	if err != nil {
 		return err
 	}
@@ -305,6 +323,7 @@ func profileWiden(c *cli.Context, f *Front, dir, name, input, container string, 
 	g, err := record.Generate(context.Background(), record.GenerateOptions{
 		Name: name, ProfilesDir: dir, Force: true, AllowDangerous: dangerous,
 		Inputs: []string{name, input}, Containers: []string{container},
+		RecordedOnly: recordedOnly(prof), Complain: prof.Mode == profiles.ModeComplain,
 		Warn: func(msg string) { fmt.Fprintf(errw, "runcage: %s\n", msg) },
 	})
 	if err != nil {
@@ -323,6 +342,19 @@ func profileWiden(c *cli.Context, f *Front, dir, name, input, container string, 
 		}
 		added++
 		fmt.Fprintf(w, "added %s (denied %d times with %s to %s in container %s)\n", s, d.Count, errnoName(d.Errno), cmp.Or(d.Exe, "?"), d.Container)
+	}
+	// Regenerating from the profile's trace gives back what it allowed;
+	// say so if anything else changed (a profile generated with
+	// --allow-dangerous, widened without it, loses those syscalls).
+	for _, s := range slices.Sorted(maps.Keys(now)) {
+		if !allowed[s] && denied[s].Syscall == "" {
+			fmt.Fprintf(w, "also allowed now: %s\n", s)
+		}
+	}
+	for _, s := range slices.Sorted(maps.Keys(allowed)) {
+		if !now[s] {
+			fmt.Fprintf(w, "no longer allowed: %s\n", s)
+		}
 	}
 	fmt.Fprintf(w, "wrote %s: %d syscalls added, %d allowed\n", filepath.Join(dir, name), added, len(now))
 	return nil
