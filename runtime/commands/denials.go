@@ -253,6 +253,36 @@ func readDenied(input, container string) (map[string]record.AuditEvent, string, 
 	return denied, container, nil
 }
 
+// reportWiden prints what a widen changed, from the syscalls the profile
+// allowed before and allows now, and returns how many of the missing
+// denied syscalls it added.
+func reportWiden(w io.Writer, denied map[string]record.AuditEvent, missing []string, allowed, now map[string]bool) int {
+	added := 0
+	for _, s := range missing {
+		d := denied[s]
+		if !now[s] {
+			fmt.Fprintf(w, "not added: %s (left out, see the warning above)\n", s)
+			continue
+		}
+		added++
+		fmt.Fprintf(w, "added %s (denied %d times with %s to %s in container %s)\n", s, d.Count, errnoName(d.Errno), cmp.Or(d.Exe, "?"), d.Container)
+	}
+	// Regenerating from the profile's trace gives back what it allowed;
+	// say so if anything else changed (a profile generated with
+	// --allow-dangerous, widened without it, loses those syscalls).
+	for _, s := range slices.Sorted(maps.Keys(now)) {
+		if !allowed[s] && denied[s].Syscall == "" {
+			fmt.Fprintf(w, "also allowed now: %s\n", s)
+		}
+	}
+	for _, s := range slices.Sorted(maps.Keys(allowed)) {
+		if !now[s] {
+			fmt.Fprintf(w, "no longer allowed: %s\n", s)
+		}
+	}
+	return added
+}
+
 func profileWiden(c *cli.Context, f *Front, dir, name, input, container string, dangerous bool) error {
 	w := c.App.Writer
 	if input == "-" {
@@ -300,24 +330,10 @@ func profileWiden(c *cli.Context, f *Front, dir, name, input, container string, 
 			name, strings.Join(slices.Sorted(maps.Keys(denied)), ", "))
 		return nil
 	}
-	if !dangerous {
-		def := map[string]bool{}
-		for _, s := range seccomp.AllowedSyscalls(seccomp.Default()) {
-			def[s] = true
-		}
-		var safe, refused []string
-		for _, s := range missing {
-			if def[s] {
-				safe = append(safe, s)
-			} else {
-				refused = append(refused, s)
-			}
-		}
-		if len(safe) == 0 {
-			fmt.Fprintf(w, "nothing added to %s: %s %s denied by runtime/default too (--allow-dangerous adds them)\n",
-				name, strings.Join(refused, ", "), map[bool]string{true: "is", false: "are"}[len(refused) == 1])
-			return nil
-		}
+	if refused := seccomp.BeyondDefault(missing); !dangerous && len(refused) == len(missing) {
+		fmt.Fprintf(w, "nothing added to %s: %s %s denied by runtime/default too (--allow-dangerous adds them)\n",
+			name, strings.Join(refused, ", "), map[bool]string{true: "is", false: "are"}[len(refused) == 1])
+		return nil
 	}
 	errw := c.App.ErrWriter
 	g, err := record.Generate(context.Background(), record.GenerateOptions{
@@ -333,29 +349,7 @@ func profileWiden(c *cli.Context, f *Front, dir, name, input, container string, 
 	for _, s := range seccomp.AllowedSyscalls(g.Seccomp) {
 		now[s] = true
 	}
-	added := 0
-	for _, s := range missing {
-		d := denied[s]
-		if !now[s] {
-			fmt.Fprintf(w, "not added: %s (left out, see the warning above)\n", s)
-			continue
-		}
-		added++
-		fmt.Fprintf(w, "added %s (denied %d times with %s to %s in container %s)\n", s, d.Count, errnoName(d.Errno), cmp.Or(d.Exe, "?"), d.Container)
-	}
-	// Regenerating from the profile's trace gives back what it allowed;
-	// say so if anything else changed (a profile generated with
-	// --allow-dangerous, widened without it, loses those syscalls).
-	for _, s := range slices.Sorted(maps.Keys(now)) {
-		if !allowed[s] && denied[s].Syscall == "" {
-			fmt.Fprintf(w, "also allowed now: %s\n", s)
-		}
-	}
-	for _, s := range slices.Sorted(maps.Keys(allowed)) {
-		if !now[s] {
-			fmt.Fprintf(w, "no longer allowed: %s\n", s)
-		}
-	}
+	added := reportWiden(w, denied, missing, allowed, now)
 	fmt.Fprintf(w, "wrote %s: %d syscalls added, %d allowed\n", filepath.Join(dir, name), added, len(now))
 	return nil
 }

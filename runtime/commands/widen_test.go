@@ -41,6 +41,13 @@ func TestWidenKeepsModeAndRefusesHandWritten(t *testing.T) {
 	if out, _, err := bugApp(t, f, "profile", "widen", "web", events); err != nil || !strings.Contains(out, "nothing added to web: it already allows statfs") {
 		t.Errorf("second widen: %v\n%s", err, out)
 	}
+	mount := strings.ReplaceAll(line, `"statfs"`, `"mount"`)
+	if err := os.WriteFile(events, []byte(mount), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := bugApp(t, f, "profile", "widen", "web", events); err != nil || !strings.Contains(out, "nothing added to web: mount is denied by runtime/default too") {
+		t.Errorf("widen by mount: %v\n%s", err, out)
+	}
 	hand := filepath.Join(profilesDir, "hand")
 	if err := os.MkdirAll(hand, 0o755); err != nil {
 		t.Fatal(err)
