@@ -138,6 +138,20 @@ func NewLab(t *testing.T, bin Binaries, prefix, extra string) *Lab {
 	l := &Lab{T: t, Bin: bin, Dir: dir, RecDir: filepath.Join(dir, "recordings"), Profiles: filepath.Join(dir, "profiles")}
 	l.Policy = PolicyFile(t, dir, fmt.Sprintf("runtime = %q\nstate_dir = %q\nrecordings_dir = %q\naudit_log = %q\nprofiles_dir = %q\n%s",
 		bin.Runc, filepath.Join(dir, "state"), l.RecDir, filepath.Join(dir, "audit.log"), l.Profiles, extra))
+	if keep := os.Getenv("RUNCAGE_KEEP_LABS"); keep != "" {
+		// Runs before TempDir's removal: keeps the recordings and the
+		// generated profiles under $RUNCAGE_KEEP_LABS/TEST for study.
+		t.Cleanup(func() {
+			for _, d := range []string{l.RecDir, l.Profiles} {
+				if _, err := os.Stat(d); err != nil {
+					continue
+				}
+				if err := os.CopyFS(filepath.Join(keep, t.Name(), filepath.Base(d)), os.DirFS(d)); err != nil {
+					t.Logf("RUNCAGE_KEEP_LABS: %v", err)
+				}
+			}
+		})
+	}
 	return l
 }
 

@@ -280,6 +280,7 @@ func hardenSpec(c Container, o CreateOptions, b *spec.Bundle) (*profiles.Profile
 	if err := members.Check(b.Doc.Original(), members.Options{Allowed: prof.AllowedMembers, StateDir: pol.StateDir}); err != nil {
 		return nil, nil, nil, err
 	}
+	withoutDenialAgent(pol, s)
 	mods, err := pol.Modifiers(prof, policy.Env{Bundle: c.Bundle, AppArmor: apparmor.SystemHost{}, ContainerID: c.ID, RuncRoot: c.Root, Delegate: o.Delegate})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("profile %q: %w", prof.Name, err)

@@ -16,7 +16,7 @@ import (
 // inProcess returns a policy whose state directory is new, the default
 // profile, and the Container for a new bundle under a runc root that has
 // no containers.
-func inProcess(t *testing.T) (*policy.Policy, Container) {
+func inProcess(t testing.TB) (*policy.Policy, Container) {
 	t.Helper()
 	dir := t.TempDir()
 	// The state directory must be reachable by a container's root, an

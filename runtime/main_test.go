@@ -21,6 +21,11 @@ import (
 var runcageBin string
 
 func TestMain(m *testing.M) {
+	// The in-process Create starts the denial agent through
+	// /proc/self/exe, which is this binary: serve it as Main would.
+	if isAgent(os.Args) {
+		os.Exit(runAgent(os.Args))
+	}
 	dir, err := os.MkdirTemp("", "runcage-bin")
 	if err != nil {
 		panic(err)
@@ -110,7 +115,7 @@ func (f *fake) forwarded(t *testing.T) []string {
 	return parts[1:]
 }
 
-func bundle(t *testing.T, mutate func(*specs.Spec)) string {
+func bundle(t testing.TB, mutate func(*specs.Spec)) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {

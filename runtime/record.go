@@ -45,6 +45,17 @@ const (
 	agentFlag     = "--runcage-agent"
 )
 
+// withoutDenialAgent gives s, a bundle an earlier create of this container
+// rewrote, back the filter it enforces without the node's denial agent, so
+// that the profile is applied to that filter again (create again on the
+// same bundle). Only runcage's own denial socket qualifies; the rules it
+// removes could only deny.
+func withoutDenialAgent(pol *policy.Policy, s *specs.Spec) {
+	if s.Linux != nil && s.Linux.Seccomp != nil && s.Linux.Seccomp.ListenerPath == filepath.Join(pol.StateDir, "agents", denialSocket) {
+		s.Linux.Seccomp = recorder.WithoutNotify(s.Linux.Seccomp)
+	}
+}
+
 // handoverSyscalls are what runc init calls, under the container's filter,
 // to hand the notify fd over (see seccomp.RuncSyscalls).
 var handoverSyscalls = []string{"close", "read", "recvfrom", "write"}
@@ -386,21 +397,16 @@ func planDenials(pol *policy.Policy, cfg *recorder.AgentConfig, l *specs.Linux) 
 	if len(sock) > 107 {
 		return nil, fmt.Errorf("socket path %s is longer than a unix socket path may be (107 bytes): shorten state_dir", sock)
 	}
-	if l.Seccomp.ListenerPath == sock {
-		// create again on a bundle an earlier create of this container
-		// rewrote (openBundle reloads any other bundle that names a
-		// listener of runcage's from its original): start again from the
-		// filter the profile enforces.
-		l.Seccomp = recorder.WithoutNotify(l.Seccomp)
-	}
 	// runc init hands the notify fd over after it loads the filter; a
 	// profile that denies what that needs would kill every start. Such a
 	// profile is enforced as it is, without the agent: never widen it.
-	allowed := seccomp.AllowedSyscalls(l.Seccomp)
-	for _, n := range handoverSyscalls {
-		if !slices.Contains(allowed, n) {
-			return nil, fmt.Errorf("the profile's filter denies %s, which runc needs to hand the seccomp notify fd to the agent", n)
-		}
+	if n, denied := handoverDenied(l.Seccomp); denied {
+		return nil, fmt.Errorf("the profile's filter denies %s, which runc needs to hand the seccomp notify fd to the agent", n)
+	}
+	// The agent answers a notified call with an errno; a filter that
+	// kills or traps where it denies would be weakened by it.
+	if a := l.Seccomp.DefaultAction; a != specs.ActErrno {
+		return nil, fmt.Errorf("the profile's filter answers denied syscalls with %s, which the denial agent cannot give (it answers with an errno)", a)
 	}
 	f, err := notifyFilter(l.Seccomp, recorder.ModeEnforce, sock)
 	if err != nil {
@@ -410,6 +416,37 @@ func planDenials(pol *policy.Policy, cfg *recorder.AgentConfig, l *specs.Linux) 
 	plan := &denialPlan{cfg: cfg, dir: dir, plain: l.Seccomp}
 	l.Seccomp = f
 	return plan, nil
+}
+
+// handoverDenied returns the first of handoverSyscalls that f denies
+// whatever the arguments, as seccomp.AllowedSyscalls judges them. It asks
+// AllowedSyscalls about f's rules for those syscalls only: what a filter
+// does with a syscall depends on the syscall's own rules and the default
+// action alone, and indexing the whole filter costs a millisecond on every
+// create. (AllowedSyscalls also refuses an invalid filter; f is Tighten's
+// output, which is valid.)
+func handoverDenied(f *specs.LinuxSeccomp) (string, bool) {
+	sub := *f
+	sub.Syscalls = nil
+	for _, sc := range f.Syscalls {
+		var names []string
+		for _, n := range sc.Names {
+			if slices.Contains(handoverSyscalls, n) {
+				names = append(names, n)
+			}
+		}
+		if len(names) > 0 {
+			sc.Names = names
+			sub.Syscalls = append(sub.Syscalls, sc)
+		}
+	}
+	allowed := seccomp.AllowedSyscalls(&sub)
+	for _, n := range handoverSyscalls {
+		if !slices.Contains(allowed, n) {
+			return n, true
+		}
+	}
+	return "", false
 }
 
 // startDenials is Create's denials step: it makes sure the node's denial

@@ -122,3 +122,24 @@ func TestPrepareDenialsNeverWidensForTheHandover(t *testing.T) {
 		}
 	}
 }
+
+// A filter that kills (or traps) where it denies is enforced as it is,
+// without the denial agent, which could only answer with an errno.
+func TestPlanDenialsNeverTurnsKillIntoErrno(t *testing.T) {
+	for _, a := range []specs.LinuxSeccompAction{specs.ActKill, specs.ActKillProcess, specs.ActTrap} {
+		f := &specs.LinuxSeccomp{
+			DefaultAction: a,
+			Architectures: []specs.Arch{specs.ArchX86_64},
+			Syscalls:      []specs.LinuxSyscall{{Names: append([]string{"execve", "exit_group"}, handoverSyscalls...), Action: specs.ActAllow}},
+		}
+		l := &specs.Linux{Seccomp: f}
+		dir := t.TempDir()
+		_, err := planDenials(&policy.Policy{StateDir: dir}, &recorder.AgentConfig{Container: "c1"}, l)
+		if err == nil || !strings.Contains(err.Error(), string(a)) {
+			t.Errorf("default %s: err %v, want one naming it", a, err)
+		}
+		if l.Seccomp != f || f.ListenerPath != "" {
+			t.Errorf("default %s: the filter was changed", a)
+		}
+	}
+}

@@ -238,6 +238,25 @@ func TestLibcSyscalls(t *testing.T) {
 		{"usleep@GLIBC_2.2.5", x86, []string{"clock_nanosleep"}, true},
 		{"nanosleep", x86, []string{"clock_nanosleep", "nanosleep"}, true},
 		{"getrlimit@GLIBC_2.2.5", x86, []string{"prlimit64"}, true},
+		// Checked with strace -f and objdump of Debian 12's glibc 2.36:
+		// select is pselect6 (0x10e), pause is pause (0x22), mlock is
+		// mlock (0x95) and only mlock2 falls back to mlock.
+		{"select@GLIBC_2.2.5", x86, []string{"pselect6"}, true},
+		{"select", x86, []string{"pselect6", "select"}, true}, // musl: SYS_select
+		{"select@GLIBC_2.17", arm, []string{"pselect6"}, true},
+		{"pause@GLIBC_2.2.5", x86, []string{"pause"}, true},
+		{"pause@GLIBC_2.17", arm, []string{"rt_sigsuspend"}, true},
+		{"mlock@GLIBC_2.2.5", x86, []string{"mlock"}, true},
+		{"mlock2@GLIBC_2.27", x86, []string{"mlock", "mlock2"}, true},
+		{"mkstemp64@GLIBC_2.2.5", x86, []string{"clock_gettime", "getrandom", "openat"}, true},
+		{"mkdtemp@GLIBC_2.2.5", x86, []string{"clock_gettime", "getrandom", "mkdir"}, true},
+		{"pthread_kill@GLIBC_2.34", x86, []string{"getpid", "gettid", "rt_sigprocmask", "tgkill"}, true},
+		{"pthread_kill", x86, []string{"getpid", "gettid", "rt_sigprocmask", "tgkill", "tkill"}, true},
+		// One syscall each (glibc's wrappers; libaio 0.3.113 calls
+		// syscall() with the function's own number).
+		{"fgetxattr@GLIBC_2.3", x86, []string{"fgetxattr"}, true},
+		{"lsetxattr@GLIBC_2.3", x86, []string{"lsetxattr"}, true},
+		{"io_submit@LIBAIO_0.1", x86, []string{"io_submit"}, true},
 		{"fopen64@GLIBC_2.2.5", x86, nil, true},
 		{"strlen@GLIBC_2.2.5", x86, nil, false},
 		{"syscall@GLIBC_2.2.5", x86, nil, false},
@@ -255,6 +274,33 @@ func TestLibcSyscalls(t *testing.T) {
 	}
 	if slices.Contains(got, "open") || slices.Contains(got, "fcntl") {
 		t.Errorf("glibc's fopen reaches %v: open and fcntl are musl's", got)
+	}
+	for _, c := range []struct {
+		fn        string
+		has, lack []string
+	}{
+		// glob and scandir never change directory; GLOB_TILDE asks
+		// nscd, then the passwd file.
+		{"glob64@GLIBC_2.27", []string{"getdents64", "socket", "connect"}, []string{"fchdir"}},
+		{"scandir64@GLIBC_2.2.5", []string{"getdents64", "newfstatat"}, []string{"fchdir"}},
+		{"fts_read@GLIBC_2.2.5", []string{"fchdir"}, nil},
+		// AT_SYMLINK_NOFOLLOW chmods /proc/self/fd/N.
+		{"fchmodat@GLIBC_2.4", []string{"chmod", "fchmodat"}, nil},
+		// Only pthread_sigqueue queues a signal with data.
+		{"pthread_cancel@GLIBC_2.34", []string{"tgkill", "rt_sigaction", "futex", "exit", "openat"}, []string{"rt_tgsigqueueinfo"}},
+		{"pthread_sigqueue@GLIBC_2.34", []string{"rt_tgsigqueueinfo"}, nil},
+	} {
+		got, _ := LibcSyscalls(c.fn, x86)
+		for _, n := range c.has {
+			if !slices.Contains(got, n) {
+				t.Errorf("%s reaches %v: want %s", c.fn, got, n)
+			}
+		}
+		for _, n := range c.lack {
+			if slices.Contains(got, n) {
+				t.Errorf("%s reaches %v: glibc's never makes %s", c.fn, got, n)
+			}
+		}
 	}
 }
 
