@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,6 +220,17 @@ func Create(c Container, o CreateOptions) (created *Created, err error) {
 	return &Created{undo: cu.Release()}, nil
 }
 
+// keptCopies reports whether bundle holds either file runcage keeps beside
+// a config.json it rewrote: the original or the copy of what it wrote.
+func keptCopies(bundle string) bool {
+	for _, suffix := range []string{spec.OrigSuffix, spec.RewrittenSuffix} {
+		if _, err := os.Lstat(filepath.Join(bundle, spec.ConfigName+suffix)); !errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+	}
+	return false
+}
+
 // openBundle is Create's first check: it refuses an id runcage keeps under
 // another runc root and a bundle or root filesystem that is not trusted,
 // and loads the container's previous record (nil if none) and its bundle.
@@ -244,6 +256,12 @@ func openBundle(c Container, pol *policy.Policy) (*spec.Bundle, *record, error) 
 		// tests and some engines run a bundle again): its root.path names
 		// a mount that no longer exists. Start again from the original,
 		// with any edits made to config.json since.
+		if !keptCopies(c.Bundle) {
+			// runcage keeps the original and a copy of every config.json
+			// it writes: with neither, this one names runcage's state (a
+			// rootfs mount, an agent's socket) on its own.
+			return nil, nil, profiles.Refusef("bundle %q refused: its config.json names runcage's own state under %s (root.path or linux.seccomp.listenerPath), which only runcage sets, and runcage did not write it", c.Bundle, pol.StateDir)
+		}
 		if b, err = spec.LoadBundleAgain(b); err != nil {
 			return nil, nil, fmt.Errorf("bundle was rewritten by runcage for another container: %w", err)
 		}
