@@ -94,12 +94,9 @@ func runAgent(argv []string) int {
 		return runDenialAgent(argv[2])
 	}
 	ready := os.NewFile(3, "ready")
-	data, err := os.ReadFile(argv[2])
-	os.Remove(argv[2])
 	var cfg recorder.AgentConfig
-	if err == nil {
-		err = json.Unmarshal(data, &cfg)
-	}
+	err := readAgentConfig(argv[2], &cfg)
+	os.Remove(argv[2])
 	if err == nil {
 		// Only the watchdog starts an agent, and it always passes the link.
 		if _, ferr := unix.FcntlInt(4, unix.F_GETFD, 0); ferr != nil {
@@ -124,17 +121,24 @@ func runAgent(argv []string) int {
 	return 0
 }
 
+// readAgentConfig reads the configuration file runcage wrote for one of
+// its agents (JSON) into cfg.
+func readAgentConfig(path string, cfg any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, cfg)
+}
+
 // runWatchdog is the watchdog: it starts the agent as its child with the
 // same configuration file and the readiness pipe it was given (fd 3), and
 // watches it (recorder.Watch): if the agent dies before the container is
 // gone, the watchdog kills the container.
 func runWatchdog(cfgPath string) int {
 	ready := os.NewFile(3, "ready")
-	data, err := os.ReadFile(cfgPath)
 	var cfg recorder.AgentConfig
-	if err == nil {
-		err = json.Unmarshal(data, &cfg)
-	}
+	err := readAgentConfig(cfgPath, &cfg)
 	if err != nil {
 		os.Remove(cfgPath)
 		fmt.Fprintf(ready, "error: watchdog: read agent config: %v\n", err)
@@ -528,11 +532,8 @@ func ensureDenialAgent(pol *policy.Policy, dir string) error {
 // whose open file holds its lock.
 func runDenialAgent(cfgPath string) int {
 	ready := os.NewFile(3, "ready")
-	data, err := os.ReadFile(cfgPath)
 	var cfg recorder.DenialConfig
-	if err == nil {
-		err = json.Unmarshal(data, &cfg)
-	}
+	err := readAgentConfig(cfgPath, &cfg)
 	if err != nil {
 		fmt.Fprintf(ready, "error: read denial agent config: %v\n", err)
 		return 1
