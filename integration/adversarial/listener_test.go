@@ -39,3 +39,27 @@ func TestListenerAdversarial(t *testing.T) {
 		},
 	})
 }
+
+// TestRecordCapabilitiesAdversarial: the record profile keeps the
+// capabilities a bundle asks for (record_capabilities, on by default). A
+// pod author must not reach it through the profile annotation from a
+// profile that keeps none, even where the administrator lets the
+// annotation select record. Control: plain runc grants what the bundle
+// asks for.
+func TestRecordCapabilitiesAdversarial(t *testing.T) {
+	RunCases(t, []Case{{
+		Name: "annotation-selects-record-for-capabilities", Class: 0,
+		// CapEff is hex; anything but all zeros is a capability kept.
+		Script: `grep -q '^CapEff:[[:space:]]*0*[1-9a-f]' /proc/self/status && echo ` + Pwned + `; true`,
+		Mutate: func(_ *Env, s *specs.Spec) {
+			c := []string{"CAP_NET_BIND_SERVICE"}
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: c, Effective: c, Permitted: c}
+			if s.Annotations == nil {
+				s.Annotations = map[string]string{}
+			}
+			s.Annotations["runcage.dev/profile"] = "record"
+		},
+		Policy: func(*Env) string { return "[profiles.default]\nannotation_selectable = [\"record\"]\n" },
+		Expect: Refused, Want: []string{"record", "capabilit"},
+	}})
+}
