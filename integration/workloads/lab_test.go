@@ -228,6 +228,17 @@ func (l *lab) installed(name string) (syscalls, caps []string) {
 	return seccomp.AllowedSyscalls(f), prof.Capabilities
 }
 
+// reasons returns why the lab's profile name allows each syscall (its
+// profile.toml's syscall_reasons).
+func (l *lab) reasons(name string) map[string]string {
+	l.T.Helper()
+	var prof profiles.Profile
+	if _, err := toml.DecodeFile(filepath.Join(l.Profiles, name, "profile.toml"), &prof); err != nil {
+		l.T.Fatal(err)
+	}
+	return prof.SyscallReasons
+}
+
 // beyond returns what the trace shows that the lab's profile name does not
 // allow: syscalls the trace recorded, and capabilities it has evidence
 // for. It compares recorded facts only (`runcage profile diff` of a

@@ -36,24 +36,35 @@ const (
 //     at code, a GOT slot holding a function's address): what is taken
 //     may be called through a pointer later, by anyone;
 //   - the next range, unless the range ends at a known function end or
-//     with an unconditional jump, return or trap.
+//     with an unconditional jump, return or trap;
+//   - a data block the code refers to (an address in a data section,
+//     directly or through a GOT slot, and the blocks that start up to
+//     dataSlack bytes after it). A data block leads to the functions
+//     and the data blocks its pointers (relocations) hold.
 //
-// Some code is reachable whatever the program calls (Always): the .init
-// and .fini sections, every function whose address is stored in data (a
-// relocation outside the GOT: constructors in .init_array, vtables,
-// callback tables; data is not followed, so any of them may be called
-// once the object is loaded), ifunc resolvers, and every range nothing
-// visibly enters (cold parts reached only through a jump table or an
-// exception table). A range with bytes that do not decode reaches all
-// the object's code.
+// Data blocks (splitData) cut the data sections at every address a
+// relocation stores, and at the bounds of every dynamic symbol: what data
+// points to starts an object. A function whose address is stored in data
+// counts only when reachable code, or a reachable block, refers to the
+// block holding it: libsystemd's sd-bus callbacks no longer count for a
+// program that calls sd_notify only. Some code and data count whatever
+// the program calls (always): the .init and .fini sections; the
+// constructor and destructor arrays, thread-local data and every
+// exported variable (other objects read them by name, the loader and the
+// thread pointer without a visible reference); a symbol stored in data by
+// name, an ifunc resolver, a code address stored anywhere but a data
+// section; and every range nothing visibly enters (cold parts reached only
+// through a jump table or an exception table). A range with bytes that do
+// not decode reaches all the object's code and data.
 type Graph struct {
 	// Soname is the object's DT_SONAME; Needed its DT_NEEDED entries.
 	Soname string
 	Needed []string
 	// Program is set for an executable: all its imports count, and
 	// nothing else of the graph is filled. (Followed from its entry point,
-	// a server program reaches all its imports: the graph would cost
-	// seconds for nothing.)
+	// its constructors and its exports, with its data followed by block,
+	// mariadbd, haproxy and perl each reach all their imports: the graph
+	// would cost up to 2 s while recording for nothing.)
 	Program bool
 
 	names   []string           // symbol names the code refers to
@@ -63,6 +74,15 @@ type Graph struct {
 	opaque  []bool             // range has bytes that did not decode
 	always  []int32            // ranges reachable once loaded
 	alwaysN []int32            // names referenced from data
+
+	// Data, followed by block (splitData): a block counts once
+	// reachable code, or a counted block, refers to it; then the code
+	// its pointers hold counts.
+	blocks      int       // data blocks
+	dataRefs    [][]int32 // range -> blocks its code refers to
+	blockCode   [][]int32 // block -> ranges its pointers hold
+	blockData   [][]int32 // block -> blocks its pointers hold
+	blockAlways []int32   // blocks counted once loaded
 }
 
 // Ranges is the number of code ranges in the graph (0 for a program).
@@ -108,6 +128,8 @@ type graphBuilder struct {
 	data   map[*elf.Section][]byte
 	plt    []*elf.Section
 	got    []*elf.Section
+	dsecs  []*elf.Section   // allocated sections that are not code, by address
+	blocks []uint64         // data block starts, sorted (splitData)
 	relocs map[uint64]reloc // by slot address
 
 	starts []uint64        // range starts, sorted
@@ -195,11 +217,20 @@ func (b *graphBuilder) load() error {
 	if len(b.code) == 0 {
 		return errors.New("no code")
 	}
+	for _, s := range b.f.Sections {
+		// .tbss takes no room in the image: its addresses are those of the
+		// sections after it.
+		tbss := s.Type == elf.SHT_NOBITS && s.Flags&elf.SHF_TLS != 0
+		if s.Flags&elf.SHF_ALLOC != 0 && s.Flags&elf.SHF_EXECINSTR == 0 && s.Size > 0 && !tbss {
+			b.dsecs = append(b.dsecs, s)
+		}
+	}
 	sortSections := func(ss []*elf.Section) {
 		slices.SortFunc(ss, func(a, c *elf.Section) int { return cmpU64(a.Addr, c.Addr) })
 	}
 	sortSections(b.code)
 	sortSections(b.plt)
+	sortSections(b.dsecs)
 	if err := b.loadRelocs(); err != nil {
 		return err
 	}
@@ -571,6 +602,7 @@ func (b *graphBuilder) build() error {
 			addr = in.next
 		}
 	}
+	b.splitData()
 	slices.Sort(b.starts)
 	b.starts = slices.Compact(b.starts)
 	// Drop starts that fall between sections (a symbol's end, or a
@@ -589,7 +621,11 @@ func (b *graphBuilder) build() error {
 			entered[to] = true
 		}
 	}
-	// A reference to a code or GOT address: the range or the symbol.
+	g.blocks = len(b.blocks)
+	g.dataRefs = make([][]int32, n)
+	g.blockCode, g.blockData = make([][]int32, g.blocks), make([][]int32, g.blocks)
+	// A reference to a code, GOT or data address: the range, the symbol
+	// or the data blocks.
 	ref := func(from int, addr uint64) {
 		if name, ok := b.pltName(addr); ok {
 			g.refs[from] = append(g.refs[from], b.name(name))
@@ -601,10 +637,12 @@ func (b *graphBuilder) build() error {
 			}
 			if t, ok := r.target(); ok {
 				edge(from, b.rangeAt(t))
+				g.dataRefs[from] = b.blocksNear(g.dataRefs[from], t)
 			}
 			return
 		}
 		edge(from, b.rangeAt(addr))
+		g.dataRefs[from] = b.blocksNear(g.dataRefs[from], addr)
 	}
 	for i, start := range b.starts {
 		s := b.codeSection(start)
@@ -637,7 +675,22 @@ func (b *graphBuilder) build() error {
 			g.always = append(g.always, int32(i))
 		}
 	}
-	// Data: every code address or symbol stored outside the GOT.
+	// Data. A code address or symbol stored outside the GOT counts with
+	// the data block holding it (blocks, splitData), except where it
+	// counts once loaded: a symbol stored by name (it may be another
+	// object's; a personality routine's DW.ref slot is read by the
+	// unwinder, not by code), an ifunc relocation, and a slot in code
+	// (a text relocation) or outside every section. Blocks that count
+	// once loaded: the constructor and destructor arrays, thread-local
+	// data (reached through the thread pointer, not by address), and
+	// every block of data other objects can read by name (exported
+	// variables, vtables and typeinfo).
+	for bi, a := range b.blocks {
+		if d := sectionAt(b.dsecs, a); d.Type == elf.SHT_INIT_ARRAY || d.Type == elf.SHT_FINI_ARRAY ||
+			d.Type == elf.SHT_PREINIT_ARRAY || d.Flags&elf.SHF_TLS != 0 {
+			g.blockAlways = append(g.blockAlways, int32(bi))
+		}
+	}
 	for off, r := range b.relocs {
 		if sectionAt(b.got, off) != nil && r.typ != rX8664IRelative {
 			continue
@@ -650,10 +703,37 @@ func (b *graphBuilder) build() error {
 		if r.name != "" {
 			g.alwaysN = append(g.alwaysN, b.name(r.name))
 		}
-		if t, ok := r.target(); ok {
-			if j := b.rangeAt(t); j >= 0 {
+		t, ok := r.target()
+		if !ok {
+			continue
+		}
+		slot := b.blockAt(off)
+		if j := b.rangeAt(t); j >= 0 {
+			entered[j] = true
+			if slot < 0 || r.name != "" || r.typ == rX8664IRelative {
 				g.always = append(g.always, j)
-				entered[j] = true
+			} else {
+				g.blockCode[slot] = append(g.blockCode[slot], j)
+			}
+		}
+		if d := b.blockAt(t); d >= 0 {
+			if slot < 0 || r.name != "" {
+				g.blockAlways = append(g.blockAlways, d)
+			} else {
+				g.blockData[slot] = append(g.blockData[slot], d)
+			}
+		}
+	}
+	dsyms, _ := b.f.DynamicSymbols()
+	for _, s := range dsyms {
+		t := elf.ST_TYPE(s.Info)
+		if s.Section == elf.SHN_UNDEF || elf.ST_BIND(s.Info) == elf.STB_LOCAL || (t != elf.STT_OBJECT && t != elf.STT_TLS && t != elf.STT_COMMON) {
+			continue
+		}
+		for d := b.blockAt(s.Value); d >= 0; d++ {
+			g.blockAlways = append(g.blockAlways, d)
+			if int(d)+1 >= len(b.blocks) || b.blocks[d+1] >= s.Value+s.Size {
+				break
 			}
 		}
 	}
@@ -681,9 +761,71 @@ func (b *graphBuilder) build() error {
 	for j := range n {
 		g.edges[j] = compactInts(g.edges[j])
 		g.refs[j] = compactInts(g.refs[j])
+		g.dataRefs[j] = compactInts(g.dataRefs[j])
 	}
-	g.always, g.alwaysN = compactInts(g.always), compactInts(g.alwaysN)
+	for d := range g.blocks {
+		g.blockCode[d], g.blockData[d] = compactInts(g.blockCode[d]), compactInts(g.blockData[d])
+	}
+	g.always, g.alwaysN, g.blockAlways = compactInts(g.always), compactInts(g.alwaysN), compactInts(g.blockAlways)
 	return nil
+}
+
+// dataSlack is how far past an address the code refers to a data
+// reference also reaches: code that indexes an array from one element
+// before its start (a[i-1], compiled as (a-8)+8*i) refers to an address
+// in the block before the array.
+const dataSlack = 256
+
+// splitData cuts the data sections into blocks (b.blocks): a block starts
+// at each section's start, at each address a relocation stores (what
+// data points to is the start of an object), and at each start and end
+// of a dynamic symbol (exact bounds). Code that refers to a block can
+// read the pointers in it, and so reach what they point to; pointers in
+// blocks nothing reachable refers to do not count.
+func (b *graphBuilder) splitData() {
+	for _, d := range b.dsecs {
+		b.blocks = append(b.blocks, d.Addr)
+	}
+	for _, r := range b.relocs {
+		if t, ok := r.target(); ok && sectionAt(b.dsecs, t) != nil {
+			b.blocks = append(b.blocks, t)
+		}
+	}
+	syms, _ := b.f.DynamicSymbols()
+	for _, s := range syms {
+		if s.Section == elf.SHN_UNDEF {
+			continue
+		}
+		for _, a := range []uint64{s.Value, s.Value + s.Size} {
+			if sectionAt(b.dsecs, a) != nil {
+				b.blocks = append(b.blocks, a)
+			}
+		}
+	}
+	slices.Sort(b.blocks)
+	b.blocks = slices.Compact(b.blocks)
+}
+
+// blockAt returns the index of the data block holding addr, or -1.
+func (b *graphBuilder) blockAt(addr uint64) int32 {
+	if sectionAt(b.dsecs, addr) == nil {
+		return -1
+	}
+	return int32(sort.Search(len(b.blocks), func(i int) bool { return b.blocks[i] > addr }) - 1)
+}
+
+// blocksNear appends to refs the block holding addr, where code refers,
+// and every block that starts up to dataSlack bytes after addr, in any
+// section: the compiler places objects of different sections next to
+// each other.
+func (b *graphBuilder) blocksNear(refs []int32, addr uint64) []int32 {
+	if d := b.blockAt(addr); d >= 0 {
+		refs = append(refs, d)
+	}
+	for i := sort.Search(len(b.blocks), func(i int) bool { return b.blocks[i] > addr }); i < len(b.blocks) && b.blocks[i] <= addr+dataSlack; i++ {
+		refs = append(refs, int32(i))
+	}
+	return refs
 }
 
 // padding reports whether range j holds only nops and traps.
@@ -726,8 +868,9 @@ type Mapped struct {
 // The roots are all the imports of programs, of objects without a call
 // graph, and of Go and static programs, the exports of every library no
 // object needs (DT_NEEDED: it was dlopen'ed, and dlsym can return any of
-// them), and the code every library runs or may run once loaded
-// (Graph.Always). An import reached in one object reaches the function of
+// them), and the code and data every library runs or may read once loaded
+// (see Graph). A reached data block reaches the functions and blocks its
+// pointers hold. An import reached in one object reaches the function of
 // that name in every object that exports it, and through its graph the
 // imports that function can reach, and so on. The C library's own code is
 // not followed: the libc table maps each import of it to its syscalls.
@@ -759,6 +902,14 @@ func Reachable(objs []Mapped) (imports [][]string, narrowed []bool) {
 			work = append(work, objRange{o, int(r)})
 		}
 	}
+	seenData := make([][]bool, len(objs))
+	var data []objRange // blocks to follow
+	visitData := func(o int, d int32) {
+		if !seenData[o][d] {
+			seenData[o][d] = true
+			data = append(data, objRange{o, int(d)})
+		}
+	}
 	graphed := func(o Mapped) bool {
 		return o.Kind == KindImports && o.Graph != nil && o.Graph.edges != nil
 	}
@@ -772,8 +923,12 @@ func Reachable(objs []Mapped) (imports [][]string, narrowed []bool) {
 		default:
 			g := o.Graph
 			seen[i] = make([]bool, len(g.edges))
+			seenData[i] = make([]bool, g.blocks)
 			for _, r := range g.always {
 				visit(i, r)
+			}
+			for _, d := range g.blockAlways {
+				visitData(i, d)
 			}
 			for _, n := range g.alwaysN {
 				reach(g.names[n])
@@ -787,7 +942,18 @@ func Reachable(objs []Mapped) (imports [][]string, narrowed []bool) {
 			}
 		}
 	}
-	for len(work) > 0 || len(queue) > 0 {
+	for len(work) > 0 || len(queue) > 0 || len(data) > 0 {
+		for len(data) > 0 {
+			w := data[len(data)-1]
+			data = data[:len(data)-1]
+			g := objs[w.obj].Graph
+			for _, r := range g.blockCode[w.rng] {
+				visit(w.obj, r)
+			}
+			for _, d := range g.blockData[w.rng] {
+				visitData(w.obj, d)
+			}
+		}
 		for len(work) > 0 {
 			w := work[len(work)-1]
 			work = work[:len(work)-1]
@@ -796,6 +962,12 @@ func Reachable(objs []Mapped) (imports [][]string, narrowed []bool) {
 				for r := range g.edges {
 					visit(w.obj, int32(r))
 				}
+				for d := range g.blocks {
+					visitData(w.obj, int32(d))
+				}
+			}
+			for _, d := range g.dataRefs[w.rng] {
+				visitData(w.obj, d)
 			}
 			for _, r := range g.edges[w.rng] {
 				visit(w.obj, r)

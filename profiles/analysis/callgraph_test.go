@@ -56,14 +56,7 @@ func TestReachableFollowsCalls(t *testing.T) {
 	build(t, dir, nil, "cc", "-O2", "-pie", "-fPIE", "-o", "prog", "main.c", "-L.", "-la", "-lb")
 
 	files := []string{"prog", "liba.so", "libb.so", "libd.so"}
-	var objs []Mapped
-	for _, name := range files {
-		info := inspectFile(t, filepath.Join(dir, name))
-		if info.Kind != KindImports || info.Graph == nil {
-			t.Fatalf("%s: kind %s, graph %v, note %q: want imports and a call graph", name, info.Kind, info.Graph != nil, info.Note)
-		}
-		objs = append(objs, Mapped{Kind: info.Kind, Imports: info.Imports, Graph: info.Graph})
-	}
+	objs := inspectGraphed(t, dir, files)
 	if !objs[0].Graph.Program || objs[1].Graph.Program {
 		t.Fatalf("Program: prog %v, liba.so %v; want true, false", objs[0].Graph.Program, objs[1].Graph.Program)
 	}
@@ -71,15 +64,7 @@ func TestReachableFollowsCalls(t *testing.T) {
 	if narrowed[0] || !slices.Equal(imports[0], objs[0].Imports) {
 		t.Errorf("prog: narrowed %v to %v; a program keeps all its imports", narrowed[0], imports[0])
 	}
-	has := func(i int, fn string) bool {
-		return slices.ContainsFunc(imports[i], func(im string) bool { return strings.Split(im, "@")[0] == fn })
-	}
-	for _, c := range []struct {
-		obj  int
-		fn   string
-		want bool
-		why  string
-	}{
+	checkReach(t, files, imports, []reachCase{
 		{2, "fsync", true, "prog -> a_used -> b_used"},
 		{2, "ftruncate", false, "b_unused: nothing calls it"},
 		{1, "sendfile", false, "a_unused: nothing calls it"},
@@ -87,11 +72,7 @@ func TestReachableFollowsCalls(t *testing.T) {
 		{1, "sync", true, "at_exit: a_used takes its address"},
 		{1, "getppid", true, "init: a constructor"},
 		{3, "fchown", true, "libd.so: needed by no one, so dlopen'ed: all its exports"},
-	} {
-		if got := has(c.obj, c.fn); got != c.want {
-			t.Errorf("%s: %s reachable = %v, want %v (%s); reachable: %v", files[c.obj], c.fn, got, c.want, c.why, imports[c.obj])
-		}
-	}
+	})
 	for i := 1; i < len(files); i++ {
 		if !narrowed[i] {
 			t.Errorf("%s: not narrowed", files[i])
@@ -121,6 +102,42 @@ func TestReachableFollowsCalls(t *testing.T) {
 	info := inspectFile(t, bad)
 	if info.Graph != nil || !GraphFailed(info.Note) || len(info.Imports) == 0 {
 		t.Errorf("corrupt .eh_frame: graph %v, note %q, imports %v; want no graph, a note, the imports", info.Graph != nil, info.Note, info.Imports)
+	}
+}
+
+// inspectGraphed inspects the files of dir, each of which must have
+// imports and a call graph.
+func inspectGraphed(t *testing.T, dir string, files []string) []Mapped {
+	t.Helper()
+	var objs []Mapped
+	for _, name := range files {
+		info := inspectFile(t, filepath.Join(dir, name))
+		if info.Kind != KindImports || info.Graph == nil {
+			t.Fatalf("%s: kind %s, graph %v, note %q: want imports and a call graph", name, info.Kind, info.Graph != nil, info.Note)
+		}
+		objs = append(objs, Mapped{Kind: info.Kind, Imports: info.Imports, Graph: info.Graph})
+	}
+	return objs
+}
+
+// reachCase says whether object obj's import of fn must be reachable,
+// and why.
+type reachCase struct {
+	obj  int
+	fn   string
+	want bool
+	why  string
+}
+
+// checkReach checks what Reachable kept of the imports of files against
+// cases.
+func checkReach(t *testing.T, files []string, imports [][]string, cases []reachCase) {
+	t.Helper()
+	for _, c := range cases {
+		got := slices.ContainsFunc(imports[c.obj], func(im string) bool { return strings.Split(im, "@")[0] == c.fn })
+		if got != c.want {
+			t.Errorf("%s: %s reachable = %v, want %v (%s); reachable: %v", files[c.obj], c.fn, got, c.want, c.why, imports[c.obj])
+		}
 	}
 }
 
