@@ -46,7 +46,10 @@ func Read() ([]Mount, error) {
 func Parse(r io.Reader) ([]Mount, error) {
 	var out []Mount
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	// No buffer up front: the scanner starts small and grows to the
+	// longest line, up to 1 MiB. A 64 KiB buffer made every call
+	// (often for a few lines) allocate and fault in 64 KiB.
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -29,19 +30,7 @@ import (
 func (p *Policy) Seccomp(prof *profiles.Profile) (*specs.LinuxSeccomp, error) {
 	switch prof.Seccomp {
 	case "", profiles.SeccompRuntimeDefault:
-		f := seccomp.Default()
-		var err error
-		if len(prof.SocketFamilies) > 0 {
-			if f, err = seccomp.AllowSocketFamilies(f, prof.SocketFamilies); err != nil {
-				return nil, err
-			}
-		}
-		if prof.SetIDFiles {
-			if f, err = seccomp.AllowSetIDModes(f); err != nil {
-				return nil, err
-			}
-		}
-		return f, nil
+		return defaultAddsOf(prof).build()
 	}
 	path := prof.Seccomp
 	if !filepath.IsAbs(path) {
@@ -52,6 +41,55 @@ func (p *Policy) Seccomp(prof *profiles.Profile) (*specs.LinuxSeccomp, error) {
 		return nil, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
 	return f, nil
+}
+
+// defaultAdds is everything of a profile that the filter it enforces on
+// top of runcage's built-in allowlist depends on. build reads nothing
+// else, so the struct, encoded, is a complete key of its result (with
+// seccomp.DefaultKey): a field that changes the filter must be added here.
+type defaultAdds struct {
+	Families []string `json:"families"`
+	SetID    bool     `json:"setid"`
+}
+
+func defaultAddsOf(prof *profiles.Profile) defaultAdds {
+	return defaultAdds{Families: slices.Clone(prof.SocketFamilies), SetID: prof.SetIDFiles}
+}
+
+// build returns the built-in allowlist with a's additions.
+func (a defaultAdds) build() (*specs.LinuxSeccomp, error) {
+	f := seccomp.Default()
+	var err error
+	if len(a.Families) > 0 {
+		if f, err = seccomp.AllowSocketFamilies(f, a.Families); err != nil {
+			return nil, err
+		}
+	}
+	if a.SetID {
+		if f, err = seccomp.AllowSetIDModes(f); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// seccompSource is Seccomp for the seccomp modifier: runcage's built-in
+// allowlist is named by a key (default.json's checksum, the native
+// architectures and defaultAdds), so that a create whose tightened filter
+// is cached never parses default.json; a profile's own filter file is
+// loaded as Seccomp loads it.
+func (p *Policy) seccompSource(prof *profiles.Profile) (seccomp.Source, error) {
+	switch prof.Seccomp {
+	case "", profiles.SeccompRuntimeDefault:
+		a := defaultAddsOf(prof)
+		key, err := json.Marshal(a)
+		if err != nil {
+			return seccomp.Source{}, err
+		}
+		return seccomp.Source{Build: a.build, Key: seccomp.DefaultKey() + " " + string(key)}, nil
+	}
+	f, err := p.Seccomp(prof)
+	return seccomp.Source{Filter: f}, err
 }
 
 func seccompCovers(wide, narrow *specs.LinuxSeccomp) error {
@@ -101,7 +139,7 @@ func (p *Policy) Modifiers(prof *profiles.Profile, env Env) (profiles.List, erro
 	if err != nil {
 		return nil, err
 	}
-	filter, err := p.Seccomp(prof)
+	filter, err := p.seccompSource(prof)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +163,7 @@ func (p *Policy) Modifiers(prof *profiles.Profile, env Env) (profiles.List, erro
 		}),
 		hooks.New(prof),
 		pidsLimit(prof),
-		seccomp.NewModifier(filter),
+		seccomp.NewCachedModifier(filter, filepath.Join(p.StateDir, "seccomp-tightened")),
 		apparmor.NewModifier(prof, env.AppArmor, aaText),
 	}, nil
 }

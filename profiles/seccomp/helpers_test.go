@@ -118,7 +118,7 @@ var dockerArches = []string{"amd64", "x86", "x32", "arm64", "arm"}
 // is kept, an arch-specific rule is kept if it applies to one of runcage's
 // architectures, and minKernel is taken as satisfied. The result is an OCI
 // filter listing runcage's architectures.
-func dockerDefault(t *testing.T) *specs.LinuxSeccomp {
+func dockerDefault(t testing.TB) *specs.LinuxSeccomp {
 	t.Helper()
 	data, err := os.ReadFile("testdata/docker-default.json")
 	if err != nil {

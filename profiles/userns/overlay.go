@@ -1,6 +1,7 @@
 package userns
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -86,12 +88,55 @@ func ReadOverlay(mountpoint string) (o Overlay, isOverlay bool, err error) {
 	if err != nil {
 		return Overlay{}, false, fmt.Errorf("overlay info: %w", err)
 	}
+	// The cheap answers first, without reading the mount table (which
+	// grows with every container on the host): statfs names the
+	// filesystem of the topmost mount a lookup of real reaches, and
+	// statx tells whether real is the root of that mount and its id.
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(real, &sfs); err != nil {
+		return Overlay{}, false, fmt.Errorf("overlay info: %w", &fs.PathError{Op: "statfs", Path: real, Err: err})
+	}
+	if sfs.Type != unix.OVERLAYFS_SUPER_MAGIC {
+		return Overlay{}, false, nil
+	}
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, real, 0, unix.STATX_MNT_ID, &stx); err == nil &&
+		stx.Mask&unix.STATX_MNT_ID != 0 && stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+		if stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+			return Overlay{}, false, nil // inside an overlay, not its mount point
+		}
+		if line, ok := mountLine(stx.Mnt_id); ok {
+			mounts, err := mountinfo.Parse(bytes.NewReader(line))
+			if err == nil && len(mounts) == 1 && mounts[0].MountPoint == real {
+				return overlayOf(&mounts[0], real)
+			}
+		}
+	}
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return Overlay{}, false, fmt.Errorf("overlay info: %w", err)
 	}
 	defer f.Close()
 	return readOverlay(f, real)
+}
+
+// mountLine returns the line of /proc/self/mountinfo for the mount with
+// id, found by its first field without parsing the other lines.
+func mountLine(id uint64) ([]byte, bool) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, false
+	}
+	prefix := strconv.AppendUint(nil, id, 10)
+	prefix = append(prefix, ' ')
+	for len(data) > 0 {
+		line, rest, _ := bytes.Cut(data, []byte{'\n'})
+		if bytes.HasPrefix(line, prefix) {
+			return line, true
+		}
+		data = rest
+	}
+	return nil, false
 }
 
 func overlayInfo(r io.Reader, mountpoint string) (lower []string, upper, work string, isOverlay bool, err error) {
@@ -112,7 +157,16 @@ func readOverlay(r io.Reader, mountpoint string) (o Overlay, isOverlay bool, err
 			top = &mounts[i]
 		}
 	}
-	if top == nil || top.FSType != "overlay" {
+	if top == nil {
+		return Overlay{}, false, nil
+	}
+	return overlayOf(top, mountpoint)
+}
+
+// overlayOf returns the overlay that top, the topmost mount at mountpoint,
+// is; isOverlay is false if it is another filesystem.
+func overlayOf(top *mountinfo.Mount, mountpoint string) (o Overlay, isOverlay bool, err error) {
+	if top.FSType != "overlay" {
 		return Overlay{}, false, nil
 	}
 	if top.Root != "/" {

@@ -102,56 +102,6 @@ type member struct {
 	text  []byte // the member as written: key, separator and value; nil if built
 }
 
-// splitObject returns the members of a JSON object in order (located by
-// ScanObject), or ok=false if data is not an object.
-func splitObject(data []byte) (members []member, ok bool, err error) {
-	dec, ok, err := opens(data, '{')
-	if !ok || err != nil {
-		return nil, false, err
-	}
-	obj, err := ScanObject(data, int(dec.InputOffset())-1)
-	if err != nil {
-		return nil, false, err
-	}
-	for _, m := range obj.Members {
-		members = append(members, member{
-			key:   m.Key,
-			value: json.RawMessage(data[m.ValStart:m.ValEnd:m.ValEnd]),
-			text:  data[m.KeyStart:m.ValEnd:m.ValEnd],
-		})
-	}
-	return members, true, nil
-}
-
-// splitArray returns the elements of a JSON array, or ok=false if data is not
-// an array.
-func splitArray(data []byte) (elems []json.RawMessage, ok bool, err error) {
-	dec, ok, err := opens(data, '[')
-	if !ok || err != nil {
-		return nil, false, err
-	}
-	for dec.More() {
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, false, err
-		}
-		elems = append(elems, v)
-	}
-	return elems, true, nil
-}
-
-// opens reports whether data's first token is the delimiter open, and
-// returns a decoder just past it.
-func opens(data []byte, open json.Delim) (*json.Decoder, bool, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, false, err
-	}
-	d, isDelim := tok.(json.Delim)
-	return dec, isDelim && d == open, nil
-}
-
 // merge rewrites raw so that it decodes like after, keeping every member
 // whose typed value did not change between before and after.
 func merge(raw, before, after []byte) ([]byte, error) {

@@ -209,6 +209,80 @@ func TestSaveKeepsOriginalAndIsAtomic(t *testing.T) {
 	}
 }
 
+// Save keeps the original config.json by a hard link when it is the only
+// name of an unchanged file, and by a copy when another name could change
+// it in place or it changed since it was read.
+func TestSaveKeepsOriginalByLink(t *testing.T) {
+	in, _ := os.ReadFile("testdata/future.json")
+	for _, tc := range []struct {
+		name     string
+		spoil    func(t *testing.T, config string)
+		wantLink bool
+	}{
+		{"one name", nil, true},
+		{"another name", func(t *testing.T, config string) {
+			if err := os.Link(config, config+".engine"); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"changed after the read", func(t *testing.T, config string) {
+			f, err := os.OpenFile(config, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteString("\n"); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			config := filepath.Join(dir, ConfigName)
+			if err := os.WriteFile(config, in, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			b, err := LoadBundle(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.spoil != nil {
+				tc.spoil(t, config)
+			}
+			before, err := os.Stat(config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			harden(b.Doc.Value)
+			if wrote, err := b.Save(); err != nil || !wrote {
+				t.Fatalf("Save() = %v, %v", wrote, err)
+			}
+			orig, err := os.Stat(config + OrigSuffix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if linked := os.SameFile(before, orig); linked != tc.wantLink {
+				t.Errorf("-orig is the loaded file: %v, want %v", linked, tc.wantLink)
+			}
+			if orig.Mode().Perm() != 0o640 {
+				t.Errorf("-orig mode %v, want 0640", orig.Mode().Perm())
+			}
+			if got, _ := os.ReadFile(config + OrigSuffix); !bytes.Equal(got, in) {
+				t.Errorf("-orig is not the loaded bytes: %q", got)
+			}
+			if cur, _ := os.Stat(config); os.SameFile(cur, orig) {
+				t.Error("config.json still shares the original's inode")
+			}
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), ".") {
+					t.Errorf("temp file left: %s", e.Name())
+				}
+			}
+		})
+	}
+}
+
 // A bundle used again after its container is gone starts from the
 // original, and keeps the edits made to config.json since the rewrite.
 func TestLoadBundleAgainKeepsEdits(t *testing.T) {

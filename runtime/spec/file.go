@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -53,15 +54,10 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 // writeFileAtomic is WriteFileAtomic, with the fsync of the file optional
 // for files whose loss or truncation in a power cut is detected and safe.
 func writeFileAtomic(path string, data []byte, perm os.FileMode, sync bool) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
+	tmp, err := tempName(path)
+	if err != nil {
+		return err
 	}
-	var suffix [6]byte
-	if _, err := rand.Read(suffix[:]); err != nil {
-		return fmt.Errorf("random temp name: %w", err)
-	}
-	tmp := filepath.Join(dir, "."+base+".runcage-"+hex.EncodeToString(suffix[:]))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 	if err != nil {
 		return fmt.Errorf("create temp file: %w", err)
@@ -92,12 +88,30 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode, sync bool) (err
 	return nil
 }
 
+// tempName returns a fresh name in path's directory for a file that is
+// renamed over path once complete.
+func tempName(path string) (string, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	var suffix [6]byte
+	if _, err := rand.Read(suffix[:]); err != nil {
+		return "", fmt.Errorf("random temp name: %w", err)
+	}
+	return filepath.Join(dir, "."+base+".runcage-"+hex.EncodeToString(suffix[:])), nil
+}
+
 // Bundle is a loaded bundle directory: its config document and where it
 // came from.
 type Bundle struct {
 	Dir  string
 	Doc  *Document[specs.Spec]
 	perm os.FileMode
+	// loaded is what fstat said of config.json when Doc was read from it
+	// (nil if Doc came from elsewhere): Save keeps that very file as the
+	// original, by a hard link, if it is still unchanged.
+	loaded os.FileInfo
 	// fromOrig is set when Doc was loaded from the -orig copy: config.json
 	// must then be written even if the document did not change.
 	fromOrig bool
@@ -123,7 +137,7 @@ func LoadBundleOrig(dir string) (*Bundle, error) {
 // in a read error.
 func loadBundle(dir, name, what string) (*Bundle, error) {
 	path := filepath.Join(dir, name)
-	data, perm, err := ReadFile(path)
+	data, st, err := readLimitedStat(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
@@ -131,7 +145,11 @@ func loadBundle(dir, name, what string) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
-	return &Bundle{Dir: dir, Doc: doc, perm: perm}, nil
+	b := &Bundle{Dir: dir, Doc: doc, perm: st.Mode().Perm()}
+	if name == ConfigName {
+		b.loaded = st
+	}
+	return b, nil
 }
 
 // Spec returns the typed view of the bundle's config.
@@ -139,7 +157,7 @@ func (b *Bundle) Spec() *specs.Spec { return b.Doc.Value }
 
 // Save writes the rewritten config atomically when it differs from what was
 // loaded, after first saving the loaded bytes as config.json.runcage-orig
-// (also atomically). It reports whether it wrote anything. A config that is
+// (also atomically: see keepOriginal). It reports whether it wrote anything. A config that is
 // already in its rewritten form is left alone, together with its -orig copy,
 // so that running create twice on one bundle keeps the true original.
 func (b *Bundle) Save() (bool, error) {
@@ -152,7 +170,7 @@ func (b *Bundle) Save() (bool, error) {
 		if bytes.Equal(out, b.Doc.Original()) {
 			return false, nil
 		}
-		if err := WriteFileAtomic(path+OrigSuffix, b.Doc.Original(), b.perm); err != nil {
+		if err := b.keepOriginal(path); err != nil {
 			return false, fmt.Errorf("keep original %s: %w", ConfigName, err)
 		}
 	}
@@ -169,6 +187,54 @@ func (b *Bundle) Save() (bool, error) {
 		return false, fmt.Errorf("write %s: %w", ConfigName, err)
 	}
 	return true, nil
+}
+
+// keepOriginal makes path+OrigSuffix hold the bytes Doc was loaded from,
+// replacing it atomically. When Doc was read from config.json (path) and
+// that file is unchanged since (same inode, size and modification time,
+// and no other name), it keeps that very file by a hard link under a
+// temporary name renamed over -orig: no copy of the data and no fsync, and
+// config.json exists at every moment (a crash leaves the original under
+// both names, or config.json original). Save then replaces config.json by
+// a rename, so the original inode lives on only as -orig and never changes
+// again. Otherwise (a file with other links, which another writer could
+// change in place, a file changed since it was read, a filesystem without
+// hard links, or a Doc that came from elsewhere) it writes the bytes with
+// WriteFileAtomic, as a copy.
+func (b *Bundle) keepOriginal(path string) error {
+	orig := path + OrigSuffix
+	if b.loaded != nil && b.linkOriginal(path, orig) {
+		return nil
+	}
+	return WriteFileAtomic(orig, b.Doc.Original(), b.perm)
+}
+
+// linkOriginal is keepOriginal's hard link; it reports whether orig now
+// is the file Doc was read from.
+func (b *Bundle) linkOriginal(path, orig string) bool {
+	was, ok := b.loaded.Sys().(*syscall.Stat_t)
+	if !ok || was.Nlink != 1 {
+		return false
+	}
+	tmp, err := tempName(orig)
+	if err != nil {
+		return false
+	}
+	if err := unix.Linkat(unix.AT_FDCWD, path, unix.AT_FDCWD, tmp, 0); err != nil {
+		return false
+	}
+	var now unix.Stat_t
+	if err := unix.Lstat(tmp, &now); err != nil || now.Dev != was.Dev || now.Ino != was.Ino ||
+		now.Size != was.Size || now.Mtim.Sec != was.Mtim.Sec || now.Mtim.Nsec != was.Mtim.Nsec || now.Nlink != 2 ||
+		int64(len(b.Doc.Original())) != now.Size {
+		_ = os.Remove(tmp)
+		return false
+	}
+	if err := os.Rename(tmp, orig); err != nil {
+		_ = os.Remove(tmp)
+		return false
+	}
+	return true
 }
 
 // LoadBundleAgain loads a bundle whose config.json runcage rewrote for a

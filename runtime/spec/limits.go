@@ -76,27 +76,60 @@ func checkJSONLimits(data []byte, maxSize, maxDepth int) error {
 // max bytes. It never reads more than max+1 bytes, whatever the file's size
 // claims (a file in /proc or one growing while it is read).
 func ReadLimited(path string, max int64) ([]byte, os.FileMode, error) {
+	data, st, err := readLimitedStat(path, max)
+	if err != nil {
+		return nil, 0, err
+	}
+	return data, st.Mode().Perm(), nil
+}
+
+// readLimitedStat is ReadLimited, returning what fstat said of the file
+// that was read.
+func readLimitedStat(path string, max int64) ([]byte, os.FileInfo, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, 0, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, 0, fmt.Errorf("%s: not a regular file", path)
+		return nil, nil, fmt.Errorf("%s: not a regular file", path)
 	}
 	if st.Size() > max {
-		return nil, 0, fmt.Errorf("%s: %w: %d bytes, more than the limit of %d", path, ErrTooLarge, st.Size(), max)
+		return nil, nil, fmt.Errorf("%s: %w: %d bytes, more than the limit of %d", path, ErrTooLarge, st.Size(), max)
 	}
-	data, err := ReadAllLimited(f, max)
+	data, err := readAllSized(f, st.Size(), max)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return data, st.Mode().Perm(), nil
+	return data, st, nil
+}
+
+// readAllSized is ReadAllLimited for a file whose size was size when it
+// was opened: it reads into one buffer of that size (plus one byte, to see
+// the end), rather than growing one from 512 bytes.
+func readAllSized(r io.Reader, size, max int64) ([]byte, error) {
+	data := make([]byte, 0, min(size, max)+1)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if int64(len(data)) > max {
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
+		}
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // ReadAllLimited reads r to its end, refusing with an error satisfying
