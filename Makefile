@@ -21,9 +21,13 @@ deps:
 	fi
 	$(GO) mod download
 
-build: deps $(BIN)/runcage $(BIN)/runc
+build: deps $(BIN)/runcage $(BIN)/runc $(BIN)/containerd-shim-runcage-v2
 
-$(BIN)/runcage: $(shell find cmd runtime profiles internal -name '*.go' -o -name '*.json' 2>/dev/null) go.mod go.sum
+# runcage's containerd shim (task API v2): the create transaction in-process.
+$(BIN)/containerd-shim-runcage-v2: $(shell find cmd runtime profiles internal -name '*.go' -o -name '*.json' 2>/dev/null) go.mod go.sum
+	CGO_ENABLED=1 $(GO) build -trimpath -tags seccomp -ldflags '$(LDFLAGS)' -o $@ ./cmd/containerd-shim-runcage-v2
+
+$(BIN)/runcage: $(shell find cmd runtime profiles internal -name '*.go' -o -name '*.json' -o -name '*.c' 2>/dev/null) go.mod go.sum
 	CGO_ENABLED=1 $(GO) build -trimpath -tags "seccomp urfave_cli_no_docs" -ldflags '$(LDFLAGS)' -o $@ ./cmd/runcage
 
 # The delegate: runc built from the version pinned in go.mod, with seccomp.

@@ -378,7 +378,7 @@ func afterDelete(inv *Invocation, pol *policy.Policy) (afterFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	after, err := afterDeleteLocked(inv, pol)
+	after, err := afterDeleteLocked(pol, inv.Global.Root, inv.ContainerID)
 	if err != nil || after == nil {
 		unlock()
 		return after, err
@@ -389,15 +389,16 @@ func afterDelete(inv *Invocation, pol *policy.Policy) (afterFunc, error) {
 	}, nil
 }
 
-// afterDeleteLocked is afterDelete once the container id is locked.
-func afterDeleteLocked(inv *Invocation, pol *policy.Policy) (afterFunc, error) {
-	rec, err := loadRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
+// afterDeleteLocked is afterDelete of container id under runc root root
+// (canonical), once the id is locked.
+func afterDeleteLocked(pol *policy.Policy, root, id string) (afterFunc, error) {
+	rec, err := loadRecord(pol.StateDir, root, id)
 	if err != nil || rec == nil || rec.Userns == nil {
-		removeRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
-		if !validID(inv.ContainerID) || !orphanSetup(pol, inv.ContainerID) {
+		removeRecord(pol.StateDir, root, id)
+		if !validID(id) || !orphanSetup(pol, id) {
 			return nil, nil
 		}
-		if _, ok := otherRootRecord(pol.StateDir, inv.Global.Root, inv.ContainerID); ok {
+		if _, ok := otherRootRecord(pol.StateDir, root, id); ok {
 			// The mounts and ids belong to the container of this id
 			// under another runc root, not to an orphan of this one.
 			return nil, nil
@@ -406,18 +407,18 @@ func afterDeleteLocked(inv *Invocation, pol *policy.Policy) (afterFunc, error) {
 		// record left mounts or an allocation without a record. Engines
 		// never reuse container ids, so only this delete can undo them.
 		return func(int) error {
-			if containerExists(inv.Global.Root, inv.ContainerID) {
+			if containerExists(root, id) {
 				return nil
 			}
-			return newSetup(pol, "").UndoOrphan(inv.ContainerID)
+			return newSetup(pol, "").UndoOrphan(id)
 		}, nil
 	}
 	return func(int) error {
-		if containerExists(inv.Global.Root, inv.ContainerID) {
+		if containerExists(root, id) {
 			return nil // still there: the delete failed, keep everything
 		}
-		removeRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
-		return newSetup(pol, "").Undo(rec.Userns, inv.ContainerID)
+		removeRecord(pol.StateDir, root, id)
+		return newSetup(pol, "").Undo(rec.Userns, id)
 	}, nil
 }
 

@@ -24,16 +24,9 @@ func hardenExec(inv *Invocation, pol *policy.Policy, lg *logger) error {
 	if err != nil {
 		return err
 	}
-	rec, err := loadRecord(pol.StateDir, inv.Global.Root, inv.ContainerID)
+	prof, rec, err := execProfile(pol, prof, inv.Global.Root, inv.ContainerID)
 	if err != nil {
 		return err
-	}
-	if rec != nil && rec.Profile != prof.Name {
-		// The container got another profile at create (an annotation
-		// tightened it): enforce that one.
-		if prof, err = pol.Profile(rec.Profile); err != nil {
-			return fmt.Errorf("container profile: %w", err)
-		}
 	}
 	if prof.Passthrough {
 		return nil
@@ -75,29 +68,60 @@ func hardenExec(inv *Invocation, pol *policy.Policy, lg *logger) error {
 	if err != nil {
 		return err
 	}
-	if err := members.CheckProcess(pf.Doc.Original(), members.Options{Allowed: prof.AllowedMembers, StateDir: pol.StateDir}); err != nil {
-		return fmt.Errorf("exec --process %s: %w", ef.Process, err)
+	if err := hardenProcess(pol, prof, rec, pf.Doc, "exec --process "+ef.Process); err != nil {
+		return err
 	}
-	p := pf.Doc.Value
+	if _, err := pf.Save(); err != nil {
+		return err
+	}
+	lg.debugf("exec: process file %s hardened for profile %q", ef.Process, prof.Name)
+	return nil
+}
+
+// execProfile returns the profile an exec into container id under root
+// enforces, and the container's record (nil if runcage did not create
+// it): the profile the container got at create, which an annotation may
+// have tightened, else prof.
+func execProfile(pol *policy.Policy, prof *profiles.Profile, root, id string) (*profiles.Profile, *record, error) {
+	rec, err := loadRecord(pol.StateDir, root, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec != nil && rec.Profile != prof.Name {
+		if prof, err = pol.Profile(rec.Profile); err != nil {
+			return nil, nil, fmt.Errorf("container profile: %w", err)
+		}
+	}
+	return prof, rec, nil
+}
+
+// hardenProcess is the check of an exec process (a `runc exec --process`
+// file, or the process a shim is asked to exec) for a container of profile
+// prof, whose record is rec (nil if runcage did not create it): every
+// member must have a decision, capabilities are cut to the profile,
+// no_new_privs is forced, the SELinux label must stay the container's and
+// the AppArmor profile becomes the container's. It changes doc's Value in
+// place; what names the process in errors.
+func hardenProcess(pol *policy.Policy, prof *profiles.Profile, rec *record, doc *spec.Document[specs.Process], what string) error {
+	if err := members.CheckProcess(doc.Original(), members.Options{Allowed: prof.AllowedMembers, StateDir: pol.StateDir}); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	p := doc.Value
 	capm, err := caps.New(prof)
 	if err != nil {
 		return err
 	}
 	mods := profiles.List{process.New(prof), capm}
 	if err := mods.Modify(&specs.Spec{Process: p}); err != nil {
-		return fmt.Errorf("exec --process %s: %w", ef.Process, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if rec != nil {
 		if p.SelinuxLabel != "" && p.SelinuxLabel != rec.SelinuxLabel {
-			return profiles.Refusef("exec --process: selinuxLabel %q refused: exec cannot change the container's SELinux label", p.SelinuxLabel)
+			return profiles.Refusef("%s: selinuxLabel %q refused: exec cannot change the container's SELinux label", what, p.SelinuxLabel)
 		}
 		p.ApparmorProfile = rec.AppArmor
 	} else if p.ApparmorProfile == "unconfined" {
-		return profiles.Refusef("exec --process: apparmorProfile %q refused: exec cannot leave the container's confinement", p.ApparmorProfile)
+		return profiles.Refusef("%s: apparmorProfile %q refused: exec cannot leave the container's confinement", what, p.ApparmorProfile)
 	}
-	if _, err := pf.Save(); err != nil {
-		return err
-	}
-	lg.debugf("exec: process file %s hardened for profile %q", ef.Process, prof.Name)
 	return nil
 }

@@ -55,6 +55,15 @@ func guardUpdate(inv *Invocation, pol *policy.Policy) error {
 	} else if data, _, err = spec.ReadFile(inv.Resources); err != nil {
 		return fmt.Errorf("read resources: %w", err)
 	}
+	return checkResources(pol, prof, data)
+}
+
+// checkResources is the check of an update's resources (the JSON of
+// runc update --resources, or what a shim is asked to update) for a
+// container of profile prof: every member must have a decision, a pids
+// limit may not exceed the profile's, and linux.resources.unified may
+// write only resource controller files.
+func checkResources(pol *policy.Policy, prof *profiles.Profile, data []byte) error {
 	if err := members.CheckResources(data, members.Options{Allowed: prof.AllowedMembers, StateDir: pol.StateDir}); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
