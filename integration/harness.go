@@ -78,20 +78,38 @@ func FindBinaries() (Binaries, error) {
 		{"RUNCAGE", filepath.Join(root, "bin", "runcage"), &b.Runcage},
 		{"RUNC", filepath.Join(root, "bin", "runc"), &b.Runc},
 	} {
-		p := os.Getenv(x.env)
-		if p == "" {
-			p = x.def
+		if *x.dst, err = findBinary(x.env, x.def); err != nil {
+			return Binaries{}, err
 		}
-		if abs, err := filepath.Abs(p); err == nil {
-			p = abs
-		}
-		st, err := os.Stat(p)
-		if err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
-			return Binaries{}, fmt.Errorf("%s binary %s is missing or not executable (run `make build` first, or set $%s): %v", x.env, p, x.env, err)
-		}
-		*x.dst = p
 	}
 	return b, nil
+}
+
+// FindShim resolves $RUNCAGE_SHIM (default <repo>/bin/containerd-shim-runcage-v2),
+// runcage's containerd shim, as FindBinaries resolves the others.
+func FindShim() (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	return findBinary("RUNCAGE_SHIM", filepath.Join(root, "bin", "containerd-shim-runcage-v2"))
+}
+
+// findBinary returns the absolute path of $env, or of def when env is
+// unset, checked to be an executable file.
+func findBinary(env, def string) (string, error) {
+	p := os.Getenv(env)
+	if p == "" {
+		p = def
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	st, err := os.Stat(p)
+	if err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("%s binary %s is missing or not executable (run `make build` first, or set $%s): %v", env, p, env, err)
+	}
+	return p, nil
 }
 
 // TempDir makes a private directory for one test, mode 0755, removed when

@@ -30,25 +30,63 @@ var insideScript = it.InsideScript(`if [ -d /data ]; then
 	if echo volume-write >/data/from-container; then echo "volume_write: ok"; else echo "volume_write: failed"; fi
 fi`)
 
-// ctr runs `ctr run` of the image as container id through containerd's
-// runc shim with runtimeBinary, the run flags (-d, --rm, --mount, ...) and
-// the container's args, and registers the container's removal.
-func ctr(t *testing.T, id, runtimeBinary string, flags []string, args ...string) it.Result {
+// registration is one way containerd runs runcage: Flags returns the
+// `ctr run` flags that select it, for one container.
+type registration struct {
+	Name  string
+	Flags func(t *testing.T) []string
+}
+
+// runcBinary is containerd's runc shim with bin as its runc binary (runc's
+// state under the suite's runc root).
+func runcBinary(bin string) registration {
+	return registration{Name: "binary", Flags: func(*testing.T) []string {
+		return []string{"--runtime", "io.containerd.runc.v2", "--runc-binary", bin, "--runc-root", daemon.RuncRoot}
+	}}
+}
+
+// registrations are the two ways runcage is registered with containerd,
+// which every test of runcage's enforcement below runs through: runcage's
+// own shim ($RUNCAGE_SHIM by absolute path, with a shim options file
+// naming the suite's policy, default profile and runc root: what
+// `runcage install containerd` registers), and containerd's runc shim
+// with runcage as its runc binary (the registration for engines that
+// cannot run another shim).
+func registrations() []registration {
+	return []registration{
+		{Name: "shim", Flags: func(t *testing.T) []string {
+			shim, err := it.FindShim()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []string{"--runtime", shim, "--runtime-config-path", shimOptions(t, "")}
+		}},
+		runcBinary(eng.Bins.Runcage),
+	}
+}
+
+// eachRegistration runs f as a subtest per registration.
+func eachRegistration(t *testing.T, f func(t *testing.T, reg registration)) {
+	for _, reg := range registrations() {
+		t.Run(reg.Name, func(t *testing.T) { f(t, reg) })
+	}
+}
+
+// ctr runs `ctr run` of the image as container id through reg, with the
+// run flags (-d, --rm, --mount, ...) and the container's args, and
+// registers the container's removal.
+func ctr(t *testing.T, id string, reg registration, flags []string, args ...string) it.Result {
 	t.Helper()
-	argv := append([]string{"run",
-		"--runtime", "io.containerd.runc.v2",
-		"--runc-binary", runtimeBinary,
-		"--runc-root", daemon.RuncRoot,
-	}, flags...)
+	argv := append(append([]string{"run"}, reg.Flags(t)...), flags...)
 	t.Cleanup(func() { removeContainer(t, id) })
 	return daemon.Ctr(ns, append(append(argv, image, id), args...)...)
 }
 
 // ctrRun starts a detached container with `ctr run -d` (see ctr) and
 // returns its init pid.
-func ctrRun(t *testing.T, id, runtimeBinary string, extra []string, args ...string) (int, it.Result) {
+func ctrRun(t *testing.T, id string, reg registration, extra []string, args ...string) (int, it.Result) {
 	t.Helper()
-	res := ctr(t, id, runtimeBinary, append([]string{"-d"}, extra...), args...)
+	res := ctr(t, id, reg, append([]string{"-d"}, extra...), args...)
 	if res.Exit != 0 {
 		return 0, res
 	}
@@ -56,13 +94,13 @@ func ctrRun(t *testing.T, id, runtimeBinary string, extra []string, args ...stri
 }
 
 // ctrRunScript runs insideScript as the init process of a container with
-// `ctr run --rm` (attached, removed on exit) and runtimeBinary, and
-// returns its result; a failed run fails the test.
-func ctrRunScript(t *testing.T, runtimeBinary string) it.Result {
+// `ctr run --rm` (attached, removed on exit) through reg, and returns its
+// result; a failed run fails the test.
+func ctrRunScript(t *testing.T, reg registration) it.Result {
 	t.Helper()
-	res := ctr(t, newID("fg"), runtimeBinary, []string{"--rm"}, "/bin/sh", "-c", insideScript)
+	res := ctr(t, newID("fg"), reg, []string{"--rm"}, "/bin/sh", "-c", insideScript)
 	if res.Exit != 0 {
-		t.Fatalf("ctr run --rm with %s: %s", runtimeBinary, res)
+		t.Fatalf("ctr run --rm through %s: %s", reg.Name, res)
 	}
 	return res
 }
@@ -161,16 +199,20 @@ func checkInside(t *testing.T, what, out string) map[string]string {
 	return f
 }
 
-// TestCtrRunHardened starts a container through `ctr run --runc-binary
-// runcage` on containerd's overlay rootfs and checks, from the host and
-// from inside (init and exec), that the default profile is enforced, that
-// the rootfs and a volume are writable by the container's root without a
-// chown, and that nothing is left after task and container delete.
+// TestCtrRunHardened starts a container through each registration on
+// containerd's overlay rootfs and checks, from the host and from inside
+// (init and exec), that the default profile is enforced, that the rootfs
+// and a volume are writable by the container's root without a chown, and
+// that nothing is left after task and container delete.
 func TestCtrRunHardened(t *testing.T) {
+	eachRegistration(t, testCtrRunHardened)
+}
+
+func testCtrRunHardened(t *testing.T, reg registration) {
 	begin := time.Now()
 	vol := eng.Volume(t)
 	id := newID("hardened")
-	pid, res := ctrRun(t, id, eng.Bins.Runcage,
+	pid, res := ctrRun(t, id, reg,
 		[]string{"--mount", "type=bind,src=" + vol + ",dst=/data,options=rbind:rw"},
 		"/bin/sleep", "600")
 	if res.Exit != 0 {
@@ -187,8 +229,9 @@ func TestCtrRunHardened(t *testing.T) {
 		t.Errorf("init process %d: uid_map %v: want an injected user namespace without host root", pid, m)
 	}
 
-	// runcage's policy came through containerd's environment: the
-	// allocation is in the test policy's state_dir, keyed by the container.
+	// runcage's policy came through containerd's environment (runc shim)
+	// or the shim's options file: the allocation is in the test policy's
+	// state_dir, keyed by the container.
 	al, err := it.RuncageAllocations(eng.StateDir)
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +243,7 @@ func TestCtrRunHardened(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("no allocation for %s with host id %d in %s (RUNCAGE_CONFIG did not reach runcage?): %+v", id, m[0].HostID, eng.StateDir, al)
+		t.Errorf("no allocation for %s with host id %d in %s (the policy did not reach runcage?): %+v", id, m[0].HostID, eng.StateDir, al)
 	}
 	mounts, err := it.MountPointsUnder(filepath.Join(eng.StateDir, "mnt", id))
 	if err != nil {
@@ -225,25 +268,27 @@ func TestCtrRunHardened(t *testing.T) {
 	if left, err := daemon.Leftovers(eng.StateDir, filepath.Join(daemon.RuncRoot, ns), id); err != nil || len(left) > 0 {
 		t.Errorf("after task and container delete, still held (err %v):\n%s", err, strings.Join(left, "\n"))
 	}
-	t.Logf("TestCtrRunHardened: %v", time.Since(begin).Round(time.Millisecond))
+	t.Logf("TestCtrRunHardened/%s: %v", reg.Name, time.Since(begin).Round(time.Millisecond))
 }
 
 // TestCtrRunForeground runs the check script as the container's init
 // process with `ctr run --rm` (attached, removed on exit): the same
 // assertions hold for the init process as for exec.
 func TestCtrRunForeground(t *testing.T) {
-	res := ctrRunScript(t, eng.Bins.Runcage)
-	checkInside(t, "init", res.Stdout)
-	if left, err := it.RuncageLeftovers(eng.StateDir); err != nil || len(left) > 0 {
-		t.Errorf("after ctr run --rm, runcage still holds (err %v):\n%s", err, strings.Join(left, "\n"))
-	}
+	eachRegistration(t, func(t *testing.T, reg registration) {
+		res := ctrRunScript(t, reg)
+		checkInside(t, "init", res.Stdout)
+		if left, err := it.RuncageLeftovers(eng.StateDir); err != nil || len(left) > 0 {
+			t.Errorf("after ctr run --rm, runcage still holds (err %v):\n%s", err, strings.Join(left, "\n"))
+		}
+	})
 }
 
 // TestCtrRunPlainRuncControl runs the same script with plain runc as the
 // runtime binary. It proves that the assertions above can fail: without
 // runcage, containerd's defaults keep capabilities and no user namespace.
 func TestCtrRunPlainRuncControl(t *testing.T) {
-	res := ctrRunScript(t, eng.Bins.Runc)
+	res := ctrRunScript(t, runcBinary(eng.Bins.Runc))
 	f := scriptFields(res.Stdout)
 	if err := it.HardenedStatus(f); err == nil {
 		t.Errorf("plain runc under containerd looks hardened; the checks would not tell runcage from runc:\n%s", res.Stdout)
@@ -256,19 +301,21 @@ func TestCtrRunPlainRuncControl(t *testing.T) {
 // TestCtrRunPrivilegedRefused asks for a privileged container. runcage must
 // refuse it, and its reason must reach the ctr user through containerd.
 func TestCtrRunPrivilegedRefused(t *testing.T) {
-	id := newID("priv")
-	_, res := ctrRun(t, id, eng.Bins.Runcage, []string{"--privileged"}, "/bin/true")
-	if res.Exit == 0 {
-		t.Fatalf("ctr run --privileged with runcage succeeded:\n%s", res)
-	}
-	out := res.Stdout + res.Stderr
-	t.Logf("ctr run --privileged: %s", strings.TrimSpace(out))
-	if err := it.CheckRefusal(out, "refused"); err != nil {
-		t.Errorf("ctr: %v", err)
-	}
-	if left, err := it.RuncageLeftovers(eng.StateDir); err != nil || len(left) > 0 {
-		t.Errorf("after a refused create, runcage still holds (err %v):\n%s", err, strings.Join(left, "\n"))
-	}
+	eachRegistration(t, func(t *testing.T, reg registration) {
+		id := newID("priv")
+		_, res := ctrRun(t, id, reg, []string{"--privileged"}, "/bin/true")
+		if res.Exit == 0 {
+			t.Fatalf("ctr run --privileged with runcage succeeded:\n%s", res)
+		}
+		out := res.Stdout + res.Stderr
+		t.Logf("ctr run --privileged: %s", strings.TrimSpace(out))
+		if err := it.CheckRefusal(out, "refused"); err != nil {
+			t.Errorf("ctr: %v", err)
+		}
+		if left, err := it.RuncageLeftovers(eng.StateDir); err != nil || len(left) > 0 {
+			t.Errorf("after a refused create, runcage still holds (err %v):\n%s", err, strings.Join(left, "\n"))
+		}
+	})
 }
 
 // TestCtrRunHostileRefused: a ctr user writes whatever mounts and
@@ -285,14 +332,16 @@ func TestCtrRunHostileRefused(t *testing.T) {
 		{"host-network", []string{"--net-host"}, "refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			id := newID(tc.name)
-			_, res := ctrRun(t, id, eng.Bins.Runcage, tc.args, "/bin/true")
-			if res.Exit == 0 {
-				t.Fatalf("ctr run %v with runcage succeeded:\n%s", tc.args, res)
-			}
-			if err := it.CheckRefusal(res.Stdout+res.Stderr, tc.want); err != nil {
-				t.Errorf("ctr: %v", err)
-			}
+			eachRegistration(t, func(t *testing.T, reg registration) {
+				id := newID(tc.name)
+				_, res := ctrRun(t, id, reg, tc.args, "/bin/true")
+				if res.Exit == 0 {
+					t.Fatalf("ctr run %v with runcage succeeded:\n%s", tc.args, res)
+				}
+				if err := it.CheckRefusal(res.Stdout+res.Stderr, tc.want); err != nil {
+					t.Errorf("ctr: %v", err)
+				}
+			})
 		})
 	}
 }

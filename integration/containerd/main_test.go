@@ -1,8 +1,9 @@
 //go:build integration
 
 // Package containerd runs runcage under a real containerd 1.6 through
-// `ctr run --runc-binary`, the way containerd's runc shim calls any
-// runc-compatible runtime. TestMain starts one containerd on a private root,
+// `ctr run`, both through runcage's own shim (containerd-shim-runcage-v2)
+// and through containerd's runc shim with runcage as its runc binary
+// (`--runc-binary`, the way that shim calls any runc-compatible runtime). TestMain starts one containerd on a private root,
 // state directory and socket, imports a locally built busybox image into it,
 // and stops and removes everything afterwards.
 package containerd

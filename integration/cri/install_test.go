@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,9 +17,11 @@ import (
 // TestInstalledConfig checks what `runcage install containerd` did to the
 // node's containerd configuration, as containerd itself reads it
 // (`containerd config dump`): the handlers runcage and runcage-strict with
-// the runc v2 shim, runcage.dev/* pod annotations and the right
-// BinaryName, and the main config's own CRI settings still in force
-// (containerd 1.6 replaces a whole plugin table from a drop-in).
+// runcage's shim, runcage.dev/* pod annotations and an options file each
+// naming the suite's policy and (for runcage-strict) the profile, and the
+// main config's own CRI settings and handlers (runc, and the runc-binary
+// registration bin-runcage*) still in force (containerd 1.6 replaces a
+// whole plugin table from a drop-in).
 func TestInstalledConfig(t *testing.T) {
 	out, err := exec.Command("containerd", "--config", daemon.Config, "config", "dump").Output()
 	if err != nil {
@@ -34,6 +37,7 @@ func TestInstalledConfig(t *testing.T) {
 				Containerd struct {
 					Runtimes map[string]struct {
 						RuntimeType    string         `toml:"runtime_type"`
+						RuntimePath    string         `toml:"runtime_path"`
 						PodAnnotations []string       `toml:"pod_annotations"`
 						Options        map[string]any `toml:"options"`
 					} `toml:"runtimes"`
@@ -51,10 +55,8 @@ func TestInstalledConfig(t *testing.T) {
 	if r, ok := cri.Containerd.Runtimes["runc"]; !ok || r.Options["Root"] != daemon.RuncRoot {
 		t.Errorf("the main config's runc handler was lost or changed: %+v", r)
 	}
-	for name, bin := range map[string]string{
-		"runcage":        runcageBin,
-		"runcage-strict": filepath.Join(filepath.Dir(runcageBin), "runcage-strict"),
-	} {
+	for name, bin := range binaryHandlers {
+		bin = filepath.Join(filepath.Dir(runcageBin), bin)
 		r, ok := cri.Containerd.Runtimes[name]
 		if !ok {
 			t.Errorf("handler %s not registered", name)
@@ -62,6 +64,26 @@ func TestInstalledConfig(t *testing.T) {
 		}
 		if r.RuntimeType != "io.containerd.runc.v2" || !reflect.DeepEqual(r.PodAnnotations, []string{"runcage.dev/*"}) || r.Options["BinaryName"] != bin {
 			t.Errorf("handler %s = %+v, want runc v2, pod_annotations [runcage.dev/*], BinaryName %s", name, r, bin)
+		}
+	}
+	policy := "config = " + strconv.Quote(filepath.Join(eng.WorkDir, "policy.toml")) + "\n"
+	for name, want := range map[string]string{
+		"runcage":        policy,
+		"runcage-strict": "profile = \"strict\"\n" + policy,
+	} {
+		r, ok := cri.Containerd.Runtimes[name]
+		if !ok {
+			t.Errorf("handler %s not registered", name)
+			continue
+		}
+		opts := filepath.Join(optionsDir, name+".toml")
+		// containerd 1.6 has no runtime_path: it finds the shim by name.
+		if r.RuntimeType != "io.containerd.runcage.v2" || r.RuntimePath != "" || !reflect.DeepEqual(r.PodAnnotations, []string{"runcage.dev/*"}) || r.Options["ConfigPath"] != opts {
+			t.Errorf("handler %s = %+v, want runtime_type io.containerd.runcage.v2, pod_annotations [runcage.dev/*], ConfigPath %s", name, r, opts)
+		}
+		b, err := os.ReadFile(opts)
+		if err != nil || !strings.HasSuffix(string(b), "\n"+want) {
+			t.Errorf("options file %s = %q (%v), want it to end in %q", opts, b, err, want)
 		}
 	}
 	if target, err := os.Readlink(filepath.Join(filepath.Dir(runcageBin), "runcage-strict")); err != nil || target != "runcage" {

@@ -6,10 +6,15 @@
 // with runtime_handler "runcage", then CreateContainer and StartContainer.
 //
 // TestMain registers runcage with containerd the way an administrator does,
-// with `runcage install containerd` on a private main config, starts
-// containerd on a private root, state directory and socket, and imports a
-// locally built pause image and busybox image into the k8s.io namespace
-// (there is no registry to pull from).
+// with `runcage install containerd` on a private main config (handlers
+// "runcage" and "runcage-strict" run runcage's shim,
+// containerd-shim-runcage-v2), starts containerd on a private root, state
+// directory and socket, and imports a locally built pause image and busybox
+// image into the k8s.io namespace (there is no registry to pull from). The
+// main config also registers "bin-runcage" and "bin-runcage-strict" as
+// install did before the shim (and still does with --shim=false):
+// containerd's runc shim with runcage as its runc binary. Every test of
+// runcage's enforcement runs through both (see registrations).
 package cri
 
 import (
@@ -18,8 +23,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
-	"time"
 
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -38,10 +43,13 @@ const (
 var (
 	eng    it.Engine
 	daemon *it.Containerd
-	client *criClient
+	client *it.CRIClient
 	// runcageBin is the copy of runcage that install registered; the
-	// runcage-<profile> links are beside it.
+	// runcage-<profile> links and the copy of the shim are beside it.
 	runcageBin string
+	// shimBin is that copy of the shim; optionsDir holds the options files
+	// install wrote for the shim handlers.
+	shimBin, optionsDir string
 	// cgroupParent is the pods' cgroup parent (cgroupfs driver).
 	cgroupParent string
 	// installOutput is what `runcage install containerd` printed.
@@ -77,25 +85,8 @@ func TestMain(m *testing.M) {
 
 func start() error {
 	// Images: the pause program alone, and busybox with the probe.
-	pause := filepath.Join(eng.WorkDir, "pause")
-	if err := it.BuildPause(pause); err != nil {
-		return err
-	}
-	pauseDir := filepath.Join(eng.WorkDir, "pause-image")
-	for _, d := range []string{"", "dev", "proc", "sys", "etc"} {
-		if err := os.MkdirAll(filepath.Join(pauseDir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	b, err := os.ReadFile(pause)
+	pauseTar, err := eng.PauseArchive(pauseImage)
 	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(pauseDir, "pause"), b, 0o755); err != nil {
-		return err
-	}
-	pauseTar := filepath.Join(eng.WorkDir, "pause.tar")
-	if err := it.WriteOCIArchive(pauseTar, it.OCIImage{Name: pauseImage, Rootfs: pauseDir, Entrypoint: []string{"/pause"}}); err != nil {
 		return err
 	}
 	busyboxTar, err := eng.BusyboxArchive(busyboxImage)
@@ -115,24 +106,47 @@ func start() error {
 		return err
 	}
 
-	// runcage install containerd, on a copy of runcage so that the
-	// runcage-<profile> links land in this test's directory.
+	// runcage install containerd, on copies of runcage and the shim so
+	// that the runcage-<profile> links land in this test's directory, and
+	// with the shim already where containerd 1.6 looks for it by name (the
+	// daemon's PATH starts with binDir), so install makes no link
+	// elsewhere.
 	binDir := filepath.Join(eng.WorkDir, "bin")
 	if err := os.Mkdir(binDir, 0o755); err != nil {
 		return err
 	}
+	shim, err := it.FindShim()
+	if err != nil {
+		return err
+	}
 	runcageBin = filepath.Join(binDir, "runcage")
-	if b, err = os.ReadFile(eng.Bins.Runcage); err != nil {
+	shimBin = filepath.Join(binDir, "containerd-shim-runcage-v2")
+	for src, dst := range map[string]string{eng.Bins.Runcage: runcageBin, shim: shimBin} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, b, 0o755); err != nil {
+			return err
+		}
+	}
+	bins := map[string]string{}
+	for name, bin := range binaryHandlers {
+		bins[name] = filepath.Join(binDir, bin)
+	}
+	if err := it.AddRuncHandlers(daemon.Config, bins); err != nil {
 		return err
 	}
-	if err := os.WriteFile(runcageBin, b, 0o755); err != nil {
-		return err
-	}
+	optionsDir = filepath.Join(eng.WorkDir, "shim-options")
 	cmd := exec.Command(eng.Bins.Runcage, "--runcage-config", policyPath, "install", "containerd",
 		"--config", daemon.Config,
 		"--dropin", filepath.Join(daemon.Dir, "conf.d", "runcage.toml"),
 		"--binary", runcageBin,
+		"--shim-binary", shimBin,
+		"--shim-link-dir", binDir,
+		"--options-dir", optionsDir,
 		"--profiles", "strict")
+	cmd.Env = []string{it.HostPATH}
 	out, err := cmd.CombinedOutput()
 	installOutput = string(out)
 	if err != nil {
@@ -140,51 +154,25 @@ func start() error {
 	}
 
 	cgroupParent = fmt.Sprintf("/runcage-cri-it-%d", os.Getpid())
-	if err := daemon.Start([]string{"RUNCAGE_CONFIG=" + policyPath}); err != nil {
+	// RUNCAGE_CONFIG reaches runcage through containerd's runc shim; the
+	// shim handlers name the policy in their options files.
+	if err := daemon.Start([]string{"RUNCAGE_CONFIG=" + policyPath, "PATH=" + binDir + ":" + strings.TrimPrefix(it.HostPATH, "PATH=")}); err != nil {
 		return err
 	}
 	if err := daemon.Import(criNS, pauseTar, busyboxTar); err != nil {
 		return err
 	}
-	if client, err = dialCRI(daemon.Address); err != nil {
+	if client, err = it.DialCRI(daemon.Address); err != nil {
 		return err
 	}
-	// The CRI plugin learns about images imported with ctr through
-	// containerd's events; wait until it lists both.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, cancel := ctx()
-		resp, err := client.img.ListImages(c, &cri.ListImagesRequest{})
-		cancel()
-		if err != nil {
-			return fmt.Errorf("list images: %w", err)
-		}
-		var tags []string
-		for _, img := range resp.Images {
-			tags = append(tags, img.RepoTags...)
-		}
-		if slicesContainAll(tags, pauseImage, busyboxImage) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the CRI does not list the imported images after 30s: %q", tags)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return client.WaitImages(pauseImage, busyboxImage)
 }
 
-func slicesContainAll(have []string, want ...string) bool {
-	for _, w := range want {
-		found := false
-		for _, h := range have {
-			found = found || h == w
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
+// binaryHandlers are the handlers of the runc-binary registration the
+// suite adds to the main config (it.AddRuncHandlers), for the policy's
+// default profile and for "strict" (through the runcage-strict link
+// install makes), by the binary in the suite's bin directory they run.
+var binaryHandlers = map[string]string{"bin-runcage": "runcage", "bin-runcage-strict": "runcage-strict"}
 
 // stop removes every pod and stops containerd, and removes the pods'
 // cgroup parent; EngineSuite then checks and removes the work directory.
@@ -192,7 +180,7 @@ func stop() error {
 	var errs []error
 	if client != nil {
 		errs = append(errs, removeAllPods()...)
-		client.conn.Close()
+		client.Conn.Close()
 	}
 	errs = append(errs, daemon.Shutdown(criNS))
 	if cgroupParent != "" {
@@ -211,16 +199,16 @@ func stop() error {
 func removeAllPods() []error {
 	c, cancel := ctx()
 	defer cancel()
-	resp, err := client.rt.ListPodSandbox(c, &cri.ListPodSandboxRequest{})
+	resp, err := client.Runtime.ListPodSandbox(c, &cri.ListPodSandboxRequest{})
 	if err != nil {
 		return []error{fmt.Errorf("list pods: %w", err)}
 	}
 	var errs []error
 	for _, p := range resp.Items {
-		if _, err := client.rt.StopPodSandbox(c, &cri.StopPodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+		if _, err := client.Runtime.StopPodSandbox(c, &cri.StopPodSandboxRequest{PodSandboxId: p.Id}); err != nil {
 			errs = append(errs, fmt.Errorf("stop pod %s: %w", p.Id, err))
 		}
-		if _, err := client.rt.RemovePodSandbox(c, &cri.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+		if _, err := client.Runtime.RemovePodSandbox(c, &cri.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
 			errs = append(errs, fmt.Errorf("remove pod %s: %w", p.Id, err))
 		}
 	}

@@ -63,7 +63,7 @@ func runPod(t *testing.T, name, handler string, annotations map[string]string) (
 	c, cancel := ctx()
 	defer cancel()
 	start := time.Now()
-	resp, err := client.rt.RunPodSandbox(c, &cri.RunPodSandboxRequest{Config: cfg, RuntimeHandler: handler})
+	resp, err := client.Runtime.RunPodSandbox(c, &cri.RunPodSandboxRequest{Config: cfg, RuntimeHandler: handler})
 	if err != nil {
 		return nil, err
 	}
@@ -82,10 +82,10 @@ func (p *pod) remove(t *testing.T) {
 	p.removed = true
 	c, cancel := ctx()
 	defer cancel()
-	if _, err := client.rt.StopPodSandbox(c, &cri.StopPodSandboxRequest{PodSandboxId: p.id}); err != nil {
+	if _, err := client.Runtime.StopPodSandbox(c, &cri.StopPodSandboxRequest{PodSandboxId: p.id}); err != nil {
 		t.Errorf("StopPodSandbox: %v", err)
 	}
-	if _, err := client.rt.RemovePodSandbox(c, &cri.RemovePodSandboxRequest{PodSandboxId: p.id}); err != nil {
+	if _, err := client.Runtime.RemovePodSandbox(c, &cri.RemovePodSandboxRequest{PodSandboxId: p.id}); err != nil {
 		t.Errorf("RemovePodSandbox: %v", err)
 	}
 }
@@ -115,11 +115,11 @@ func (p *pod) startContainer(t *testing.T, cfg *cri.ContainerConfig) (string, er
 	t.Helper()
 	c, cancel := ctx()
 	defer cancel()
-	resp, err := client.rt.CreateContainer(c, &cri.CreateContainerRequest{PodSandboxId: p.id, Config: cfg, SandboxConfig: p.cfg})
+	resp, err := client.Runtime.CreateContainer(c, &cri.CreateContainerRequest{PodSandboxId: p.id, Config: cfg, SandboxConfig: p.cfg})
 	if err != nil {
 		return "", fmt.Errorf("CreateContainer %s: %w", cfg.Metadata.Name, err)
 	}
-	if _, err := client.rt.StartContainer(c, &cri.StartContainerRequest{ContainerId: resp.ContainerId}); err != nil {
+	if _, err := client.Runtime.StartContainer(c, &cri.StartContainerRequest{ContainerId: resp.ContainerId}); err != nil {
 		return resp.ContainerId, fmt.Errorf("StartContainer %s: %w", cfg.Metadata.Name, err)
 	}
 	return resp.ContainerId, nil
@@ -142,7 +142,7 @@ func infoPID(info map[string]string) (int, error) {
 func (p *pod) pausePID(t *testing.T) int {
 	t.Helper()
 	return statusPID(t, "PodSandboxStatus", func(c context.Context) (map[string]string, error) {
-		st, err := client.rt.PodSandboxStatus(c, &cri.PodSandboxStatusRequest{PodSandboxId: p.id, Verbose: true})
+		st, err := client.Runtime.PodSandboxStatus(c, &cri.PodSandboxStatusRequest{PodSandboxId: p.id, Verbose: true})
 		return st.GetInfo(), err
 	})
 }
@@ -150,7 +150,7 @@ func (p *pod) pausePID(t *testing.T) int {
 func containerPID(t *testing.T, id string) int {
 	t.Helper()
 	return statusPID(t, "ContainerStatus", func(c context.Context) (map[string]string, error) {
-		st, err := client.rt.ContainerStatus(c, &cri.ContainerStatusRequest{ContainerId: id, Verbose: true})
+		st, err := client.Runtime.ContainerStatus(c, &cri.ContainerStatusRequest{ContainerId: id, Verbose: true})
 		return st.GetInfo(), err
 	})
 }
@@ -178,7 +178,7 @@ func execSync(t *testing.T, id string, argv ...string) string {
 	t.Helper()
 	c, cancel := ctx()
 	defer cancel()
-	resp, err := client.rt.ExecSync(c, &cri.ExecSyncRequest{ContainerId: id, Cmd: argv, Timeout: 60})
+	resp, err := client.Runtime.ExecSync(c, &cri.ExecSyncRequest{ContainerId: id, Cmd: argv, Timeout: 60})
 	if err != nil {
 		t.Fatalf("ExecSync %q: %v", argv, err)
 	}
@@ -230,22 +230,45 @@ var insideScript = it.InsideScript(`if echo volume-write >/data/from-$(hostname)
 // mounts under containerd's directory, no runc state for ids.
 func assertNothingLeft(t *testing.T, ids ...string) {
 	t.Helper()
-	// The runcage handlers set no runc Root, so the shim's default
+	// The runcage handlers set no runc Root, so the shims' default
 	// applies: /run/containerd/runc/<namespace>.
 	if left, err := daemon.Leftovers(eng.StateDir, filepath.Join("/run/containerd/runc", criNS), ids...); err != nil || len(left) > 0 {
 		t.Errorf("after RemovePodSandbox, still held (err %v):\n%s", err, strings.Join(left, "\n"))
 	}
 }
 
-// TestPodHardened runs a pod with the RuntimeClass handler "runcage" and
+// registration is one way the CRI reaches runcage: the RuntimeClass
+// handlers for the policy's default profile and for "strict".
+type registration struct{ Name, Base, Strict string }
+
+// registrations: runcage's shim, as `runcage install containerd`
+// registers it, and containerd's runc shim with runcage as its runc
+// binary (binaryHandlers).
+var registrations = []registration{
+	{"shim", "runcage", "runcage-strict"},
+	{"binary", "bin-runcage", "bin-runcage-strict"},
+}
+
+// eachRegistration runs f as a subtest per registration.
+func eachRegistration(t *testing.T, f func(t *testing.T, reg registration)) {
+	for _, reg := range registrations {
+		t.Run(reg.Name, func(t *testing.T) { f(t, reg) })
+	}
+}
+
+// TestPodHardened runs a pod with each registration's default handler and
 // two app containers sharing a volume, and checks enforcement in the pause
 // container and in both app containers, the shared user-namespace range,
 // writes to the rootfs and the volume, and that nothing is left after
 // StopPodSandbox and RemovePodSandbox.
 func TestPodHardened(t *testing.T) {
+	eachRegistration(t, testPodHardened)
+}
+
+func testPodHardened(t *testing.T, reg registration) {
 	begin := time.Now()
 	vol := eng.Volume(t)
-	p, err := runPod(t, "hardened", "runcage", nil)
+	p, err := runPod(t, "hardened", reg.Base, nil)
 	if err != nil {
 		t.Fatalf("RunPodSandbox: %v\ncontainerd log:\n%s", err, daemon.LogTail())
 	}
@@ -312,20 +335,25 @@ func TestPodHardened(t *testing.T) {
 
 	p.remove(t)
 	assertNothingLeft(t, append(ids, p.id)...)
-	t.Logf("TestPodHardened: %v", time.Since(begin).Round(time.Millisecond))
+	t.Logf("TestPodHardened/%s: %v", reg.Name, time.Since(begin).Round(time.Millisecond))
 }
 
 // TestPodAnnotationTightens selects the stricter profile "strict" with the
 // runcage.dev/profile pod annotation, which the policy permits: its pids
 // limit applies to the pause and the app container.
 func TestPodAnnotationTightens(t *testing.T) {
-	checkStrictPod(t, "tight", "runcage", map[string]string{"runcage.dev/profile": "strict"}, "profile strict")
+	eachRegistration(t, func(t *testing.T, reg registration) {
+		checkStrictPod(t, "tight", reg.Base, map[string]string{"runcage.dev/profile": "strict"}, "profile strict")
+	})
 }
 
-// TestHandlerProfile uses the RuntimeClass handler "runcage-strict" that
-// install registered: the runcage-strict link selects the profile by name.
+// TestHandlerProfile uses the RuntimeClass handlers for the profile
+// "strict": runcage-strict, whose shim options file names the profile, and
+// bin-runcage-strict, whose runcage-strict link selects it by name.
 func TestHandlerProfile(t *testing.T) {
-	checkStrictPod(t, "handler", "runcage-strict", nil, "handler runcage-strict")
+	eachRegistration(t, func(t *testing.T, reg registration) {
+		checkStrictPod(t, "handler", reg.Strict, nil, "handler "+reg.Strict)
+	})
 }
 
 // checkStrictPod runs a pod with handler and annotations and an app
@@ -364,15 +392,17 @@ func TestPodAnnotationWeakeningRefused(t *testing.T) {
 		{"passthrough", `profile "default" does not let annotations select "passthrough"`},
 	} {
 		t.Run(tc.profile, func(t *testing.T) {
-			_, err := runPod(t, "weak-"+tc.profile, "runcage", map[string]string{"runcage.dev/profile": tc.profile})
-			if err == nil {
-				t.Fatalf("RunPodSandbox with runcage.dev/profile=%s succeeded", tc.profile)
-			}
-			t.Logf("CRI error: %v", err)
-			if err := it.CheckRefusal(err.Error(), tc.reason); err != nil {
-				t.Errorf("CRI: %v", err)
-			}
-			assertNothingLeft(t)
+			eachRegistration(t, func(t *testing.T, reg registration) {
+				_, err := runPod(t, "weak-"+tc.profile, reg.Base, map[string]string{"runcage.dev/profile": tc.profile})
+				if err == nil {
+					t.Fatalf("RunPodSandbox with runcage.dev/profile=%s succeeded", tc.profile)
+				}
+				t.Logf("CRI error: %v", err)
+				if err := it.CheckRefusal(err.Error(), tc.reason); err != nil {
+					t.Errorf("CRI: %v", err)
+				}
+				assertNothingLeft(t)
+			})
 		})
 	}
 }
@@ -419,18 +449,20 @@ func TestHostPathRefused(t *testing.T) {
 				t.Fatalf("control: plain runc refused the hostPath, so the case proves nothing: %v", err)
 			}
 			ctl.remove(t)
-			p, err := runPod(t, "hostpath-"+tc.name, "runcage", nil)
-			if err != nil {
-				t.Fatalf("RunPodSandbox: %v", err)
-			}
-			defer p.remove(t)
-			_, err = p.startContainer(t, containerConfig("app", mounts, "/bin/true"))
-			if err == nil {
-				t.Fatalf("a hostPath of %s was accepted", tc.host)
-			}
-			if err := it.CheckRefusal(err.Error(), tc.reason); err != nil {
-				t.Errorf("CRI: %v", err)
-			}
+			eachRegistration(t, func(t *testing.T, reg registration) {
+				p, err := runPod(t, "hostpath-"+tc.name, reg.Base, nil)
+				if err != nil {
+					t.Fatalf("RunPodSandbox: %v", err)
+				}
+				defer p.remove(t)
+				_, err = p.startContainer(t, containerConfig("app", mounts, "/bin/true"))
+				if err == nil {
+					t.Fatalf("a hostPath of %s was accepted", tc.host)
+				}
+				if err := it.CheckRefusal(err.Error(), tc.reason); err != nil {
+					t.Errorf("CRI: %v", err)
+				}
+			})
 		})
 	}
 }

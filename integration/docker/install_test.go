@@ -70,7 +70,8 @@ func installContainerd(t *testing.T, dir, main string) (string, error) {
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "install", "containerd", "--config", main,
+	// The runc-binary form (the shim form is the CRI suite's).
+	cmd := exec.Command(bin, "install", "containerd", "--shim=false", "--config", main,
 		"--dropin", filepath.Join(dir, "conf.d", "runcage.toml"), "--binary", bin, "--profiles", "default")
 	cmd.Env = []string{it.HostPATH}
 	out, err := cmd.CombinedOutput()

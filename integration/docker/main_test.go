@@ -2,7 +2,11 @@
 
 // Package docker runs runcage under a real dockerd (Debian's docker.io
 // 20.10), registered the way users register it: `runcage install docker`
-// writes the daemon.json the daemon is started with. TestMain starts one
+// writes the daemon.json the daemon is started with (runtimes "runcage"
+// and "runcage-<profile>", the latter running the runcage-<profile> link
+// install makes, with no runtimeArgs), and the policy reaches runcage
+// through dockerd's environment, as /etc/runcage/config.toml would by
+// default. TestMain starts one
 // dockerd (which starts its own containerd) on a private socket, data root
 // and exec root under a temporary directory, imports a busybox image (with
 // the probe) and the cached Debian rootfs, and stops, unmounts and removes
@@ -31,6 +35,9 @@ var (
 	eng     it.Engine
 	sock    string
 	dockerd *it.Daemon
+	// runcageBin is the copy of runcage install registered; its
+	// runcage-<profile> links are beside it.
+	runcageBin string
 	// cli is the docker CLI for this dockerd, with only PATH and a private
 	// HOME and client configuration in its environment.
 	cli it.CLI
@@ -55,11 +62,35 @@ func start() error {
 	if err != nil {
 		return err
 	}
+	// A copy of runcage, so that install's runcage-<profile> links land
+	// in this suite's directory.
+	runcageBin = filepath.Join(eng.WorkDir, "bin", "runcage")
+	if err := os.MkdirAll(filepath.Dir(runcageBin), 0o755); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(eng.Bins.Runcage)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(runcageBin, b, 0o755); err != nil {
+		return err
+	}
+	// Beside it, runcage's shim, for Docker 23+ (TestShimRuntime): dockerd's
+	// PATH starts with this directory, and its containerd finds the shim
+	// there by name.
+	if shim, err := it.FindShim(); err == nil {
+		if b, err = os.ReadFile(shim); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(filepath.Dir(runcageBin), "containerd-shim-runcage-v2"), b, 0o755); err != nil {
+			return err
+		}
+	}
 	daemonJSON := filepath.Join(eng.WorkDir, "daemon.json")
 	for i, want := range []string{"wrote " + daemonJSON, "already installed"} {
 		// The second run proves idempotence on the real binary.
 		out, err := exec.Command(eng.Bins.Runcage, "--runcage-config", policy, "install", "docker",
-			"--config", daemonJSON, "--binary", eng.Bins.Runcage, "--policy", policy,
+			"--config", daemonJSON, "--binary", runcageBin,
 			"--profiles", "default,passthrough").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), want) {
 			return fmt.Errorf("runcage install docker (run %d): %v: %s", i+1, err, out)
@@ -74,7 +105,9 @@ func start() error {
 		"--iptables=false", "--ip6tables=false", "--ip-masq=false", "--bridge=none",
 		"--storage-driver", "overlay2",
 	}
-	if dockerd, err = it.StartDaemon("dockerd", argv, []string{it.HostPATH}, filepath.Join(eng.WorkDir, "dockerd.log")); err != nil {
+	// dockerd → containerd → runc shim → runcage all inherit
+	// RUNCAGE_CONFIG.
+	if dockerd, err = it.StartDaemon("dockerd", argv, []string{"PATH=" + filepath.Dir(runcageBin) + ":" + strings.TrimPrefix(it.HostPATH, "PATH="), "RUNCAGE_CONFIG=" + policy}, filepath.Join(eng.WorkDir, "dockerd.log")); err != nil {
 		return err
 	}
 	if err := it.WaitHTTPSocket(dockerd, sock, "/_ping", 60*time.Second); err != nil {

@@ -48,16 +48,29 @@ func installCommand(f *Front) *cli.Command {
 				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "config", Value: "/etc/containerd/config.toml", Usage: "containerd's main config (gets an imports entry if it lacks one)"},
 					&cli.StringFlag{Name: "dropin", Value: "/etc/containerd/conf.d/runcage.toml", Usage: "drop-in file to write"},
-					&cli.StringFlag{Name: "containerd", Value: "containerd", Usage: "containerd binary used to verify the merged config with its config dump command; empty skips the check"},
+					&cli.StringFlag{Name: "containerd", Value: "containerd", Usage: "containerd binary used to learn its version and verify the merged config with its config dump command; empty skips both"},
+					&cli.BoolFlag{Name: "shim", Value: true, Usage: "register the handlers with " + engines.ShimBinaryName + " (false: containerd's runc shim with runcage as its runc binary, also used when the default shim is missing)"},
+					&cli.StringFlag{Name: "shim-binary", Usage: "absolute path of " + engines.ShimBinaryName + " (default: beside --binary; must exist when given)"},
+					&cli.StringFlag{Name: "options-dir", Value: engines.DefaultOptionsDir, Usage: "directory for the shim handlers' options files"},
+					&cli.StringFlag{Name: "shim-link-dir", Usage: "containerd 1.6 (no runtime_path): directory of the " + engines.ShimBinaryName + " link it finds the shim by (default: the containerd binary's directory)"},
 				}, common...),
 				Action: func(c *cli.Context) error {
 					return install(c, f.LoadPolicy, func(req engines.Request) engines.Engine {
-						return &engines.Containerd{
-							Request:    req,
-							Config:     c.String("config"),
-							Dropin:     c.String("dropin"),
-							Containerd: c.String("containerd"),
+						ctrd := &engines.Containerd{
+							Request:     req,
+							Config:      c.String("config"),
+							Dropin:      c.String("dropin"),
+							Containerd:  c.String("containerd"),
+							OptionsDir:  c.String("options-dir"),
+							ShimLinkDir: c.String("shim-link-dir"),
 						}
+						if c.Bool("shim") {
+							ctrd.Shim = c.String("shim-binary")
+							if ctrd.Shim == "" {
+								ctrd.Shim, ctrd.ShimOptional = filepath.Join(filepath.Dir(req.Binary), engines.ShimBinaryName), true
+							}
+						}
+						return ctrd
 					})
 				},
 			},

@@ -23,9 +23,13 @@ import (
 
 // Containerd is containerd as an Engine (`runcage install containerd`).
 // Install registers the CRI runtime handlers "runcage" and
-// "runcage-<profile>" in a drop-in file, creates the runcage-<profile> symlinks the handlers run
-// (runcage picks the profile from the name it is called by), and makes sure
-// the main config imports the drop-in.
+// "runcage-<profile>" in a drop-in file, creates the runcage-<profile>
+// symlinks (runcage picks the profile from the name it is called by), and
+// makes sure the main config imports the drop-in. With Shim set the
+// handlers run containerd-shim-runcage-v2, each with an options file
+// naming its profile, and containerd finds the shim by runtime_path (1.7,
+// 2.x) or by name through a link (1.6); without it they run containerd's
+// runc shim with runcage (or a runcage-<profile> link) as its runc binary.
 //
 // containerd 1.6 merges an imported file into the main config plugin by
 // plugin: an imported [plugins."io.containerd.grpc.v1.cri"] table replaces
@@ -43,10 +47,39 @@ type Containerd struct {
 	Config string
 	// Dropin is the file runcage owns and rewrites.
 	Dropin string
-	// Containerd is the containerd binary used to verify the merge; empty
-	// skips verification.
+	// Containerd is the containerd binary used to verify the merge and to
+	// learn its version; empty skips both.
 	Containerd string
+	// Shim is the absolute path of containerd-shim-runcage-v2. When set,
+	// the handlers run it (runtime_type io.containerd.runcage.v2), each with
+	// an options file in OptionsDir (its ConfigPath); when empty, they run
+	// containerd's runc shim with Binary or a runcage-<profile> link as its
+	// runc binary (BinaryName), as before the shim existed.
+	Shim string
+	// ShimOptional makes a missing Shim fall back to the runc-binary form
+	// (with a line saying so) instead of refusing.
+	ShimOptional bool
+	// OptionsDir holds the shim handlers' options files, <handler>.toml.
+	OptionsDir string
+	// ShimLinkDir is where containerd 1.6, which has no runtime_path, finds
+	// the shim by its name: install makes a containerd-shim-runcage-v2
+	// link to Shim there unless Shim is that file. Empty: the directory of
+	// the Containerd binary. containerd 1.7 and 2.x get runtime_path instead.
+	ShimLinkDir string
 }
+
+// ShimRuntimeType is the runtime_type of the shim handlers; containerd runs
+// it as the binary ShimBinaryName.
+const ShimRuntimeType = "io.containerd.runcage.v2"
+
+// ShimBinaryName is the file name containerd looks the shim up by.
+const ShimBinaryName = "containerd-shim-runcage-v2"
+
+// runcRuntimeType is containerd's own runc shim.
+const runcRuntimeType = "io.containerd.runc.v2"
+
+// DefaultOptionsDir is where install writes the shim handlers' options.
+const DefaultOptionsDir = "/etc/runcage/containerd"
 
 // criPluginKey is the plugin whose runtimes table holds the CRI runtime
 // handlers, by config version.
@@ -69,6 +102,9 @@ func (c *Containerd) Install(w io.Writer) error {
 	if !filepath.IsAbs(c.Dropin) {
 		return fmt.Errorf("%w: --dropin %q is not an absolute path", errInstall, c.Dropin)
 	}
+	if err := c.checkShim(w); err != nil {
+		return err
+	}
 	mainData, mainPerm, mainExists, err := readConfig(c.Config)
 	if err != nil {
 		return err
@@ -80,7 +116,20 @@ func (c *Containerd) Install(w io.Writer) error {
 	if !dropinExists {
 		dropinPerm = 0o644
 	}
-	handlers := c.handlers()
+	ctrd := ""
+	if c.Containerd != "" {
+		if ctrd, err = exec.LookPath(c.Containerd); err != nil {
+			say(w, "containerd binary %q not found: its version is not known and the merged config is not verified with `containerd config dump`", c.Containerd)
+			ctrd = ""
+		}
+	}
+	runtimePath := false
+	if c.Shim != "" {
+		if runtimePath, err = c.supportsRuntimePath(ctrd, mainData, mainExists); err != nil {
+			return err
+		}
+	}
+	handlers := c.handlers(runtimePath)
 	dropin, err := buildDropin(mainData, mainExists, handlers, c.Force)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Config, err)
@@ -89,13 +138,24 @@ func (c *Containerd) Install(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Config, err)
 	}
-	links, err := c.symlinks()
+	links, err := c.profileLinks()
+	if err != nil {
+		return err
+	}
+	if c.Shim != "" && !runtimePath {
+		l, err := c.shimLink(w, ctrd)
+		if err != nil {
+			return err
+		}
+		links = append(links, l...)
+	}
+	opts, err := c.optionsFiles(handlers)
 	if err != nil {
 		return err
 	}
 	mainChanged := !mainExists || !bytes.Equal(newMain, mainData)
 	dropinChanged := !dropinExists || !bytes.Equal(dropin, oldDropin)
-	if !mainChanged && !dropinChanged && len(links) == 0 {
+	if !mainChanged && !dropinChanged && len(links) == 0 && len(opts) == 0 {
 		say(w, "runcage is already installed for containerd (%s, imported by %s): nothing changed", c.Dropin, c.Config)
 		return nil
 	}
@@ -107,26 +167,29 @@ func (c *Containerd) Install(w io.Writer) error {
 	}
 
 	var before map[string]any
-	verify := c.Containerd != ""
+	verify := ctrd != ""
 	if verify {
-		if _, err := exec.LookPath(c.Containerd); err != nil {
-			say(w, "containerd binary %q not found: the merged config is not verified with `containerd config dump`", c.Containerd)
-			verify = false
-		}
-	}
-	if verify {
-		if before, err = c.dumpBefore(mainData, mainExists); err != nil {
+		if before, err = c.dumpBefore(ctrd, mainData, mainExists); err != nil {
 			return err
 		}
 	}
 	now := c.Now()
 	restore := func() error { return nil }
+	for _, o := range opts {
+		prev := restore
+		restore = func() error { return errors.Join(putBack(o.path, o.old, 0o644, o.existed), prev()) }
+		if err := o.write(); err != nil {
+			return errors.Join(err, restore())
+		}
+		say(w, "wrote %s", o.path)
+	}
 	if dropinChanged {
 		bak, err := writeWithBackup(c.Dropin, oldDropin, dropin, dropinPerm, dropinExists, now)
 		if err != nil {
-			return err
+			return errors.Join(err, restore())
 		}
-		restore = func() error { return putBack(c.Dropin, oldDropin, dropinPerm, dropinExists) }
+		prev := restore
+		restore = func() error { return errors.Join(putBack(c.Dropin, oldDropin, dropinPerm, dropinExists), prev()) }
 		if bak != "" {
 			say(w, "backup of the previous drop-in: %s", bak)
 		}
@@ -151,14 +214,169 @@ func (c *Containerd) Install(w io.Writer) error {
 		}
 	}
 	if verify {
-		if err := c.verify(before, handlers); err != nil {
+		if err := c.verify(ctrd, before, handlers); err != nil {
 			return errors.Join(err, restore())
 		}
-		say(w, "verified with `%s --config %s config dump`: only the runcage handlers were added", c.Containerd, c.Config)
+		say(w, "verified with `%s --config %s config dump`: only the runcage handlers were added", ctrd, c.Config)
 	}
 	say(w, "containerd reads its config only on start: restart it when convenient (`systemctl restart containerd`); nothing was restarted")
-	say(w, "then: a RuntimeClass with handler: runcage (or runcage-<profile>), or ctr run --runtime io.containerd.runc.v2 --runc-binary %s", c.Binary)
+	if c.Shim != "" {
+		say(w, "then: a RuntimeClass with handler: runcage (or runcage-<profile>), or ctr run --runtime %s --runtime-config-path %s", c.Shim, handlers[0].Options)
+	} else {
+		say(w, "then: a RuntimeClass with handler: runcage (or runcage-<profile>), or ctr run --runtime io.containerd.runc.v2 --runc-binary %s", c.Binary)
+	}
 	return nil
+}
+
+// checkShim checks Shim and OptionsDir, and drops Shim (the runc-binary
+// form) when it is missing and ShimOptional.
+func (c *Containerd) checkShim(w io.Writer) error {
+	if c.Shim == "" {
+		return nil
+	}
+	if !filepath.IsAbs(c.Shim) {
+		return fmt.Errorf("%w: shim %q is not an absolute path", errInstall, c.Shim)
+	}
+	c.Shim = filepath.Clean(c.Shim)
+	if st, err := os.Stat(c.Shim); err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
+		if !c.ShimOptional {
+			return fmt.Errorf("%w: shim %s is not an executable file (--shim=false registers the runc-binary form)", errInstall, c.Shim)
+		}
+		say(w, "no shim at %s: registering the handlers with containerd's runc shim and %s as its runc binary", c.Shim, c.Binary)
+		c.Shim = ""
+		return nil
+	}
+	if c.OptionsDir == "" {
+		c.OptionsDir = DefaultOptionsDir
+	}
+	if !filepath.IsAbs(c.OptionsDir) {
+		return fmt.Errorf("%w: --options-dir %q is not an absolute path", errInstall, c.OptionsDir)
+	}
+	return nil
+}
+
+// supportsRuntimePath reports whether the containerd reading the main
+// config takes runtime_path (1.7 and later): a version 3 config is 2.x;
+// for version 2 the containerd binary (ctrd, "" when unknown) says.
+func (c *Containerd) supportsRuntimePath(ctrd string, mainData []byte, exists bool) (bool, error) {
+	if exists {
+		m, err := decodeTOML(mainData)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", c.Config, err)
+		}
+		if v, err := configVersion(m); err == nil && v >= 3 {
+			return true, nil
+		}
+	}
+	if ctrd == "" {
+		return false, nil
+	}
+	out, err := runContainerd(ctrd, "--version")
+	if err != nil {
+		return false, err
+	}
+	major, minor, ok := containerdVersion(string(out))
+	if !ok {
+		return false, fmt.Errorf("%w: cannot read the version in `%s --version`: %q", errInstall, ctrd, strings.TrimSpace(string(out)))
+	}
+	return major > 1 || major == 1 && minor >= 7, nil
+}
+
+// containerdVersion parses `containerd --version` ("containerd
+// github.com/containerd/containerd 1.6.20~ds1 <commit>", "... v1.7.35 ...").
+func containerdVersion(out string) (major, minor int, ok bool) {
+	f := strings.Fields(out)
+	if len(f) < 3 {
+		return 0, 0, false
+	}
+	v := strings.TrimPrefix(f[2], "v")
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return 0, 0, false
+	}
+	return major, minor, true
+}
+
+// shimLink returns the containerd-shim-runcage-v2 link containerd 1.6
+// needs to find Shim by name (none when Shim is that file or the link is
+// there). ctrd is the containerd binary ("" when unknown).
+func (c *Containerd) shimLink(w io.Writer, ctrd string) ([]link, error) {
+	dir := c.ShimLinkDir
+	if dir == "" {
+		if ctrd == "" {
+			say(w, "containerd binary unknown: make sure containerd finds %s as %s in its PATH or beside itself", c.Shim, ShimBinaryName)
+			return nil, nil
+		}
+		if dir, _ = filepath.Abs(filepath.Dir(ctrd)); dir == "" {
+			return nil, fmt.Errorf("%w: directory of %s", errInstall, ctrd)
+		}
+	}
+	path := filepath.Join(dir, ShimBinaryName)
+	if path == c.Shim {
+		return nil, nil
+	}
+	l, err := needLink(path, c.Shim, c.Force)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	return []link{*l}, nil
+}
+
+// optionsFile is one handler's options file that install must write.
+type optionsFile struct {
+	path      string
+	old, data []byte
+	existed   bool
+}
+
+// write replaces the file atomically, root-owned (install runs as root)
+// and mode 0644, and checks that the shim will trust it.
+func (o optionsFile) write() error {
+	if err := os.MkdirAll(filepath.Dir(o.path), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(o.path), err)
+	}
+	if err := spec.WriteFileAtomic(o.path, o.data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", o.path, err)
+	}
+	return spec.CheckTrustedOwned("shim options file", o.path, nil)
+}
+
+// optionsFiles returns the options files of the shim handlers that are
+// missing or differ from what install writes.
+func (c *Containerd) optionsFiles(hs []handler) ([]optionsFile, error) {
+	var out []optionsFile
+	for _, h := range hs {
+		if h.Options == "" {
+			continue
+		}
+		old, _, exists, err := readConfig(h.Options)
+		if err != nil {
+			return nil, err
+		}
+		data := c.options(h)
+		if exists && bytes.Equal(old, data) {
+			continue
+		}
+		out = append(out, optionsFile{path: h.Options, old: old, data: data, existed: exists})
+	}
+	return out, nil
+}
+
+// options renders the options file of a shim handler: the TOML the shim
+// reads from its runtimeoptions.Options ConfigPath. It names the profile
+// (none for "runcage": the policy's default) and the policy when it is not
+// the one the shim reads by default.
+func (c *Containerd) options(h handler) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Written by \"runcage install containerd\" for the CRI runtime handler %q:\n", h.Name)
+	b.WriteString("# what containerd-shim-runcage-v2 reads (options ConfigPath). Re-run install\n# instead of editing: it is replaced on every install.\n")
+	q := func(s string) string { j, _ := json.Marshal(s); return string(j) }
+	if h.Profile != "" {
+		fmt.Fprintf(&b, "profile = %s\n", q(h.Profile))
+	}
+	if c.PolicyPath != "" && c.PolicyPath != policy.DefaultPath {
+		fmt.Fprintf(&b, "config = %s\n", q(c.PolicyPath))
+	}
+	return b.Bytes()
 }
 
 // putBack restores a file install replaced: the old bytes, or no file.
@@ -175,19 +393,63 @@ func putBack(path string, old []byte, perm fs.FileMode, existed bool) error {
 	return nil
 }
 
-// handler is one CRI runtime handler install registers.
+// handler is one CRI runtime handler install registers, in the shim form
+// (Options set) or the runc-binary form (Binary set).
 type handler struct {
-	Name   string
-	Binary string // BinaryName: the runcage binary or a runcage-<profile> link
+	Name    string
+	Profile string // "" for the policy's default
+	// Binary is the runc-binary form's BinaryName: the runcage binary or a
+	// runcage-<profile> link.
+	Binary string
+	// Options is the shim form's options file (ConfigPath), RuntimePath its
+	// runtime_path ("" for containerd 1.6, which finds the shim by name).
+	Options, RuntimePath string
 }
 
-func (c *Containerd) handlers() []handler {
-	hs := []handler{{Name: "runcage", Binary: c.Binary}}
-	dir := filepath.Dir(c.Binary)
+// handlers returns "runcage" and "runcage-<profile>" in the shim form when
+// Shim is set (with runtime_path when runtimePath), else in the
+// runc-binary form.
+func (c *Containerd) handlers(runtimePath bool) []handler {
+	hs := []handler{{Name: "runcage"}}
 	for _, p := range c.Profiles {
-		hs = append(hs, handler{Name: "runcage-" + p, Binary: filepath.Join(dir, "runcage-"+p)})
+		hs = append(hs, handler{Name: "runcage-" + p, Profile: p})
+	}
+	dir := filepath.Dir(c.Binary)
+	for i := range hs {
+		h := &hs[i]
+		switch {
+		case c.Shim == "" && h.Profile == "":
+			h.Binary = c.Binary
+		case c.Shim == "":
+			h.Binary = filepath.Join(dir, h.Name)
+		default:
+			h.Options = filepath.Join(c.OptionsDir, h.Name+".toml")
+			if runtimePath {
+				h.RuntimePath = c.Shim
+			}
+		}
 	}
 	return hs
+}
+
+// entry is the handler's table under the CRI plugin's runtimes.
+func (h handler) entry() map[string]any {
+	if h.Options == "" {
+		return map[string]any{
+			"runtime_type":    runcRuntimeType,
+			"pod_annotations": []any{"runcage.dev/*"},
+			"options":         map[string]any{"BinaryName": h.Binary},
+		}
+	}
+	e := map[string]any{
+		"runtime_type":    ShimRuntimeType,
+		"pod_annotations": []any{"runcage.dev/*"},
+		"options":         map[string]any{"ConfigPath": h.Options},
+	}
+	if h.RuntimePath != "" {
+		e["runtime_path"] = h.RuntimePath
+	}
+	return e
 }
 
 // link is a runcage-<profile> symlink install must create.
@@ -196,33 +458,46 @@ type link struct {
 	replace      bool
 }
 
-// symlinks returns the links still to make: runcage-<profile> beside the
-// binary, pointing at the binary's base name. A link that already points
-// there is left alone; anything else in the way is refused unless Force.
-func (c *Containerd) symlinks() ([]link, error) {
+// profileLinks returns the links still to make: runcage-<profile> beside
+// the binary, pointing at the binary's base name. A link that already
+// points there is left alone; anything else in the way is refused unless
+// Force.
+func (r Request) profileLinks() ([]link, error) {
 	var out []link
-	target := filepath.Base(c.Binary)
-	for _, p := range c.Profiles {
+	target := filepath.Base(r.Binary)
+	for _, p := range r.Profiles {
 		if err := policy.ValidName(p); err != nil {
 			return nil, err
 		}
-		path := filepath.Join(filepath.Dir(c.Binary), "runcage-"+p)
-		if path == c.Binary {
-			return nil, fmt.Errorf("%w: the binary %s is itself named like the profile link for %q", errInstall, c.Binary, p)
+		path := filepath.Join(filepath.Dir(r.Binary), "runcage-"+p)
+		if path == r.Binary {
+			return nil, fmt.Errorf("%w: the binary %s is itself named like the profile link for %q", errInstall, r.Binary, p)
 		}
-		cur, err := os.Readlink(path)
-		switch {
-		case err == nil && cur == target:
-			continue
-		case errors.Is(err, fs.ErrNotExist):
-			out = append(out, link{path: path, target: target})
-		case !c.Force:
-			return nil, fmt.Errorf("%w: %s exists and is not a symlink to %s (use --force to replace it)", errInstall, path, target)
-		default:
-			out = append(out, link{path: path, target: target, replace: true})
+		l, err := needLink(path, target, r.Force)
+		if err != nil {
+			return nil, err
+		}
+		if l != nil {
+			out = append(out, *l)
 		}
 	}
 	return out, nil
+}
+
+// needLink returns the link to make at path to target: nil when it is
+// there already; anything else in the way is refused unless force.
+func needLink(path, target string, force bool) (*link, error) {
+	cur, err := os.Readlink(path)
+	switch {
+	case err == nil && cur == target:
+		return nil, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return &link{path: path, target: target}, nil
+	case !force:
+		return nil, fmt.Errorf("%w: %s exists and is not a symlink to %s (use --force to replace it)", errInstall, path, target)
+	default:
+		return &link{path: path, target: target, replace: true}, nil
+	}
 }
 
 // make creates the link; a replacement is made beside it and renamed over
@@ -310,11 +585,7 @@ func buildDropin(mainData []byte, exists bool, hs []handler, force bool) ([]byte
 		runtimes["runc"] = map[string]any{"runtime_type": "io.containerd.runc.v2"}
 	}
 	for _, h := range hs {
-		want := map[string]any{
-			"runtime_type":    "io.containerd.runc.v2",
-			"pod_annotations": []any{"runcage.dev/*"},
-			"options":         map[string]any{"BinaryName": h.Binary},
-		}
+		want := h.entry()
 		if cur, ok := runtimes[h.Name]; ok && !reflect.DeepEqual(cur, want) && !force {
 			return nil, fmt.Errorf("%w: the main config already defines runtime handler %q differently (use --force to override it in the drop-in)", errInstall, h.Name)
 		}
@@ -560,9 +831,9 @@ func arrayEnd(data []byte, open int) (closeAt, lastEnd int, err error) {
 
 // dumpBefore returns containerd's effective config before the change. A
 // missing main config is dumped as an empty version 2 file.
-func (c *Containerd) dumpBefore(mainData []byte, exists bool) (map[string]any, error) {
+func (c *Containerd) dumpBefore(ctrd string, mainData []byte, exists bool) (map[string]any, error) {
 	if exists {
-		return c.dump(c.Config)
+		return dump(ctrd, c.Config)
 	}
 	dir, err := os.MkdirTemp("", "runcage-install-")
 	if err != nil {
@@ -573,43 +844,52 @@ func (c *Containerd) dumpBefore(mainData []byte, exists bool) (map[string]any, e
 	if err := os.WriteFile(p, []byte("version = 2\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	return c.dump(p)
+	return dump(ctrd, p)
 }
 
-// dump runs `containerd --config path config dump` with a fixed
-// environment and parses its output.
-func (c *Containerd) dump(path string) (map[string]any, error) {
-	cmd := exec.Command(c.Containerd, "--config", path, "config", "dump")
+// dump runs `ctrd --config path config dump` and parses its output.
+func dump(ctrd, path string) (map[string]any, error) {
+	out, err := runContainerd(ctrd, "--config", path, "config", "dump")
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	m := map[string]any{}
+	if _, err := toml.Decode(string(out), &m); err != nil {
+		return nil, fmt.Errorf("verify: parse containerd config dump: %w", err)
+	}
+	return m, nil
+}
+
+// runContainerd runs the containerd binary ctrd with args and a fixed
+// environment, and returns its stdout; it gives up after 30 s.
+func runContainerd(ctrd string, args ...string) ([]byte, error) {
+	cmd := exec.Command(ctrd, args...)
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
+		return nil, fmt.Errorf("containerd %s: %w", args[len(args)-1], err)
 	}
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			return nil, fmt.Errorf("verify: containerd config dump: %w: %s", err, strings.TrimSpace(errb.String()))
+			return nil, fmt.Errorf("containerd %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
 		}
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
-		return nil, errors.New("verify: containerd config dump timed out")
+		return nil, fmt.Errorf("containerd %s timed out", strings.Join(args, " "))
 	}
-	m := map[string]any{}
-	if _, err := toml.Decode(out.String(), &m); err != nil {
-		return nil, fmt.Errorf("verify: parse containerd config dump: %w", err)
-	}
-	return m, nil
+	return out.Bytes(), nil
 }
 
 // verify checks the effective config after the change: every handler is
 // there with its binary and annotations, and nothing else differs from
 // before (imports aside, and zero values counting as absent, since
 // containerd decodes a missing key as its zero value).
-func (c *Containerd) verify(before map[string]any, hs []handler) error {
-	after, err := c.dump(c.Config)
+func (c *Containerd) verify(ctrd string, before map[string]any, hs []handler) error {
+	after, err := dump(ctrd, c.Config)
 	if err != nil {
 		return err
 	}
@@ -620,12 +900,8 @@ func (c *Containerd) verify(before map[string]any, hs []handler) error {
 			missing = append(missing, fmt.Sprintf("handler %q missing", h.Name))
 			continue
 		}
-		opts, _ := rt["options"].(map[string]any)
-		if rt["runtime_type"] != "io.containerd.runc.v2" || opts == nil || opts["BinaryName"] != h.Binary {
-			missing = append(missing, fmt.Sprintf("handler %q has runtime_type %v, options %v", h.Name, rt["runtime_type"], opts))
-		}
-		if !reflect.DeepEqual(rt["pod_annotations"], []any{"runcage.dev/*"}) {
-			missing = append(missing, fmt.Sprintf("handler %q has pod_annotations %v", h.Name, rt["pod_annotations"]))
+		if err := checkEntry(rt, h.entry()); err != nil {
+			missing = append(missing, fmt.Sprintf("handler %q: %v", h.Name, err))
 		}
 	}
 	if len(missing) > 0 {
@@ -636,6 +912,28 @@ func (c *Containerd) verify(before map[string]any, hs []handler) error {
 		var lines []string
 		spec.Diff("", a, b, &lines)
 		return fmt.Errorf("verify: the drop-in would change containerd's effective config beyond runcage's handlers (%s); both files were put back", strings.Join(lines, "; "))
+	}
+	return nil
+}
+
+// checkEntry checks a runtime handler of a config dump against the entry
+// install wrote: every key equal, except that options may hold more keys
+// (containerd may fill in defaults) as long as the written ones are equal.
+func checkEntry(rt, want map[string]any) error {
+	for k, v := range want {
+		wopts, ok := v.(map[string]any)
+		if !ok {
+			if !reflect.DeepEqual(rt[k], v) {
+				return fmt.Errorf("%s is %v, want %v", k, rt[k], v)
+			}
+			continue
+		}
+		opts, _ := rt[k].(map[string]any)
+		for ok2, ov := range wopts {
+			if opts[ok2] != ov {
+				return fmt.Errorf("options.%s is %v, want %v", ok2, opts[ok2], ov)
+			}
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -30,14 +31,22 @@ type dockerRuntime struct {
 }
 
 // namedRuntime is a runtime entry with its name, in the order install
-// writes them.
+// writes them. Legacy, when set, is the value an earlier runcage install
+// wrote for the same name, which install replaces without Force.
 type namedRuntime struct {
-	Name  string
-	Value dockerRuntime
+	Name   string
+	Value  dockerRuntime
+	Legacy *dockerRuntime
 }
 
 // runtimes returns the entries install writes: "runcage" (the policy's
-// default profile) and "runcage-<profile>" for each profile.
+// default profile) running Binary, and "runcage-<profile>" for each profile
+// running the runcage-<profile> link beside it, which selects the profile
+// by its name. No runtimeArgs unless Policy is set: for a runtime with
+// runtimeArgs dockerd writes a wrapper shell script and runs the runtime
+// through it (one more process on every call). Each profile entry's Legacy
+// is the form earlier installs wrote: Binary with
+// --runcage-profile=<profile>.
 func (d *Docker) runtimes() []namedRuntime {
 	var base []string
 	if d.Policy != "" {
@@ -45,8 +54,9 @@ func (d *Docker) runtimes() []namedRuntime {
 	}
 	out := []namedRuntime{{Name: "runcage", Value: dockerRuntime{Path: d.Binary, RuntimeArgs: base}}}
 	for _, p := range d.Profiles {
-		args := append(append([]string(nil), base...), "--runcage-profile="+p)
-		out = append(out, namedRuntime{Name: "runcage-" + p, Value: dockerRuntime{Path: d.Binary, RuntimeArgs: args}})
+		legacy := dockerRuntime{Path: d.Binary, RuntimeArgs: append(append([]string(nil), base...), "--runcage-profile="+p)}
+		out = append(out, namedRuntime{Name: "runcage-" + p, Legacy: &legacy,
+			Value: dockerRuntime{Path: filepath.Join(filepath.Dir(d.Binary), "runcage-"+p), RuntimeArgs: base}})
 	}
 	return out
 }
@@ -60,8 +70,18 @@ func (d *Docker) Install(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", d.Config, err)
 	}
+	links, err := d.profileLinks()
+	if err != nil {
+		return err
+	}
 	for _, l := range report {
 		say(w, "%s", l)
+	}
+	for _, l := range links {
+		if err := l.make(); err != nil {
+			return err
+		}
+		say(w, "symlink %s -> %s", l.path, l.target)
 	}
 	if exists && bytes.Equal(out, old) {
 		say(w, "runcage is already installed in %s: nothing changed", d.Config)
@@ -147,9 +167,18 @@ func mergeDaemonJSON(data []byte, want []namedRuntime, force bool) ([]byte, []st
 			if err != nil {
 				return nil, nil, err
 			}
+			legacy := false
+			if !same && r.Legacy != nil {
+				if legacy, err = sameJSON(data[m.ValStart:m.ValEnd], *r.Legacy); err != nil {
+					return nil, nil, err
+				}
+			}
 			switch {
 			case same:
 				report = append(report, fmt.Sprintf("runtime %q already installed", r.Name))
+			case legacy:
+				edits = append(edits, textEdit{m.ValStart, m.ValEnd, renderValue(r.Value, indent, unit)})
+				report = append(report, fmt.Sprintf("updated runtime %q from the --runcage-profile form of earlier installs (was %s)", r.Name, compact(data[m.ValStart:m.ValEnd])))
 			case !force:
 				return nil, nil, fmt.Errorf("%w: runtime %q exists with a different value %s (use --force to replace it)", errInstall, r.Name, compact(data[m.ValStart:m.ValEnd]))
 			default:

@@ -73,13 +73,19 @@ func ReadDockerInstalled(config string) (*DockerInstalled, error) {
 			continue
 		}
 		// Only entries exactly as install writes them for this binary
-		// and policy count.
-		want := (&Docker{Request: Request{Binary: in.Binary, Profiles: []string{name}}, Policy: in.Policy}).runtimes()[1].Value
-		if v, ok := decode(&rt.Members[i]); ok && v.Path == want.Path && slices.Equal(v.RuntimeArgs, want.RuntimeArgs) {
+		// and policy count: the runcage-<profile> link, or the
+		// --runcage-profile form of earlier installs.
+		want := (&Docker{Request: Request{Binary: in.Binary, Profiles: []string{name}}, Policy: in.Policy}).runtimes()[1]
+		v, ok := decode(&rt.Members[i])
+		if ok && (sameRuntime(v, want.Value) || sameRuntime(v, *want.Legacy)) {
 			in.Profiles = append(in.Profiles, name)
 		}
 	}
 	return in, nil
+}
+
+func sameRuntime(a, b dockerRuntime) bool {
+	return a.Path == b.Path && slices.Equal(a.RuntimeArgs, b.RuntimeArgs)
 }
 
 // Has reports whether profile is registered as runcage-<profile>.

@@ -1,9 +1,11 @@
 package engines
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +48,34 @@ func TestReadDockerInstalled(t *testing.T) {
 	}
 	if _, err := ReadDockerInstalled(cfg); err == nil {
 		t.Error("malformed daemon.json read without error")
+	}
+}
+
+// TestDockerLegacyForm: a daemon.json from an install before the
+// runcage-<profile> links (the profile as --runcage-profile in runtimeArgs)
+// is read as installed and updated to the link form without --force.
+func TestDockerLegacyForm(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "daemon.json")
+	bin := filepath.Join(dir, "runcage")
+	legacy := `{"runtimes": {"runcage": {"path": "` + bin + `"}, "runcage-web": {"path": "` + bin + `", "runtimeArgs": ["--runcage-profile=web"]}}}`
+	if err := os.WriteFile(cfg, []byte(legacy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := ReadDockerInstalled(cfg)
+	if err != nil || in == nil || !in.Has("web") {
+		t.Fatalf("legacy form not read as installed: %+v, %v", in, err)
+	}
+	var out bytes.Buffer
+	if err := (&Docker{Request: newInstallReq(bin, "web"), Config: cfg}).Install(&out); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(cfg)
+	want := `{"runtimes": {"runcage": {"path": "` + bin + `"}, "runcage-web": {"path": "` + bin + `-web"}}}`
+	if string(got) != want || !strings.Contains(out.String(), "updated runtime \"runcage-web\"") {
+		t.Errorf("got %s\nwant %s\noutput:\n%s", got, want, out.String())
+	}
+	if in, err := ReadDockerInstalled(cfg); err != nil || in == nil || !in.Has("web") {
+		t.Errorf("link form not read as installed: %+v, %v", in, err)
 	}
 }

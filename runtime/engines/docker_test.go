@@ -103,7 +103,11 @@ func TestDockerInstallIdempotentWithBackup(t *testing.T) {
 	if err := os.WriteFile(cfg, orig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := &Docker{Request: newInstallReq("/usr/local/bin/runcage", "default"), Config: cfg, Policy: "/etc/runcage/test.toml"}
+	// The binary's directory gets the runcage-<profile> links; the golden
+	// file names it /usr/local/bin.
+	binDir := filepath.Join(dir, "bin")
+	os.Mkdir(binDir, 0o755)
+	d := &Docker{Request: newInstallReq(filepath.Join(binDir, "runcage"), "default"), Config: cfg, Policy: "/etc/runcage/test.toml"}
 	var out bytes.Buffer
 	if err := d.Install(&out); err != nil {
 		t.Fatal(err)
@@ -112,7 +116,10 @@ func TestDockerInstallIdempotentWithBackup(t *testing.T) {
 		t.Errorf("output does not say how to reload dockerd:\n%s", out.String())
 	}
 	got, _ := os.ReadFile(cfg)
-	golden(t, "daemon-policy.json", got)
+	golden(t, "daemon-policy.json", bytes.ReplaceAll(got, []byte(binDir), []byte("/usr/local/bin")))
+	if l, err := os.Readlink(filepath.Join(binDir, "runcage-default")); err != nil || l != "runcage" {
+		t.Errorf("runcage-default -> %q (%v), want runcage", l, err)
+	}
 	if st, _ := os.Stat(cfg); st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, want the original 0600", st.Mode().Perm())
 	}

@@ -59,6 +59,10 @@ type Request struct {
 	Profiles []string
 	// Force replaces runcage entries that differ from what install writes.
 	Force bool
+	// PolicyPath is the file the policy was loaded from ("" for the
+	// built-in one). containerd's shim handlers name it in their options
+	// when it is not policy.DefaultPath, which the shim reads by default.
+	PolicyPath string
 	// Now stamps backup names; tests replace it.
 	Now func() time.Time
 }
@@ -87,6 +91,7 @@ func NewRequest(binary, profiles string, force bool, load func() (*policy.Policy
 	if err != nil {
 		return req, err
 	}
+	req.PolicyPath = pol.Path
 	req.Profiles, err = installProfiles(pol, profiles)
 	return req, err
 }
