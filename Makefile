@@ -68,6 +68,7 @@ bench: build
 	$(GO) run ./integration/bench -n 100
 	$(GO) run -tags integration ./integration/bench/recordbench -n 5000 -rounds 3
 	$(GO) run -tags integration ./integration/bench/denialbench -n 10
+	$(GO) run -tags integration ./integration/bench/enginebench -n 30
 
 clean:
 	rm -rf $(BIN)
