@@ -104,6 +104,27 @@ func (e *env) must(args ...string) it.Result {
 	return res
 }
 
+// createAfterKill creates container id again after a killed create and a
+// `delete --force`. A runc init the kill orphaned may still be leaving
+// the container's cgroup, and runcage refuses, rightly, to put a new
+// container into a cgroup that holds processes: that refusal is retried
+// for up to 10 s (and logged); any other failure fails the test.
+func (e *env) createAfterKill(id string) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res := e.rt.Exec(timeout, "create", "--bundle", e.bundle, id)
+		if res.Exit == 0 && res.Err == nil {
+			return
+		}
+		if !strings.Contains(res.Stderr, "already holds processes") || time.Now().After(deadline) {
+			e.t.Fatalf("%s\nlog: %s", res, it.FileText(e.rt.Log))
+		}
+		e.t.Logf("create after the kill: the cgroup still holds the killed create's processes; retrying")
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // killedCreate starts `runcage create` in its own process group and
 // SIGKILLs the group after delay: runcage itself, or the runc it became
 // by execve, and any runc init child.
@@ -169,7 +190,7 @@ func TestSIGKILLDuringCreate(t *testing.T) {
 		// What an engine does after a failed create: delete, then create
 		// again on the bundle as it was left.
 		e.rt.Exec(timeout, "delete", "--force", id)
-		e.must("create", "--bundle", e.bundle, id)
+		e.createAfterKill(id)
 		if got := e.config(); !bytes.Equal(got, rewritten) {
 			t.Errorf("try %d: the create after the kill wrote a different config:\n%s", i, got)
 		}
