@@ -53,7 +53,12 @@ unit:
 fuzz:
 	$(GO) test -tags seccomp -run '^$$' -fuzz FuzzHarden -fuzztime 60s -fuzzminimizetime 5s -parallel 1 ./profiles/policy/
 
+# The containerd releases the shim is also tested against (shimVersions in
+# integration/containerd/shim_versions_test.go), built first so their build
+# (about 5 minutes each) does not count against the test timeout.
 integration: build
+	./integration/rootfs/containerd.sh 1.7.35 >/dev/null
+	./integration/rootfs/containerd.sh 2.4.2 >/dev/null
 	$(GO) test -tags integration -count=1 -timeout 20m ./integration/...
 
 validation: build

@@ -5,6 +5,7 @@ package integration
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -238,6 +239,9 @@ type Containerd struct {
 	CNIConfDir string
 	// Log receives containerd's stdout and stderr.
 	Log string
+	// Bin is the directory of the containerd and ctr binaries to run
+	// (ContainerdBin); empty means the ones in PATH.
+	Bin string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -257,6 +261,12 @@ type ContainerdConfig struct {
 	Subnet string
 	// Imports lists drop-in files for containerd's `imports`.
 	Imports []string
+	// Version is the configuration file's version: 2 (the default, read
+	// by containerd 1.6 and 1.7) or 3 (containerd 2.x). Only the CRI's
+	// plugins differ: 2.x splits it into io.containerd.cri.v1.images,
+	// io.containerd.cri.v1.runtime (whose containerd.runtimes table holds
+	// the handlers) and the server io.containerd.grpc.v1.cri.
+	Version int
 }
 
 // NewContainerd makes the directory of a new daemon (not started yet).
@@ -284,8 +294,13 @@ func NewContainerd() (*Containerd, error) {
 }
 
 // WriteConfig writes the main configuration file (version 2, containerd
-// 1.6 and 1.7) and, when the CRI is enabled, its CNI configuration.
+// 1.6 and 1.7, unless cfg.Version says 3) and, when the CRI is enabled,
+// its CNI configuration.
 func (c *Containerd) WriteConfig(cfg ContainerdConfig) error {
+	version := cmp.Or(cfg.Version, 2)
+	if version != 2 && version != 3 {
+		return fmt.Errorf("write containerd config: version %d is not supported (2 or 3)", version)
+	}
 	disabled := []string{
 		"io.containerd.snapshotter.v1.aufs",
 		"io.containerd.snapshotter.v1.btrfs",
@@ -297,44 +312,69 @@ func (c *Containerd) WriteConfig(cfg ContainerdConfig) error {
 		"io.containerd.internal.v1.opt": map[string]any{"path": filepath.Join(c.Dir, "opt")},
 	}
 	if cfg.CRI {
-		plugins["io.containerd.grpc.v1.cri"] = map[string]any{
-			"sandbox_image":                cfg.SandboxImage,
-			"stream_server_address":        "127.0.0.1",
-			"stream_server_port":           "0",
-			"netns_mounts_under_state_dir": true,
-			// The CRI gives the pause process oom_score_adj -998, which
-			// needs CAP_SYS_RESOURCE; test machines that are themselves
-			// sandboxes may lack it. Clamping to containerd's own score
-			// changes nothing runcage enforces.
-			"restrict_oom_score_adj": true,
-			"cni": map[string]any{
-				"bin_dir":      "/usr/lib/cni",
-				"conf_dir":     c.CNIConfDir,
-				"max_conf_num": 1,
-			},
-			"containerd": map[string]any{
-				"snapshotter":          "overlayfs",
-				"default_runtime_name": "runc",
-				"runtimes": map[string]any{
-					"runc": map[string]any{
-						"runtime_type": "io.containerd.runc.v2",
-						"options": map[string]any{
-							"BinaryName":    cfg.Runc,
-							"Root":          c.RuncRoot,
-							"SystemdCgroup": false,
-						},
+		cni := map[string]any{
+			"bin_dir":      "/usr/lib/cni",
+			"conf_dir":     c.CNIConfDir,
+			"max_conf_num": 1,
+		}
+		runtimes := map[string]any{
+			"snapshotter":          "overlayfs",
+			"default_runtime_name": "runc",
+			"runtimes": map[string]any{
+				"runc": map[string]any{
+					"runtime_type": "io.containerd.runc.v2",
+					"options": map[string]any{
+						"BinaryName":    cfg.Runc,
+						"Root":          c.RuncRoot,
+						"SystemdCgroup": false,
 					},
 				},
 			},
 		}
+		cri := map[string]any{
+			"stream_server_address": "127.0.0.1",
+			"stream_server_port":    "0",
+		}
+		runtime := cri
+		if version == 3 {
+			// containerd 2.x splits the CRI: images, runtime, server.
+			delete(runtimes, "snapshotter")
+			delete(cni, "bin_dir")
+			cni["bin_dirs"] = []string{"/usr/lib/cni"}
+			plugins["io.containerd.cri.v1.images"] = map[string]any{
+				"snapshotter":   "overlayfs",
+				"pinned_images": map[string]any{"sandbox": cfg.SandboxImage},
+			}
+			// 2.x sets net.ipv4.ip_unprivileged_port_start and
+			// ping_group_range in every pod by default; in a pod whose
+			// network namespace the CRI made (owned by the host's user
+			// namespace) a container with its own user namespace cannot
+			// write them, and runc fails the create. Off, as in 1.x.
+			runtime = map[string]any{"enable_unprivileged_ports": false, "enable_unprivileged_icmp": false}
+			plugins["io.containerd.cri.v1.runtime"] = runtime
+		} else {
+			cri["sandbox_image"] = cfg.SandboxImage
+		}
+		runtime["netns_mounts_under_state_dir"] = true
+		// The CRI gives the pause process oom_score_adj -998, which
+		// needs CAP_SYS_RESOURCE; test machines that are themselves
+		// sandboxes may lack it. Clamping to containerd's own score
+		// changes nothing runcage enforces.
+		runtime["restrict_oom_score_adj"] = true
+		runtime["cni"] = cni
+		runtime["containerd"] = runtimes
+		plugins["io.containerd.grpc.v1.cri"] = cri
 		if err := c.writeCNI(cfg.Subnet); err != nil {
 			return err
 		}
 	} else {
 		disabled = append(disabled, "io.containerd.grpc.v1.cri")
+		if version == 3 {
+			disabled = append(disabled, "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime")
+		}
 	}
 	doc := map[string]any{
-		"version":          2,
+		"version":          version,
 		"root":             c.Root,
 		"state":            c.State,
 		"disabled_plugins": disabled,
@@ -393,7 +433,7 @@ func (c *Containerd) Start(env []string) error {
 		return fmt.Errorf("start containerd: %w", err)
 	}
 	defer logf.Close()
-	c.cmd = exec.Command("containerd", "--config", c.Config, "--log-level", "info")
+	c.cmd = exec.Command(filepath.Join(c.Bin, "containerd"), "--config", c.Config, "--log-level", "info")
 	c.cmd.Env = append(os.Environ(), env...)
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -423,7 +463,7 @@ func (c *Containerd) Start(env []string) error {
 // Ctr runs `ctr --address Address --namespace ns args...` and waits up to
 // two minutes.
 func (c *Containerd) Ctr(ns string, args ...string) Result {
-	r := Runtime{Name: "ctr", Path: "ctr", Pre: []string{"--address", c.Address, "--namespace", ns}}
+	r := Runtime{Name: "ctr", Path: filepath.Join(c.Bin, "ctr"), Pre: []string{"--address", c.Address, "--namespace", ns}}
 	return r.Exec(2*time.Minute, args...)
 }
 

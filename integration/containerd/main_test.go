@@ -31,9 +31,13 @@ func TestMain(m *testing.M) {
 		Stop: func() error { return daemon.Shutdown(ns) }, MountsAreLeaks: true}.Run(m))
 }
 
+// archive is the busybox test image's OCI archive, for the daemons
+// TestShimVersions starts.
+var archive string
+
 func start() error {
-	archive, err := eng.BusyboxArchive(image)
-	if err != nil {
+	var err error
+	if archive, err = eng.BusyboxArchive(image); err != nil {
 		return err
 	}
 	// The policy reaches runcage through containerd's environment: the

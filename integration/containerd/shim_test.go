@@ -273,7 +273,8 @@ func TestShimRefused(t *testing.T) {
 
 // TestShimKilled kills the shim of a running container (SIGKILL):
 // containerd runs the shim binary's cleanup (`delete`), which must leave
-// nothing of runcage's, runc's or the rootfs behind.
+// nothing of runcage's, runc's or the rootfs behind, nor the dead shim's
+// socket.
 func TestShimKilled(t *testing.T) {
 	id := newID("shim-kill")
 	res := ctr(t, id, shimReg(""), []string{"-d"}, "/bin/sleep", "600")
@@ -281,6 +282,7 @@ func TestShimKilled(t *testing.T) {
 		t.Fatalf("ctr run: %s\ncontainerd log:\n%s", res, daemon.LogTail())
 	}
 	init := taskPID(t, id)
+	socket := strings.TrimPrefix(it.FileText(filepath.Join(taskBundle(id), "address")), "unix://")
 	if err := unix.Kill(shimPID(t, id), unix.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -293,6 +295,15 @@ func TestShimKilled(t *testing.T) {
 	}
 	removeContainer(t, id)
 	checkNoLeftovers(t, "after the shim was killed", id)
+	// The dead shim's socket is removed by its cleanup (`delete`).
+	if err := it.WaitFor(5*time.Second, func() error {
+		if _, err := os.Lstat(socket); err == nil {
+			return fmt.Errorf("the killed shim's socket %s is still there", socket)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
 }
 
 // TestShimMemory logs the resident memory of runcage's shim and of

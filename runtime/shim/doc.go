@@ -13,7 +13,13 @@
 // run the binary containerd-shim-runcage-v2 (in its PATH, or runtime_path
 // where containerd supports it); `ctr run --runtime /abs/path/to/shim`
 // runs it by path. `start` prints the shim's bare socket address, which
-// containerd 1.6 and later accept. Containers carrying the annotation
+// containerd 1.6 and later accept (2.x takes it as a task API v2 shim).
+// On start's standard input containerd 1.6 and 1.7 send the task's runtime
+// options, and 2.3 and later BootstrapParams carrying them: when they are
+// runc's options with ShimCgroup, the shim server joins that cgroup (a
+// cgroup that cannot be joined fails the start), as containerd's runc
+// shim does; BootstrapParams' socket_dir, when set, holds the shim's
+// socket instead of /run/containerd/s. Containers carrying the annotation
 // io.containerd.runcage.v2.group or io.kubernetes.cri.sandbox-id share
 // the shim of that group (a pod's containers share one shim).
 //
@@ -68,5 +74,6 @@
 // shim goes on serving. A killed shim's cleanup (`delete`) force-deletes
 // the container in runc, unmounts the rootfs and releases runcage's user
 // namespace ids, mounts and record, from the file runcage-shim.json the
-// shim keeps in the task's bundle.
+// shim keeps in the task's bundle, and removes the dead shim's socket
+// (one that still answers, a group's live shim, is kept).
 package shim

@@ -8,9 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/containerd/cgroups/v3"
+	"github.com/containerd/cgroups/v3/cgroup1"
+	cgroupsv2 "github.com/containerd/cgroups/v3/cgroup2"
 	"github.com/containerd/containerd/mount"
 	"github.com/containerd/containerd/namespaces"
 	"github.com/containerd/containerd/pkg/process"
@@ -83,9 +87,21 @@ func (manager) Start(ctx context.Context, id string, opts shim.StartOpts) (_ str
 			}
 		}
 	}
+	in, err := readStartInput(os.Stdin)
+	if err != nil {
+		return "", err
+	}
+	shimCgroup, err := in.ShimCgroup()
+	if err != nil {
+		return "", err
+	}
 	address, err := shim.SocketAddress(ctx, opts.Address, grouping)
 	if err != nil {
 		return "", err
+	}
+	if in.SocketDir != "" {
+		// containerd 2.3+'s socket_dir: the same socket name there.
+		address = "unix://" + filepath.Join(in.SocketDir, filepath.Base(strings.TrimPrefix(address, "unix://")))
 	}
 	socket, err := shim.NewSocket(address)
 	if err != nil {
@@ -138,10 +154,39 @@ func (manager) Start(ctx context.Context, id string, opts shim.StartOpts) (_ str
 		}
 	}()
 	go cmd.Wait()
+	if err := joinShimCgroup(shimCgroup, cmd.Process.Pid); err != nil {
+		return "", err
+	}
 	if err := shim.AdjustOOMScore(cmd.Process.Pid); err != nil {
 		return "", fmt.Errorf("adjust the shim's OOM score: %w", err)
 	}
 	return address, nil
+}
+
+// joinShimCgroup moves the shim server, pid, into cgroup, the
+// ShimCgroup of runc's options that containerd sent on start's standard
+// input (startInput), as containerd's runc shim does; "" leaves it in
+// containerd's cgroup. A cgroup that cannot be joined fails the start.
+func joinShimCgroup(cgroup string, pid int) error {
+	if cgroup == "" {
+		return nil
+	}
+	var err error
+	if cgroups.Mode() == cgroups.Unified {
+		var cg *cgroupsv2.Manager
+		if cg, err = cgroupsv2.Load(cgroup); err == nil {
+			err = cg.AddProc(uint64(pid))
+		}
+	} else {
+		var cg cgroup1.Cgroup
+		if cg, err = cgroup1.Load(cgroup1.StaticPath(cgroup)); err == nil {
+			err = cg.AddProc(uint64(pid))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("join the shim cgroup %s: %w", cgroup, err)
+	}
+	return nil
 }
 
 // Stop is the `delete` subcommand: containerd's cleanup of a task whose
@@ -160,6 +205,7 @@ func (manager) Stop(ctx context.Context, id string) (shim.StopStatus, error) {
 	if err := cleanup(ctx, ns, id, bundle); err != nil {
 		logrus.WithError(err).Warn("runcage: clean up the task")
 	}
+	removeDeadSocket(filepath.Join(bundle, "address"))
 	pid, err := runcC.ReadPidFile(filepath.Join(bundle, process.InitPidFile))
 	if err != nil {
 		logrus.WithError(err).Warn("read the init pid file")
@@ -167,11 +213,32 @@ func (manager) Stop(ctx context.Context, id string) (shim.StopStatus, error) {
 	return shim.StopStatus{ExitedAt: time.Now(), ExitStatus: 128 + int(unix.SIGKILL), Pid: pid}, nil
 }
 
+// removeDeadSocket removes the shim socket whose address addressFile
+// holds when no server listens on it any more: a killed shim server
+// leaves its socket under /run/containerd/s, and nothing else removes
+// it. A live socket (the group's shim still serving other tasks, or a
+// new one started on the same address) and a path that is not a socket
+// are left alone.
+func removeDeadSocket(addressFile string) {
+	address, err := shim.ReadAddress(addressFile)
+	if err != nil || shim.CanConnect(address) {
+		return
+	}
+	st, err := os.Lstat(strings.TrimPrefix(address, "unix://"))
+	if err != nil || st.Mode()&os.ModeSocket == 0 {
+		return
+	}
+	if err := shim.RemoveSocket(address); err != nil {
+		logrus.WithError(err).Warn("remove the dead shim's socket")
+	}
+}
+
 // cleanup is Stop's work on the task's bundle.
 func cleanup(ctx context.Context, ns, id, bundle string) error {
 	st, err := readState(bundle)
 	if err != nil || st == nil {
-		// No state: the task never reached runc or runcage.
+		// No state: the task never reached runc or runcage, or its
+		// Delete deleted and released it.
 		return err
 	}
 	r := process.NewRunc(st.Options.Root, bundle, ns, st.Delegate, st.Options.SystemdCgroup)
