@@ -10,27 +10,26 @@ import (
 	"runtime/debug"
 
 	"github.com/runcage/runcage/profiles/policy"
-	"github.com/runcage/runcage/runtime/commands"
 )
 
 // Version is runcage's version; the build may override it with -ldflags.
 var Version = "0.1.0-dev"
 
-// Main runs runcage with argv (os.Args) and never returns: it either
-// execs the delegate or exits.
-func Main(argv []string) {
+// Main runs runcage with argv (os.Args) and its own commands, and never
+// returns: it either execs the delegate or exits.
+func Main(argv []string, own Own) {
 	// runcage's own memory must stay small whatever a bundle holds (the
 	// input limits bound what it parses to 4 MiB). A soft limit makes the
 	// collector run before the heap doubles on a large config.json; a
 	// small one never comes near it, so nothing changes for it.
 	debug.SetMemoryLimit(memoryLimit)
-	os.Exit(run(argv))
+	os.Exit(run(argv, own))
 }
 
 // memoryLimit is the Go runtime's soft memory limit for runcage.
 const memoryLimit = 40 << 20
 
-func run(argv []string) int {
+func run(argv []string, own Own) int {
 	if isAgent(argv) {
 		return runAgent(argv)
 	}
@@ -39,8 +38,8 @@ func run(argv []string) int {
 		fmt.Fprintf(os.Stderr, "runcage: %v\n", err)
 		return 1
 	}
-	if isOwn(inv.Verb) {
-		return runOwn(inv)
+	if own.isOwn(inv.Verb) {
+		return own.runOwn(inv)
 	}
 	// The runc front lives for one verb and its heap stays far below
 	// memoryLimit, which alone bounds it: a collection at the default
@@ -69,7 +68,7 @@ func run(argv []string) int {
 		if err != nil {
 			lg.errorf("%v", err)
 		}
-		fmt.Print(commands.Usage())
+		fmt.Print(own.usage())
 		return code
 	}
 	after, err := harden(inv, pol, lg, delegate)

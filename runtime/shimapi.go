@@ -102,17 +102,6 @@ func Release(c Container, pol *policy.Policy) error {
 	return after(0)
 }
 
-// IsAgent reports whether argv starts one of the helpers Create runs
-// beside a container (the recording agent, its watchdog, the denial
-// agent). Create starts them through /proc/self/exe, so a program that
-// calls Create in-process must run them when it is started so: see
-// RunAgent.
-func IsAgent(argv []string) bool { return isAgent(argv) }
-
-// RunAgent runs the helper argv names (IsAgent must be true) and returns
-// its exit code.
-func RunAgent(argv []string) int { return runAgent(argv) }
-
 // ServeAgent runs one of runcage's agents (the node's denial agent, a
 // recording agent or its watchdog) when argv is the command line Create
 // starts one with, and reports whether it was: Create starts them by

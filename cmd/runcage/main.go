@@ -5,9 +5,27 @@ package main
 import (
 	"os"
 
+	"github.com/runcage/runcage/profiles/policy"
 	"github.com/runcage/runcage/runtime"
+	"github.com/runcage/runcage/runtime/commands"
 )
 
 func main() {
-	runtime.Main(os.Args)
+	runtime.Main(os.Args, own)
+}
+
+// own plugs runcage's own commands into the front (package runtime does
+// not import them: see runtime.Own).
+var own = runtime.Own{
+	Is:    commands.Is,
+	Usage: commands.Usage,
+	Run: func(loadPolicy func() (*policy.Policy, error), args []string) int {
+		return commands.Run(&commands.Front{
+			Version:      runtime.Version,
+			LoadPolicy:   loadPolicy,
+			FindDelegate: runtime.FindDelegate,
+			IDMapMounts:  runtime.CheckIDMapMounts,
+			RunDelegate:  runtime.RunDelegate,
+		}, args)
+	},
 }

@@ -304,8 +304,21 @@ func writeState(bundle string, st taskState) error {
 	return nil
 }
 
+// removeState removes a bundle's stateFile once runc has deleted the
+// container and runcage released it: the cleanup containerd 1.6 and 1.7
+// run when the shim disconnects (`delete`, after every task) then finds
+// nothing to do, instead of a `runc delete --force` and a release of a
+// container that is already gone.
+func removeState(bundle string) error {
+	if err := os.Remove(filepath.Join(bundle, stateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove shim state: %w", err)
+	}
+	return nil
+}
+
 // readState reads a bundle's stateFile; it returns nil when there is none
-// (the task never reached runcage's transaction).
+// (the task never reached runcage's transaction, or its Delete completed:
+// removeState).
 func readState(bundle string) (*taskState, error) {
 	data, _, err := spec.ReadFile(filepath.Join(bundle, stateFile))
 	if errors.Is(err, os.ErrNotExist) {
