@@ -345,12 +345,11 @@ func (c *Containerd) WriteConfig(cfg ContainerdConfig) error {
 				"snapshotter":   "overlayfs",
 				"pinned_images": map[string]any{"sandbox": cfg.SandboxImage},
 			}
-			// 2.x sets net.ipv4.ip_unprivileged_port_start and
-			// ping_group_range in every pod by default; in a pod whose
-			// network namespace the CRI made (owned by the host's user
-			// namespace) a container with its own user namespace cannot
-			// write them, and runc fails the create. Off, as in 1.x.
-			runtime = map[string]any{"enable_unprivileged_ports": false, "enable_unprivileged_icmp": false}
+			// 2.x's defaults stay: enable_unprivileged_ports and
+			// enable_unprivileged_icmp put net.ipv4 sysctls in every
+			// pod, which runcage writes into the pod's network
+			// namespace itself (profiles/userns.PodSysctls).
+			runtime = map[string]any{}
 			plugins["io.containerd.cri.v1.runtime"] = runtime
 		} else {
 			cri["sandbox_image"] = cfg.SandboxImage

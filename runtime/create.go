@@ -191,6 +191,11 @@ func Create(c Container, o CreateOptions) (created *Created, err error) {
 			return nil, err
 		}
 	}
+	// runc, inside the user namespace, cannot write the sysctls of a pod
+	// network namespace the host's user namespace owns: runcage writes them.
+	if err := userns.PodSysctls(b.Spec()); err != nil {
+		return nil, err
+	}
 	if denials != nil {
 		warning, err := startDenials(&cu, denials, o.Policy, b.Spec())
 		if err != nil {

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,6 +146,16 @@ func testShimRuntimePathCRI(t *testing.T, version string, config int, shim, paus
 	}
 	if m := hostUIDMap(t, info.Pid); it.IsIdentityMap(m) || it.MapsHostRoot(m) {
 		t.Errorf("pause process %d: uid_map %v: want a user namespace without host root", info.Pid, m)
+	}
+	if config == 3 {
+		// 2.x's CRI asks every pod for ip_unprivileged_port_start=0
+		// (enable_unprivileged_ports); runcage writes it into the pod's
+		// network namespace, which runc in the user namespace cannot.
+		out, err := exec.Command("nsenter", "--net=/proc/"+strconv.Itoa(info.Pid)+"/ns/net",
+			"cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").Output()
+		if err != nil || strings.TrimSpace(string(out)) != "0" {
+			t.Errorf("pod netns ip_unprivileged_port_start = %q (%v), want 0 as containerd 2.x asked", out, err)
+		}
 	}
 	remove()
 	var left []string

@@ -131,7 +131,7 @@ func buildTable() []Decision {
 		tight("linux.gidMappings[].containerID", "profiles/namespaces.ValidateMappings"),
 		tight("linux.gidMappings[].hostID", "profiles/namespaces.ValidateMappings; profiles/userns refuses host id 0 and other pods' ranges"),
 		tight("linux.gidMappings[].size", "profiles/namespaces.ValidateMappings; profiles/userns checks the size"),
-		tight("linux.sysctl", "runc accepts only namespaced sysctls (net.* with a private network namespace); profiles/namespaces (sysctl.go) narrows net.ipv4.ping_group_range"),
+		tight("linux.sysctl", "runc accepts only namespaced sysctls (net.* with a private network namespace); profiles/namespaces (sysctl.go) narrows net.ipv4.ping_group_range; for a joined network namespace the host owns, profiles/userns (podsysctl.go) checks them as runc does and writes the net.* ones itself, since runc in the user namespace cannot"),
 		tight("linux.sysctl.*", "see linux.sysctl"),
 		allow("linux.resources", "limits of the container's own cgroup; see below"),
 		tight("linux.resources.devices", "profiles/mounts refuses rules that allow more than the profile's devices").
