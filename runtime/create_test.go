@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/policy"
 )
 
@@ -59,7 +60,10 @@ func requireNothingSetUp(t *testing.T, pol *policy.Policy, c Container) {
 	}
 }
 
-func TestCreateInProcessAndUndo(t *testing.T) {
+// createdDefault creates inProcess's container under the default
+// profile; the test's cleanup undoes it.
+func createdDefault(t *testing.T) (*policy.Policy, Container, *profiles.Profile, *Created) {
+	t.Helper()
 	pol, c := inProcess(t)
 	prof, err := pol.Profile("default")
 	if err != nil {
@@ -70,6 +74,11 @@ func TestCreateInProcessAndUndo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = created.Undo() })
+	return pol, c, prof, created
+}
+
+func TestCreateInProcessAndUndo(t *testing.T) {
+	pol, c, _, created := createdDefault(t)
 	rec, err := loadRecord(pol.StateDir, c.Root, c.ID)
 	if err != nil || rec == nil || rec.Userns == nil || !rec.Userns.Injected {
 		t.Fatalf("record after Create: %+v (%v)", rec, err)

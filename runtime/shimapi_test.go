@@ -14,16 +14,7 @@ import (
 // The shim's entry points on a container created in-process: the exec and
 // update checks enforce the profile, and Release undoes the create.
 func TestShimAPI(t *testing.T) {
-	pol, c := inProcess(t)
-	prof, err := pol.Profile("default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	created, err := Create(c, CreateOptions{Policy: pol, Profile: prof})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = created.Undo() })
+	pol, c, prof, _ := createdDefault(t)
 
 	// An engine's default capabilities are cut; no_new_privs is forced.
 	out, err := HardenExecProcess(c, pol, prof, []byte(`{"args":["/bin/true"],"cwd":"/","capabilities":{"bounding":["CAP_CHOWN","CAP_KILL"],"effective":["CAP_CHOWN"]}}`))
