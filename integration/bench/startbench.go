@@ -77,6 +77,7 @@ func main() {
 	flag.StringVar(&o.busybox, "busybox", "/bin/busybox", "statically linked busybox for the small rootfs")
 	flag.StringVar(&o.debian, "debian", "", "Debian rootfs to copy for the large bundle (default: the path integration/rootfs/debian.sh prints, building it if missing)")
 	flag.BoolVar(&o.noDebian, "no-debian", false, "measure the busybox bundle only")
+	flag.StringVar(&o.dir, "dir", "", "directory for the bundles, runc roots and runcage's state (default: /run if it is tmpfs, else /dev/shm if it is, else $TMPDIR)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "startbench:", err)
@@ -89,6 +90,33 @@ type options struct {
 	n, warmup, rssRuns int
 	busybox, debian    string
 	noDebian           bool
+	dir                string
+}
+
+// workParent is where the benchmark puts its bundles, runc roots and
+// runcage's state directory: dir if given, else tmpfs, where a host keeps
+// runc's root (/run/runc) and runcage's state (/run/runcage), so neither
+// side pays for a disk file system's metadata journal the real one does
+// not. It returns the directory and the name of its file system.
+func workParent(dir string) (string, string) {
+	cands := []string{dir}
+	if dir == "" {
+		cands = []string{"/run", "/dev/shm", os.TempDir()}
+	}
+	for i, d := range cands {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(d, &st); err != nil {
+			continue
+		}
+		const tmpfsMagic = 0x01021994
+		if st.Type == tmpfsMagic {
+			return d, "tmpfs"
+		}
+		if i == len(cands)-1 {
+			return d, fmt.Sprintf("not tmpfs (f_type %#x)", st.Type)
+		}
+	}
+	return os.TempDir(), "unknown"
 }
 
 // binaries resolves $RUNCAGE and $RUNC like the integration tests do.
@@ -471,7 +499,9 @@ func run(o options) (err error) {
 			return err
 		}
 	}
-	tmp, err := os.MkdirTemp("", "startbench-")
+	parent, fsName := workParent(o.dir)
+	fmt.Fprintf(os.Stderr, "startbench: bundles, roots and state under %s (%s)\n", parent, fsName)
+	tmp, err := os.MkdirTemp(parent, "startbench-")
 	if err != nil {
 		return err
 	}
@@ -664,7 +694,7 @@ func run(o options) (err error) {
 	report(os.Stdout, reportInput{
 		n: o.n, runcPath: runcPath, runcagePath: runcagePath, runcageEnv: runcageEnv, imgs: imgs,
 		baseline: baseline, stateAlone: stateAlone, floor: floor, stateRSS: stateRSS,
-		loadStart: loadStart, loadEnd: loadavg(), loads: loads,
+		loadStart: loadStart, loadEnd: loadavg(), loads: loads, where: parent + " (" + fsName + ")",
 	})
 	return nil
 }
@@ -740,6 +770,7 @@ func field(cs []cycle, f func(cycle) time.Duration) []time.Duration {
 
 // reportInput is everything the report shows.
 type reportInput struct {
+	where                 string // the work directory's parent and its file system
 	n                     int
 	runcPath, runcagePath string
 	runcageEnv            []string
@@ -769,6 +800,8 @@ func report(w *os.File, in reportInput) {
 	p("%s, kernel %s, %d CPUs, %s; runc %s; n = %d cycles per runtime and rootfs, interleaved in rotating order.",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.TrimSpace(string(kernel)), runtime.NumCPU(), runtime.GOARCH,
 		strings.Fields(string(ver) + " ? ? ?")[2], in.n)
+	p("")
+	p("Bundles, runc roots and runcage's state under %s.", in.where)
 	p("")
 	p("Load average (1 min): %.2f at the start, %.2f at the end; per round min %.2f, median %.2f, max %.2f.",
 		in.loadStart, in.loadEnd, slices.Min(in.loads), medianFloat(in.loads), slices.Max(in.loads))
