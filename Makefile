@@ -4,7 +4,7 @@ GO        ?= go
 BIN       := bin
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/runcage/runcage/runtime.Version=$(VERSION)
-APT_PKGS  := libseccomp-dev pkg-config gcc libc6-dev busybox-static runc apparmor bats strace jq \
+APT_PKGS  := libseccomp-dev pkg-config gcc g++ libc6-dev iproute2 busybox-static runc apparmor bats strace jq \
              debootstrap curl redis-tools docker.io containerd podman crun \
              containernetworking-plugins uidmap gawk
 export PATH := /usr/local/go/bin:$(PATH)
