@@ -129,18 +129,11 @@ func describe(inv *Invocation, err error) string {
 // loadPolicy loads the policy named by --runcage-config, else RUNCAGE_CONFIG,
 // else the default path (which may be absent).
 func loadPolicy(g GlobalFlags) (*policy.Policy, error) {
-	path, explicit := policy.DefaultPath, false
-	if env := os.Getenv(policy.EnvConfig); env != "" {
-		path, explicit = env, true
-	}
+	path := os.Getenv(policy.EnvConfig)
 	if g.RuncageConfig != "" {
-		path, explicit = g.RuncageConfig, true
+		path = g.RuncageConfig
 	}
-	pol, err := policy.Load(path, explicit)
-	if err != nil {
-		return nil, fmt.Errorf("load policy: %w", err)
-	}
-	return pol, nil
+	return LoadPolicyFile(path)
 }
 
 // usage reports whether inv asks for runc's top-level help: a global -h or
