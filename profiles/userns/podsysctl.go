@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -280,27 +279,16 @@ func hostPingGroupRange(v string, gids []specs.LinuxIDMapping) (string, error) {
 }
 
 // writeSysctlsIn writes vals[i] to the sysctl keys[i] of the network
-// namespace open as netns. Like mountSysfsIn, it switches one locked OS
-// thread into netns and never unlocks it, so the Go runtime discards the
-// thread and no other goroutine runs in the pod's network namespace. The
-// kernel resolves /proc/sys/net for the opening thread's network
+// namespace open as netns, from a thread in it (inNetns). The kernel resolves /proc/sys/net for the opening thread's network
 // namespace; the thread proves it is in netns (/proc/thread-self/ns/net)
 // and that /proc/sys/net is procfs before it opens anything below it, and
 // nothing is resolved through a symlink.
 func writeSysctlsIn(netns *os.File, keys, vals []string) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // no Unlock: the thread exits with the goroutine
-		errc <- writeSysctlsHere(netns, keys, vals)
-	}()
-	return <-errc
+	return inNetns(netns, func() error { return writeSysctlsHere(netns, keys, vals) })
 }
 
-// writeSysctlsHere is writeSysctlsIn on the locked thread.
+// writeSysctlsHere is writeSysctlsIn on the thread inNetns switched.
 func writeSysctlsHere(netns *os.File, keys, vals []string) error {
-	if err := unix.Setns(int(netns.Fd()), unix.CLONE_NEWNET); err != nil {
-		return os.NewSyscallError("setns", err)
-	}
 	if same, err := sameFile(netns, "/proc/thread-self/ns/net"); err != nil || !same {
 		return errors.Join(errors.New("the writing thread is not in the network namespace"), err)
 	}

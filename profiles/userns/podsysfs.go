@@ -59,29 +59,38 @@ func (st *Setup) podSysfs(s *specs.Spec, res *Result) error {
 }
 
 // mountSysfsIn mounts a read-only sysfs instance of the network namespace
-// at path netns on dst. It switches one locked OS thread into netns and
-// never unlocks it, so the Go runtime discards that thread afterwards and
-// no other goroutine ever runs in the pod's network namespace.
+// at path netns on dst, from a thread in that namespace (inNetns).
 func mountSysfsIn(netns, dst string) error {
 	f, err := os.Open(netns)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	return inNetns(f, func() error {
+		err := unix.Mount("sysfs", dst, "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+		return os.NewSyscallError("mount sysfs", err)
+	})
+}
+
+// inNetns runs fn on one locked OS thread switched into the network
+// namespace open as netns, and returns its error. The thread is never
+// unlocked, so the Go runtime discards it afterwards and no other
+// goroutine ever runs in the pod's network namespace. Were that thread
+// the main thread, the runtime could not discard it and would keep it
+// in netns, and /proc/self/ns/net would then name netns: a long-lived
+// caller (the containerd shim) keeps the main thread for its main
+// goroutine, so this goroutine never gets it.
+func inNetns(netns *os.File, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // no Unlock: the thread exits with the goroutine
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		if err := unix.Setns(int(netns.Fd()), unix.CLONE_NEWNET); err != nil {
 			errc <- os.NewSyscallError("setns", err)
 			return
 		}
-		err := unix.Mount("sysfs", dst, "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
-		errc <- os.NewSyscallError("mount sysfs", err)
+		errc <- fn()
 	}()
-	if err := <-errc; err != nil {
-		return err
-	}
-	return nil
+	return <-errc
 }
 
 // procNSPid returns the pid in a path of the form /proc/<pid>/ns/<name>.
