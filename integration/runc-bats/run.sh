@@ -386,10 +386,12 @@ judge() {
 }
 
 # Compare case by case, in the reference's order; a case missing from a
-# runcage run counts as a difference. A case judged bad is run once more,
-# alone, under every runtime (runc's helpers have races under load, e.g.
-# recvtty's console socket is started in the background without waiting
-# for it); the retry's results then stand, and the table marks them "*".
+# runcage run counts as a difference. A case judged bad is run again,
+# alone, under every runtime, up to twice (runc's helpers have races under
+# load, e.g. recvtty's console socket is started in the background without
+# waiting for it, and `wait_pids_gone` once failed plain runc's own delete
+# case twice in a row); the first retry judged good, else the second's
+# results, stand, judged exactly as a first run, and the table marks them "*".
 status=0
 declare -A total=() ftotal=()
 table=$tmp/table
@@ -407,26 +409,30 @@ for f in "${files[@]}"; do
 		mark=""
 		if ! judge "$f" "$name" "$res" "$p" "$d"; then
 			first="first run: $res/$p/$d"
-			retries=$((${retries:-0} + 1))
-			sfx=.retry$retries
-			declare -A rr=()
-			for mode in $(modes_of "$f"); do
-				echo "retrying $f: $name under $mode" >&2
-				run_mode "$mode" "$f" "$name" "$sfx"
-				while IFS=$'\t' read -r n x; do
-					[ "$n" = "$name" ] && rr[$mode]=$x
-				done < <(result "$mode" "$f" "$sfx")
-			done
-			res=${rr[runc]:-missing} p=${rr[passthrough]:-missing}
-			[ "$d" != - ] && d=${rr[default]:-missing}
-			unset rr
+			d0=$d
 			mark="*"
-			if judge "$f" "$name" "$res" "$p" "$d" "$sfx"; then
-				note="${note:+$note; }flaky: $first"
-			else
-				note="$note ($first)"
-				status=1
-			fi
+			for attempt in 1 2; do
+				retries=$((${retries:-0} + 1))
+				sfx=.retry$retries
+				declare -A rr=()
+				for mode in $(modes_of "$f"); do
+					echo "retrying $f: $name under $mode (attempt $attempt)" >&2
+					run_mode "$mode" "$f" "$name" "$sfx"
+					while IFS=$'\t' read -r n x; do
+						[ "$n" = "$name" ] && rr[$mode]=$x
+					done < <(result "$mode" "$f" "$sfx")
+				done
+				res=${rr[runc]:-missing} p=${rr[passthrough]:-missing} d=$d0
+				[ "$d" != - ] && d=${rr[default]:-missing}
+				unset rr
+				if judge "$f" "$name" "$res" "$p" "$d" "$sfx"; then
+					note="${note:+$note; }flaky: $first"
+					break
+				elif [ $attempt = 2 ]; then
+					note="$note ($first)"
+					status=1
+				fi
+			done
 		fi
 		for mode in $(modes_of "$f"); do
 			case $mode in runc) x=$res ;; passthrough) x=$p ;; default) x=$d ;; esac
