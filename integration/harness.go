@@ -467,10 +467,17 @@ type Result struct {
 	Elapsed time.Duration
 	Rusage  *syscall.Rusage // from wait4; nil if the process did not start
 	Err     error           // start failure or timeout, not a non-zero exit
+	// Hung describes, after a timeout, where the command's processes and
+	// runc's and runcage's were waiting just before the kill.
+	Hung string
 }
 
 func (res Result) String() string {
-	return fmt.Sprintf("%q: exit %d (err %v)\nstdout:\n%s\nstderr:\n%s", res.Argv, res.Exit, res.Err, res.Stdout, res.Stderr)
+	s := fmt.Sprintf("%q: exit %d (err %v)\nstdout:\n%s\nstderr:\n%s", res.Argv, res.Exit, res.Err, res.Stdout, res.Stderr)
+	if res.Hung != "" {
+		s += "\nprocesses when it timed out:\n" + res.Hung
+	}
+	return s
 }
 
 // ExitError returns nil if the invocation exited 0, or an error that
@@ -509,6 +516,10 @@ func execWait(timeout time.Duration, path string, argv, env []string) Result {
 	cmd := exec.CommandContext(ctx, path, argv...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = files[0], files[1]
+	cmd.Cancel = func() error {
+		res.Hung = hangReport(cmd.Process.Pid)
+		return cmd.Process.Kill()
+	}
 	start := time.Now()
 	err := cmd.Run()
 	res.Elapsed = time.Since(start)

@@ -3,8 +3,11 @@
 package generate
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -99,6 +102,20 @@ func TestBugPrivateProcfsPathsNotRecorded(t *testing.T) {
 	}
 	if len(tr.Files) == 0 {
 		t.Fatal("no file recorded at all: the test cannot tell")
+	}
+	// Nor is runc's own binary (runc init runs a sealed copy of it, named
+	// /runc or /memfd:runc_cloned...) among the objects analysed.
+	runcSum, err := fileSHA256(e.bin.Runc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range tr.Objects {
+		if o.SHA256 == runcSum || strings.Contains(o.Path, "runc") {
+			t.Errorf("runc's binary recorded as an object of the workload: %+v", o.Path)
+		}
+	}
+	if len(tr.Objects) == 0 {
+		t.Error("no object recorded at all: the test cannot tell")
 	}
 	if res := e.runcage("profile", "generate", "--name", "procfs", path); res.Exit != 0 {
 		t.Fatalf("generate:\n%s", res)
@@ -260,4 +277,18 @@ func TestBugInstallDockerPolicy(t *testing.T) {
 	if !strings.Contains(string(data), `"runcage-web"`) || strings.Contains(string(data), `"runcage-globalonly"`) {
 		t.Errorf("daemon.json registers the wrong policy's profiles:\n%s", data)
 	}
+}
+
+// fileSHA256 returns the hex SHA-256 of the file at path.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -90,6 +90,12 @@ func (e *env) runSpec(profile string, s *specs.Spec) integration.Result {
 	rt.DeleteLater(e.t, id)
 	res := rt.Exec(timeout, "run", "--bundle", bundle, id)
 	if res.Err != nil {
+		// The agents' logs say what they were doing.
+		logs, _ := filepath.Glob(filepath.Join(e.dir, "*", "agents", "*.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			e.t.Logf("%s:\n%s", l, b)
+		}
 		e.t.Fatalf("%v\n%s", res.Err, res)
 	}
 	return res

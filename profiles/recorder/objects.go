@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/runcage/runcage/profiles/analysis"
 	"github.com/runcage/runcage/profiles/record"
 )
@@ -36,6 +38,13 @@ const (
 // forked children). runc's own init never execs before its filter is
 // loaded, so runc's binary and libraries are never recorded.
 //
+// A process that joins by its execve is scanned only once its image has
+// changed: until the execve has replaced it, the process is still runc
+// init, whose other threads (Go starts new ones after the filter is loaded)
+// may make notified syscalls meanwhile. The image is told by the file
+// /proc/PID/exe names (device and inode), read when the execve is notified
+// and again before each scan.
+//
 // When: the tracker reads /proc/PID/maps at a task's first notification
 // and again at its first notification after it asked for an executable
 // mapping (mmap or mprotect with PROT_EXEC: a library loaded by ld.so or
@@ -51,6 +60,9 @@ type objectTracker struct {
 	mu sync.Mutex
 	// joined holds the thread group ids of workload processes.
 	joined map[int]bool
+	// preExec holds, for a process that joined by an execve it has not
+	// finished yet, the executable it ran before (exeID).
+	preExec map[int]exeID
 	// seen holds the tasks already scanned; dirty those to scan again.
 	seen, dirty map[uint32]bool
 	// byFile maps a device and inode to the index of its first object;
@@ -68,6 +80,18 @@ type objectTracker struct {
 type fileKey struct {
 	dev string
 	ino uint64
+}
+
+// exeID names the file a process runs, from stat of /proc/PID/exe.
+type exeID struct{ dev, ino uint64 }
+
+// exe returns the identity of the executable task pid runs.
+func (o *objectTracker) exe(pid uint32) (exeID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("%s/%d/exe", o.proc(), pid), &st); err != nil {
+		return exeID{}, err
+	}
+	return exeID{uint64(st.Dev), st.Ino}, nil
 }
 
 type listedKey struct {
@@ -89,10 +113,12 @@ func (o *objectTracker) observe(pid uint32, name string, args [6]uint64, valid f
 		o.seen, o.dirty = map[uint32]bool{}, map[uint32]bool{}
 		if o.joined == nil {
 			o.joined, o.byFile, o.listed = map[int]bool{}, map[fileKey]int{}, map[listedKey]bool{}
+			o.preExec = map[int]exeID{}
 		}
 		for tgid := range o.joined {
 			if _, err := os.Stat(fmt.Sprintf("%s/%d", o.proc(), tgid)); err != nil {
 				delete(o.joined, tgid)
+				delete(o.preExec, tgid)
 			}
 		}
 	}
@@ -110,11 +136,22 @@ func (o *objectTracker) observe(pid uint32, name string, args [6]uint64, valid f
 	}
 	o.mu.Unlock()
 	if name == "execve" || name == "execveat" {
-		if tgid, _, err := o.taskIDs(pid); err == nil && valid() {
-			o.mu.Lock()
-			o.joined[tgid] = true
-			o.mu.Unlock()
+		tgid, ppid, err := o.taskIDs(pid)
+		if err != nil {
+			return
 		}
+		// An exe that cannot be read leaves the zero exeID: the first
+		// scan that reads one goes ahead.
+		before, _ := o.exe(pid)
+		if !valid() {
+			return
+		}
+		o.mu.Lock()
+		if !o.joined[tgid] && !o.joined[ppid] {
+			o.preExec[tgid] = before
+		}
+		o.joined[tgid] = true
+		o.mu.Unlock()
 		return
 	}
 	if scan {
@@ -172,9 +209,25 @@ func (o *objectTracker) scan(pid uint32, valid func() bool) {
 	if member {
 		o.joined[tgid] = true
 	}
+	before, execing := o.preExec[tgid]
 	o.mu.Unlock()
 	if !member {
 		return
+	}
+	if execing {
+		// Joined by an execve: scan only once it has replaced the image.
+		// The exe changes with the memory map, so maps read after this
+		// are the new program's.
+		now, err := o.exe(pid)
+		if err != nil || now == before {
+			o.mu.Lock()
+			o.dirty[pid] = true
+			o.mu.Unlock()
+			return
+		}
+		o.mu.Lock()
+		delete(o.preExec, tgid)
+		o.mu.Unlock()
 	}
 	maps, err := readLimited(fmt.Sprintf("%s/%d/maps", o.proc(), pid), maxMapsSize)
 	if err != nil {

@@ -3,6 +3,7 @@ package recorder
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,11 +36,13 @@ short line
 	}
 }
 
-// TestObjectTrackerRealProcess runs a host program (sleep) and lets the
-// tracker see it as the agent would: first a notification before it joins
-// (as runc init's are: nothing recorded), then its execve, then another
-// syscall, after which its executable and C library are recorded, read
-// through /proc/PID/map_files.
+// TestObjectTrackerRealProcess runs a host shell that execs a host program
+// (sleep) and lets the tracker see it as the agent would: a notification
+// before it joins (as runc init's are: nothing recorded), then its execve,
+// then another syscall that arrives before the execve has replaced the
+// image (as one from another thread of runc init can: still nothing), then
+// one after, when its executable and C library are recorded, read through
+// /proc/PID/map_files, and the shell is not.
 func TestObjectTrackerRealProcess(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("reading /proc/PID/map_files needs root (CAP_SYS_ADMIN)")
@@ -48,7 +51,11 @@ func TestObjectTrackerRealProcess(t *testing.T) {
 	if err != nil {
 		t.Skip("no sleep program on this host")
 	}
-	cmd := exec.Command(sleep, "30")
+	cmd := exec.Command("/bin/sh", "-c", `read x; exec "$0" 30`, sleep)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -57,15 +64,28 @@ func TestObjectTrackerRealProcess(t *testing.T) {
 		_ = cmd.Wait()
 	}()
 	pid := uint32(cmd.Process.Pid)
-	// Wait until the exec happened (maps shows the program, not this test).
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b, _ := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/maps")
-		if strings.Contains(string(b), "libc") || time.Now().After(deadline) {
-			break
+	proc := "/proc/" + strconv.Itoa(int(pid))
+	// waitExe waits until the process runs a program whose path ends in
+	// suffix (not this test binary any more).
+	waitExe := func(suffix string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			exe, _ := os.Readlink(proc + "/exe")
+			if strings.HasSuffix(exe, suffix) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s/exe is %q, want .../%s", proc, exe, suffix)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
+	shell, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExe(filepath.Base(shell))
 	valid := func() bool { return true }
 
 	var o objectTracker
@@ -75,12 +95,23 @@ func TestObjectTrackerRealProcess(t *testing.T) {
 	}
 	o.observe(pid, "execve", [6]uint64{}, valid)
 	o.observe(pid, "read", [6]uint64{}, valid)
+	if got := o.list(); len(got) != 0 {
+		t.Fatalf("the image before the execve finished is recorded: %+v", got)
+	}
+	if _, err := stdin.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitExe("/sleep")
+	o.observe(pid, "read", [6]uint64{}, valid)
 	objs := o.list()
 	byKind := map[string][]record.Object{}
 	for _, ob := range objs {
 		byKind[ob.Analysis] = append(byKind[ob.Analysis], ob)
 		if len(ob.SHA256) != 64 {
 			t.Errorf("%s: sha256 %q", ob.Path, ob.SHA256)
+		}
+		if filepath.Base(ob.Path) == filepath.Base(shell) {
+			t.Errorf("the program before the execve is recorded: %+v", ob)
 		}
 	}
 	prog := byKind["imports"]
@@ -100,11 +131,19 @@ func TestObjectTrackerRealProcess(t *testing.T) {
 	}
 
 	// What was read when the notification was no longer valid (the pid
-	// may have been reused) is dropped.
+	// may have been reused) is dropped. The process joins as a forked
+	// child of a member would.
 	var stale objectTracker
-	stale.observe(pid, "execve", [6]uint64{}, valid)
+	stale.observe(pid, "read", [6]uint64{}, valid)
+	stale.joined[int(pid)] = true
+	stale.dirty[pid] = true
 	stale.observe(pid, "read", [6]uint64{}, func() bool { return false })
 	if got := stale.list(); len(got) != 0 {
 		t.Errorf("objects kept from an invalid notification: %+v", got)
+	}
+	stale.dirty[pid] = true
+	stale.observe(pid, "read", [6]uint64{}, valid)
+	if got := stale.list(); len(got) == 0 {
+		t.Errorf("a member's objects are not recorded once its notification is valid")
 	}
 }
