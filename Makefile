@@ -21,7 +21,12 @@ deps:
 	fi
 	$(GO) mod download
 
-build: deps $(BIN)/runcage $(BIN)/runc $(BIN)/containerd-shim-runcage-v2
+build: deps $(BIN)/runcage $(BIN)/runc $(BIN)/containerd-shim-runcage-v2 $(BIN)/runcage-landlock
+
+# The Landlock helper runcage binds into containers whose profile has
+# Landlock rules (docs/landlock.md): static, so it runs in any image.
+$(BIN)/runcage-landlock: cmd/runcage-landlock/main.c
+	gcc -static -O2 -Wall -Wextra -o $@ $<
 
 # runcage's containerd shim (task API v2): the create transaction in-process.
 # no_dynamic_plugins leaves out containerd's Go plugin loader, which a shim

@@ -117,6 +117,38 @@ type Profile struct {
 	// the vDSO's fallbacks need it whatever the workload). It only
 	// informs (`runcage profile show` prints it); the seccomp file decides.
 	SyscallReasons map[string]string `toml:"syscall_reasons" json:"syscall_reasons,omitempty"`
+	// Landlock, when set, confines the container's processes with
+	// Landlock through runcage's helper (see profiles/landlock and
+	// docs/landlock.md). Nil means no Landlock rules: no helper, no bind.
+	Landlock *Landlock `toml:"landlock" json:"landlock,omitempty"`
 	// Dir is the directory the profile was loaded from, if any.
 	Dir string `toml:"-" json:"dir,omitempty"`
+}
+
+// Landlock is the [landlock] table of a profile: what the container's
+// processes may do with files (paths inside the container) and TCP ports.
+// What it does not grant is denied, for each kind of restriction it uses:
+// files when FS has a rule, binding when Bind is present (even empty),
+// connecting when Connect is present, and the scopes Scopes names.
+type Landlock struct {
+	// Require is Required (refuse the container when the kernel cannot
+	// enforce every rule) or IfAvailable (enforce what the kernel can);
+	// empty means IfAvailable.
+	Require Requirement `toml:"require" json:"require,omitempty"`
+	// FS lists the file-system rules.
+	FS []LandlockPath `toml:"fs" json:"fs,omitempty"`
+	// Bind and Connect list the TCP ports that may be bound and
+	// connected to. Nil leaves that operation alone.
+	Bind    []int `toml:"bind" json:"bind"`
+	Connect []int `toml:"connect" json:"connect"`
+	// Scopes lists what the container's processes may not reach outside
+	// their own Landlock domain: "abstract-unix-socket", "signal".
+	Scopes []string `toml:"scopes" json:"scopes,omitempty"`
+}
+
+// LandlockPath grants Access (names such as "read", "execute"; see
+// profiles/landlock) on Path and, for a directory, on everything beneath.
+type LandlockPath struct {
+	Path   string   `toml:"path" json:"path"`
+	Access []string `toml:"access" json:"access"`
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/caps"
+	"github.com/runcage/runcage/profiles/landlock"
 	"github.com/runcage/runcage/profiles/members"
 	"github.com/runcage/runcage/profiles/policy"
 	"github.com/runcage/runcage/profiles/process"
@@ -62,7 +63,9 @@ func hardenExec(inv *Invocation, pol *policy.Policy, lg *logger) error {
 		}
 	}
 	if ef.Process == "" {
-		return nil
+		// The command line's process goes through the Landlock helper too.
+		inv.Args, err = landlock.WrapCommand(prof, inv.Args, ef.Command)
+		return err
 	}
 	pf, err := spec.LoadProcess(ef.Process)
 	if err != nil {
@@ -113,6 +116,9 @@ func hardenProcess(pol *policy.Policy, prof *profiles.Profile, rec *record, doc 
 	}
 	mods := profiles.List{process.New(prof), capm}
 	if err := mods.Modify(&specs.Spec{Process: p}); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := landlock.WrapProcess(prof, p); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if rec != nil {

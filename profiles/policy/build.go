@@ -18,6 +18,7 @@ import (
 	"github.com/runcage/runcage/profiles/caps"
 	"github.com/runcage/runcage/profiles/cgroups"
 	"github.com/runcage/runcage/profiles/hooks"
+	"github.com/runcage/runcage/profiles/landlock"
 	"github.com/runcage/runcage/profiles/mounts"
 	"github.com/runcage/runcage/profiles/namespaces"
 	"github.com/runcage/runcage/profiles/process"
@@ -126,6 +127,10 @@ type Env struct {
 	RuncRoot string
 	// Delegate is the absolute path of the delegate runtime binary.
 	Delegate string
+	// Landlock locates the Landlock helper and reads the kernel's ABI;
+	// the zero value means the helper beside the executable and this
+	// kernel.
+	Landlock landlock.Options
 }
 
 // Modifiers assembles the modifiers that enforce prof on a bundle, in the
@@ -157,15 +162,27 @@ func (p *Policy) Modifiers(prof *profiles.Profile, env Env) (profiles.List, erro
 		bundleRelativeSources(env.Bundle),
 		rootfs.NewDestinations(env.Bundle),
 		mounts.New(prof, mounts.Options{
-			Own:         []string{p.Path, p.StateDir, p.ProfilesDir, p.RecordingsDir, p.AuditLog, env.Delegate, env.RuncRoot},
+			Own:         []string{p.Path, p.StateDir, p.ProfilesDir, p.RecordingsDir, p.AuditLog, env.Delegate, env.RuncRoot, landlockHelper(env)},
 			EngineDirs:  p.EngineStateDirs,
 			ContainerID: env.ContainerID,
 		}),
 		hooks.New(prof),
 		pidsLimit(prof),
 		seccomp.NewCachedModifier(filter, filepath.Join(p.StateDir, "seccomp-tightened")),
+		landlock.New(prof, env.Landlock),
 		apparmor.NewModifier(prof, env.AppArmor, aaText),
 	}, nil
+}
+
+// landlockHelper is the host path of the Landlock helper, which every
+// container of a Landlock profile runs: no bundle may bind it, whatever
+// its profile. "" when it cannot be told.
+func landlockHelper(env Env) string {
+	if env.Landlock.Helper != "" {
+		return env.Landlock.Helper
+	}
+	h, _ := landlock.HelperPath()
+	return h
 }
 
 // bundleRelativeSources makes the relative source of every bind mount

@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/landlock"
 	"github.com/runcage/runcage/profiles/members"
 	"github.com/runcage/runcage/profiles/seccomp"
 	"github.com/runcage/runcage/profiles/userns"
@@ -303,6 +304,9 @@ func check(p *profiles.Profile) error {
 	}
 	if len(p.SocketFamilies) > 0 && p.Seccomp != "" && p.Seccomp != profiles.SeccompRuntimeDefault {
 		return fmt.Errorf("profile %q: socket_families widens only runtime/default, and seccomp is %q: list the families in that file", p.Name, p.Seccomp)
+	}
+	if err := landlock.Check(p.Landlock); err != nil {
+		return fmt.Errorf("profile %q: %w", p.Name, err)
 	}
 	if p.PidsLimit < 0 {
 		return fmt.Errorf("profile %q: pids_limit must not be negative", p.Name)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/landlock"
 )
 
 // Source says what selected a profile.
@@ -134,6 +135,9 @@ func (p *Policy) AtLeastAsStrict(n, base *profiles.Profile) error {
 				return fmt.Errorf("it does not keep %s %s", pair.what, v)
 			}
 		}
+	}
+	if err := landlock.Covers(base.Landlock, n.Landlock); err != nil {
+		return fmt.Errorf("its Landlock rules: %w", err)
 	}
 	wide, err := p.Seccomp(base)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/apparmor"
+	"github.com/runcage/runcage/profiles/landlock"
 	"github.com/runcage/runcage/profiles/policy"
 	"github.com/runcage/runcage/profiles/seccomp"
 	"github.com/runcage/runcage/profiles/userns"
@@ -86,6 +87,14 @@ func check(w io.Writer, f *Front) error {
 			fmt.Fprintf(w, "  profile %s: AppArmor required but absent: containers will be refused\n", name)
 		default:
 			fmt.Fprintf(w, "  profile %s: AppArmor skipped (if-available)\n", name)
+		}
+	}
+	fmt.Fprintf(w, "landlock:        %s\n", landlock.Status())
+	for _, name := range pol.Names() {
+		if prof, err := pol.Profile(name); err == nil {
+			if st := landlock.ProfileStatus(prof); st != "" {
+				fmt.Fprintf(w, "  profile %s: %s\n", name, st)
+			}
 		}
 	}
 	delegate, err := f.FindDelegate(pol.Runtime)

@@ -1,0 +1,314 @@
+package landlock
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/seccomp"
+	"github.com/runcage/runcage/runtime/spec"
+)
+
+// Dest is where the helper is bound in the container: under /dev, which
+// runc mounts as a tmpfs, so that nothing is created in the image's root
+// file system (read-only or not) and the name cannot clash with the image.
+const Dest = "/dev/.runcage-landlock"
+
+// HelperName is the helper's file name beside the runcage binary.
+const HelperName = "runcage-landlock"
+
+// HelperPath returns the helper beside the running executable (runcage,
+// or runcage's containerd shim).
+func HelperPath() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("landlock helper: %w", err)
+	}
+	return filepath.Join(filepath.Dir(exe), HelperName), nil
+}
+
+// ABI returns the Landlock ABI version of the running kernel, 0 when the
+// kernel has no Landlock or it is disabled (with the reason in err).
+func ABI() (int, error) {
+	v, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	if errno != 0 {
+		switch errno {
+		case unix.ENOSYS:
+			return 0, errors.New("not built into this kernel")
+		case unix.EOPNOTSUPP:
+			return 0, errors.New("built in but disabled (lsm= boot parameter)")
+		}
+		return 0, errno
+	}
+	return int(v), nil
+}
+
+// Options is what New needs from the outside world.
+type Options struct {
+	// Helper is the host path of the helper binary; "" means HelperPath.
+	Helper string
+	// ABI reports the kernel's Landlock ABI; nil means ABI. Tests fake it.
+	ABI func() (int, error)
+}
+
+// New returns the modifier that confines a spec's process with prof's
+// Landlock rules, or nil (which a profiles.List skips) when prof has none.
+// Errors in the profile or the helper, and a required rule set this
+// kernel cannot enforce (ABI below Need), give a modifier that refuses
+// every spec. Otherwise the modifier:
+//   - refuses a spec without process.args, one whose /dev is not a tmpfs
+//     (the last mount at /dev, after rootfs.NewDestinations has resolved
+//     symlinks: a /dev that is a symlink in the rootfs has no mount at
+//     /dev), and one with a mount of its own at or under Dest;
+//   - appends a read-only, nosuid, nodev bind of the helper at Dest;
+//   - rewrites process.args to [Dest, HelperArgs..., "--", args...];
+//   - lets the seccomp filter allow what the helper needs (HelperSyscalls)
+//     where it does not; those three Landlock calls only restrict.
+//
+// It must run after the mount and destination checks (the helper's bind
+// is runcage's, not the bundle's) and after the seccomp modifier.
+func New(prof *profiles.Profile, o Options) profiles.Modifier {
+	l := prof.Landlock
+	if prof.Passthrough || !Active(l) {
+		return nil
+	}
+	if err := Check(l); err != nil {
+		return failed(fmt.Errorf("profile %q: %w", prof.Name, err))
+	}
+	args, err := HelperArgs(l)
+	if err != nil {
+		return failed(fmt.Errorf("profile %q: %w", prof.Name, err))
+	}
+	if Required(l) {
+		if err := CheckKernel(prof, o.ABI); err != nil {
+			return failed(err)
+		}
+	}
+	helper := o.Helper
+	if helper == "" {
+		if helper, err = HelperPath(); err != nil {
+			return failed(err)
+		}
+	}
+	if err := checkHelper(helper); err != nil {
+		return failed(err)
+	}
+	return profiles.ModifierFunc(func(s *specs.Spec) error {
+		if s.Process == nil || len(s.Process.Args) == 0 {
+			return profiles.Refusef("landlock: a spec without process.args refused: profile %q runs the process through runcage's Landlock helper", prof.Name)
+		}
+		if err := checkMounts(s.Mounts); err != nil {
+			return err
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{
+			Destination: Dest,
+			Type:        "bind",
+			Source:      helper,
+			Options:     []string{"bind", "ro", "nosuid", "nodev"},
+		})
+		s.Process.Args = wrap(args, s.Process.Args)
+		if s.Linux != nil && s.Linux.Seccomp != nil {
+			f, err := AllowHelper(s.Linux.Seccomp)
+			if err != nil {
+				return err
+			}
+			s.Linux.Seccomp = f
+		}
+		return nil
+	})
+}
+
+// CheckKernel refuses prof when its Landlock rules say required and the
+// kernel (abi; nil means ABI) cannot enforce them all.
+func CheckKernel(prof *profiles.Profile, abi func() (int, error)) error {
+	l := prof.Landlock
+	if !Active(l) || !Required(l) {
+		return nil
+	}
+	if abi == nil {
+		abi = ABI
+	}
+	need, why := Need(l)
+	have, err := abi()
+	if err != nil {
+		return profiles.Refusef("landlock refused: profile %q requires Landlock and this kernel has none (%v)", prof.Name, err)
+	}
+	if have < need {
+		return profiles.Refusef("landlock refused: profile %q requires Landlock ABI %d for its %s, and this kernel offers ABI %d", prof.Name, need, why, have)
+	}
+	return nil
+}
+
+func failed(err error) profiles.Modifier {
+	return profiles.ModifierFunc(func(*specs.Spec) error { return err })
+}
+
+// checkHelper makes sure the helper is a regular executable file that only
+// root can change, in directories only root can change (spec.CheckTrusted):
+// every container of a Landlock profile runs it.
+func checkHelper(path string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fmt.Errorf("landlock helper %s: %w (build it with make build)", path, err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return fmt.Errorf("landlock helper %s: not a regular file", path)
+	case st.Mode&0o001 == 0:
+		return fmt.Errorf("landlock helper %s: not executable by others (the container's root is not host root)", path)
+	}
+	return spec.CheckTrusted("landlock helper", path)
+}
+
+// checkMounts refuses mounts the helper's bind cannot safely join: no
+// tmpfs at /dev (so the bind would create a file in the image), or a
+// mount of the bundle's own at or under Dest.
+func checkMounts(ms []specs.Mount) error {
+	devTmpfs := false
+	for _, m := range ms {
+		d := filepath.Join("/", m.Destination) // runc takes a relative destination from the root
+		switch {
+		case d == "/dev":
+			devTmpfs = m.Type == "tmpfs"
+		case d == Dest || len(d) > len(Dest) && d[:len(Dest)+1] == Dest+"/":
+			return profiles.Refusef("landlock: mount at %q refused: runcage binds its Landlock helper there", m.Destination)
+		}
+	}
+	if !devTmpfs {
+		return profiles.Refusef("landlock: a container without a tmpfs at /dev refused: runcage binds its Landlock helper in /dev and creates nothing in the image")
+	}
+	return nil
+}
+
+func wrap(helperArgs, args []string) []string {
+	out := make([]string, 0, len(helperArgs)+len(args)+2)
+	out = append(out, Dest)
+	out = append(out, helperArgs...)
+	out = append(out, "--")
+	return append(out, args...)
+}
+
+// WrapProcess makes an exec'd process of a container of prof go through
+// the helper bound at create: p.Args becomes [Dest, HelperArgs..., "--",
+// args...]. It does nothing when prof has no Landlock rules, and refuses
+// a process without args. (A container created before its profile gained
+// rules has no helper, and such an exec fails: closed.)
+func WrapProcess(prof *profiles.Profile, p *specs.Process) error {
+	if prof.Passthrough || !Active(prof.Landlock) {
+		return nil
+	}
+	if len(p.Args) == 0 {
+		return profiles.Refusef("landlock: an exec process without args refused: profile %q runs it through runcage's Landlock helper", prof.Name)
+	}
+	args, err := HelperArgs(prof.Landlock)
+	if err != nil {
+		return err
+	}
+	p.Args = wrap(args, p.Args)
+	return nil
+}
+
+// WrapCommand is WrapProcess for `exec ID COMMAND...` without --process:
+// argv (the delegate's command line) must end with command, which is then
+// prefixed with the helper and its rules. Anything else is refused, since
+// the command could not be placed with certainty.
+func WrapCommand(prof *profiles.Profile, argv, command []string) ([]string, error) {
+	if prof.Passthrough || !Active(prof.Landlock) {
+		return argv, nil
+	}
+	if len(command) == 0 || len(argv) < len(command) || !slices.Equal(argv[len(argv)-len(command):], command) {
+		return nil, profiles.Refusef("landlock: exec refused: the command could not be found at the end of the command line to run it through runcage's Landlock helper (use --process)")
+	}
+	args, err := HelperArgs(prof.Landlock)
+	if err != nil {
+		return nil, err
+	}
+	head := slices.Clone(argv[:len(argv)-len(command)])
+	return append(head, wrap(args, command)...), nil
+}
+
+// HelperSyscalls are the system calls the helper makes: Landlock's three,
+// what it needs to open the rules' paths, report and exec, and what
+// static glibc start-up makes (seccomp.ProgramStartSyscalls).
+func HelperSyscalls() []string {
+	return slices.Concat([]string{
+		"landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
+		"openat", "close", "execve", "write", "exit_group",
+	}, seccomp.ProgramStartSyscalls)
+}
+
+// AllowHelper returns f, or a copy of f that also allows each of
+// HelperSyscalls that f allows for no arguments at all. An allowing
+// default action needs nothing. The names are taken out of f's rules that
+// deny them, and allowed in one rule of their own.
+func AllowHelper(f *specs.LinuxSeccomp) (*specs.LinuxSeccomp, error) {
+	if f == nil || f.DefaultAction == specs.ActAllow || f.DefaultAction == specs.ActLog {
+		return f, nil
+	}
+	allowed := seccomp.AllowedSyscalls(f)
+	if allowed == nil {
+		return nil, fmt.Errorf("landlock: the seccomp filter is invalid")
+	}
+	var missing []string
+	for _, n := range HelperSyscalls() {
+		if !slices.Contains(allowed, n) && !slices.Contains(missing, n) {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) == 0 {
+		return f, nil
+	}
+	cp := *f
+	cp.Syscalls = nil
+	for _, r := range f.Syscalls {
+		r.Names = slices.DeleteFunc(slices.Clone(r.Names), func(n string) bool { return slices.Contains(missing, n) })
+		if len(r.Names) > 0 {
+			cp.Syscalls = append(cp.Syscalls, r)
+		}
+	}
+	slices.Sort(missing)
+	cp.Syscalls = append(cp.Syscalls, specs.LinuxSyscall{Names: missing, Action: specs.ActAllow})
+	return &cp, nil
+}
+
+// Status describes this kernel's Landlock for `runcage check`.
+func Status() string {
+	abi, err := ABI()
+	if err != nil {
+		return "absent (" + err.Error() + ")"
+	}
+	var has []string
+	for _, f := range []struct {
+		abi  int
+		what string
+	}{{abiFS, "files"}, {abiRefer, "refer"}, {abiTruncate, "truncate"}, {abiNet, "TCP ports"}, {abiIoctlDev, "ioctl-dev"}, {abiScopes, "scopes"}} {
+		if abi >= f.abi {
+			has = append(has, f.what)
+		}
+	}
+	return fmt.Sprintf("present, ABI %d (%s)", abi, strings.Join(has, ", "))
+}
+
+// ProfileStatus describes what prof's Landlock rules get on this kernel,
+// for `runcage check`; "" when prof has none.
+func ProfileStatus(prof *profiles.Profile) string {
+	if prof.Passthrough || !Active(prof.Landlock) {
+		return ""
+	}
+	need, why := Need(prof.Landlock)
+	if err := CheckKernel(prof, nil); err != nil {
+		return "Landlock required but not enforceable: containers will be refused (" + err.Error() + ")"
+	}
+	abi, _ := ABI()
+	if abi < need {
+		return fmt.Sprintf("Landlock partly applied (if-available): its %s need ABI %d, this kernel offers %d", why, need, abi)
+	}
+	return fmt.Sprintf("Landlock applied (%d file rules, needs ABI %d)", len(prof.Landlock.FS), need)
+}
