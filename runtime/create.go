@@ -376,10 +376,11 @@ func keepRecord(cu *cleanup, stateDir string, c Container, rec *record, s *specs
 
 // afterDelete makes delete clean up what create set up for the container:
 // once the delegate has deleted it (its state directory is gone), the
-// id-mapped mounts are unmounted and the ids released.
-func afterDelete(inv *Invocation, pol *policy.Policy) (afterFunc, error) {
+// id-mapped mounts are unmounted and the ids released. lockfd is the C fast
+// path's lock of the container id to adopt (see Ahead), or -1.
+func afterDelete(inv *Invocation, pol *policy.Policy, lockfd int) (afterFunc, error) {
 	removeDeadAgent(pol.StateDir, inv.Global.Root, inv.ContainerID)
-	unlock, err := lockContainer(pol.StateDir, inv.ContainerID)
+	unlock, err := lockContainerFrom(pol.StateDir, inv.ContainerID, lockfd)
 	if err != nil {
 		return nil, err
 	}

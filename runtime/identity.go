@@ -54,6 +54,29 @@ const lockWait = 60 * time.Second
 // it, and the lock is held only as long as runcage itself holds the file
 // open. Ids runc would refuse take no lock.
 func lockContainer(stateDir, id string) (func(), error) {
+	return lockContainerFrom(stateDir, id, -1)
+}
+
+// lockByte is the byte of containers.lock that lockContainer locks for id.
+// cmd/runcage/fastpath.c computes it too.
+func lockByte(id string) unix.Flock_t {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: int64(h.Sum64() % (1 << 30)), Len: 1}
+}
+
+// lockContainerFrom is lockContainer that first adopts fd, an open file
+// description the C fast path opened and locked (see Ahead), if fd is
+// <stateDir>/containers.lock: it then takes id's byte on fd, which holds
+// it already. It closes fd in any case it does not adopt it, and falls
+// back to lockContainer's own open and wait.
+func lockContainerFrom(stateDir, id string, fd int) (func(), error) {
+	if fd >= 0 {
+		if adoptLock(stateDir, id, fd) {
+			return func() { unix.Close(fd) }, nil
+		}
+		unix.Close(fd)
+	}
 	if !validID(id) || id == "." || id == ".." {
 		return func() {}, nil
 	}
@@ -64,9 +87,7 @@ func lockContainer(stateDir, id string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock container: %w", err)
 	}
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: int64(h.Sum64() % (1 << 30)), Len: 1}
+	lk := lockByte(id)
 	deadline := time.Now().Add(lockWait)
 	for {
 		err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk)
@@ -101,4 +122,21 @@ func otherRootRecord(stateDir, root, id string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// adoptLock reports whether fd is the open lock file of stateDir and now
+// holds id's byte of it: re-locking a byte the same open file description
+// holds succeeds at once, so this takes the right byte even if the caller
+// locked another.
+func adoptLock(stateDir, id string, fd int) bool {
+	if !validID(id) || id == "." || id == ".." {
+		return false
+	}
+	var got, want unix.Stat_t
+	if unix.Fstat(fd, &got) != nil || unix.Lstat(filepath.Join(stateDir, "containers.lock"), &want) != nil ||
+		got.Dev != want.Dev || got.Ino != want.Ino {
+		return false
+	}
+	lk := lockByte(id)
+	return unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk) == nil
 }

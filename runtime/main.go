@@ -64,7 +64,7 @@ func run(argv []string, own Own) int {
 	if usage(inv) {
 		// runc's help first, unchanged (tools read its first lines),
 		// then runcage's own commands and flags.
-		code, err := superviseDelegate(delegate, inv.Args)
+		code, err := superviseDelegate(delegate, inv.Args, false)
 		if err != nil {
 			lg.errorf("%v", err)
 		}
@@ -79,7 +79,7 @@ func run(argv []string, own Own) int {
 	if after != nil {
 		// runcage has work to do once the delegate is done: run it as a
 		// child rather than replacing itself.
-		code, err := superviseDelegate(delegate, inv.Args)
+		code, err := superviseDelegate(delegate, inv.Args, forwardsEverySignal(inv))
 		if err != nil {
 			lg.errorf("%v", err)
 		}
@@ -113,7 +113,7 @@ func harden(inv *Invocation, pol *policy.Policy, lg *logger, delegate string) (a
 	case "update":
 		return nil, guardUpdate(inv, pol)
 	case "delete":
-		return afterDelete(inv, pol)
+		return afterDelete(inv, pol, -1)
 	}
 	return nil, nil
 }

@@ -47,10 +47,21 @@
  *     execve so reset) is reset to SIG_DFL here too. The --log file is
  *     opened (created) as the Go front's logger does.
  *
+ * delete is not a pass-through (runcage cleans up after it), but its
+ * delegate need not wait for the Go runtime: for a delete it is certain of
+ * by the same rules (argv with exactly one valid container id, policy,
+ * delegate, process state), this path takes the container id's lock as
+ * runtime.lockContainer does, without waiting, starts the delegate as a
+ * child (posix_spawn, with the signal state the Go front's child would
+ * get) and returns; the Go front (runtime.MainAhead) adopts the lock,
+ * waits for the child and cleans up. A busy lock, a missing state
+ * directory or a failed spawn leave everything to Go.
+ *
  * RUNCAGE_NO_FASTPATH=<non-empty> turns this off; it can only hand more
  * work to Go, which checks everything anyway. RUNCAGE_FASTPATH_TRACE=<non-
- * empty> writes one line to stderr: "runcage: fastpath: exec PATH" or
- * "runcage: fastpath: go: REASON".
+ * empty> writes one line to stderr: "runcage: fastpath: exec PATH",
+ * "runcage: fastpath: spawn PATH" (delete) or "runcage: fastpath: go:
+ * REASON".
  *
  * Nothing here allocates: argv and paths live in fixed buffers, and a
  * command line or file that does not fit goes to Go.
@@ -61,15 +72,27 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The delegate the constructor started ahead of the Go front (delete
+ * only; see spawnahead), for cmd/runcage/fastpath.go to hand to
+ * runtime.MainAhead: its pid (0: none), the fd of the container id's lock
+ * and the delegate's path. */
+int runcage_ahead_pid;
+int runcage_ahead_lockfd = -1;
+char runcage_ahead_delegate[PATH_MAX];
 
 #if defined(__GLIBC__)
 
 /* Keep in step with profiles/policy and runtime/spec. */
 #define POLICY_DEFAULT_PATH "/etc/runcage/config.toml" /* policy.DefaultPath */
 #define POLICY_ENV "RUNCAGE_CONFIG"                    /* policy.EnvConfig */
+#define STATE_DIR_DEFAULT "/run/runcage"               /* policy.DefaultStateDir */
+#define LOCK_FILE "containers.lock"                    /* runtime.lockContainer */
 #define MAX_FILE_SIZE (4 << 20)                        /* spec.MaxFileSize */
 
 #define MAX_ARGS 256      /* longer command lines go to Go */
@@ -97,15 +120,22 @@ static const char *envget(const char *name)
 	return NULL;
 }
 
+/* tracef writes "runcage: fastpath: WHAT ARG" to stderr when tracing. */
+static void tracef(const char *what, const char *arg)
+{
+	static const char pre[] = "runcage: fastpath: ";
+	if (!trace)
+		return;
+	(void)!write(2, pre, sizeof(pre) - 1);
+	(void)!write(2, what, strlen(what));
+	(void)!write(2, arg, strlen(arg));
+	(void)!write(2, "\n", 1);
+}
+
 /* go logs why the Go front takes over (when tracing) and returns NO. */
 static int go(const char *why)
 {
-	if (trace) {
-		static const char pre[] = "runcage: fastpath: go: ";
-		(void)!write(2, pre, sizeof(pre) - 1);
-		(void)!write(2, why, strlen(why));
-		(void)!write(2, "\n", 1);
-	}
+	tracef("go: ", why);
 	return NO;
 }
 
@@ -203,11 +233,20 @@ static int simpleduration(const char *v)
 	       streq(u, "s") || streq(u, "m") || streq(u, "h");
 }
 
+/* The verbs whose delegate starts ahead of the Go front, which then does
+ * its work beside it and after it (spawnahead): delete, whose clean-up
+ * runs once the delegate has deleted the container. */
+static const struct verb ahead[] = {
+	{"delete", 1, {{"force", "f", BOOL}}},
+};
+
 struct scan {
 	const char *out[MAX_ARGS + 2]; /* the delegate's argv; out[0] is set last */
 	int n;                         /* elements in out */
 	const char *config;            /* --runcage-config, or NULL */
 	const char *log;               /* the last --log value, or NULL */
+	const char *id;                /* an ahead verb's container id */
+	int ahead;                     /* the verb is one of ahead[] */
 };
 
 /* scanverb checks the arguments after verb v (argv[i..]) as runtime.Scan's
@@ -256,8 +295,38 @@ static int scanverb(const struct verb *v, int argc, char **argv, int i)
 	return YES;
 }
 
+/* validid is runtime.validID, less "." and "..", which take no lock. */
+static int validid(const char *id)
+{
+	if (id[0] == 0 || streq(id, ".") || streq(id, ".."))
+		return NO;
+	for (const char *c = id; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '+' || *c == '-' || *c == '.'))
+			return NO;
+	return YES;
+}
+
+/* aheadid sets sc->id to the one positional argument after an ahead verb
+ * (whose flags, checked by scanverb, take no value), the container id
+ * runtime.Scan reads; more or fewer, or an id runc refuses, go to Go. */
+static int aheadid(struct scan *sc, int argc, char **argv, int i)
+{
+	sc->id = NULL;
+	for (; i < argc; i++) {
+		if (argv[i][0] == '-' && argv[i][1] != 0)
+			continue;
+		if (sc->id)
+			return go("more than one container id");
+		sc->id = argv[i];
+	}
+	if (!sc->id || !validid(sc->id))
+		return go("no valid container id");
+	return YES;
+}
+
 /* scanargs fills sc from argv as runtime.Scan would, for a pass-through
- * verb only. */
+ * or ahead verb only. */
 static int scanargs(struct scan *sc, int argc, char **argv)
 {
 	const char *profile = NULL;
@@ -321,9 +390,14 @@ static int scanargs(struct scan *sc, int argc, char **argv)
 	for (size_t k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++)
 		if (streq(argv[i], verbs[k].name))
 			v = &verbs[k];
+	for (size_t k = 0; k < sizeof(ahead) / sizeof(ahead[0]); k++)
+		if (streq(argv[i], ahead[k].name))
+			v = &ahead[k], sc->ahead = YES;
 	if (!v)
 		return go("not a pass-through verb");
 	if (!scanverb(v, argc, argv, i + 1))
+		return NO;
+	if (sc->ahead && !aheadid(sc, argc, argv, i + 1))
 		return NO;
 	for (; i < argc; i++)
 		sc->out[sc->n++] = argv[i];
@@ -436,12 +510,14 @@ static const struct {
 
 /* parsehead reads the policy text before its first table header (buf, n
  * bytes; whole is true when that is the whole file) and copies the
- * top-level `runtime` string, "" if absent, into rt. */
-static int parsehead(const char *buf, size_t n, int whole, char *rt)
+ * top-level `runtime` string, "" if absent, into rt, and the `state_dir`
+ * string, "" if absent, into sd (PATH_MAX bytes). */
+static int parsehead(const char *buf, size_t n, int whole, char *rt, char *sd)
 {
 	unsigned seen = 0;
 	const char *p = buf, *end = buf + n;
 	rt[0] = 0;
+	sd[0] = 0;
 	while (p < end) {
 		const char *eol = memchr(p, '\n', end - p), *k, *v;
 		size_t kn, vn, ki;
@@ -492,6 +568,12 @@ static int parsehead(const char *buf, size_t n, int whole, char *rt)
 				memcpy(rt, v, vn);
 				rt[vn] = 0;
 			}
+			if (nameis(k, kn, "state_dir")) {
+				if (vn >= PATH_MAX)
+					return go("policy: state_dir too long");
+				memcpy(sd, v, vn);
+				sd[vn] = 0;
+			}
 		} else {
 			if ((size_t)(eol - p) >= 4 && strncmp(p, "true", 4) == 0)
 				p += 4;
@@ -512,8 +594,9 @@ static int parsehead(const char *buf, size_t n, int whole, char *rt)
 }
 
 /* policyruntime finds the policy file as runtime.loadPolicy does and puts
- * its `runtime` value ("" for none, or for the built-in policy) into rt. */
-static int policyruntime(const char *flag, char *rt)
+ * its `runtime` value ("" for none, or for the built-in policy) into rt,
+ * and its `state_dir` value ("" likewise) into sd. */
+static int policyruntime(const char *flag, char *rt, char *sd)
 {
 	static char buf[HEAD_MAX + 1]; /* +1 for a terminating NUL */
 	const char *path = POLICY_DEFAULT_PATH, *env = envget(POLICY_ENV);
@@ -526,6 +609,7 @@ static int policyruntime(const char *flag, char *rt)
 	if (flag)
 		path = flag, explicit = 1;
 	rt[0] = 0;
+	sd[0] = 0;
 	switch (checktrust(path, explicit, &leaf)) {
 	case T_NO:
 		return NO;
@@ -558,7 +642,7 @@ static int policyruntime(const char *flag, char *rt)
 	}
 	close(fd);
 	buf[n] = 0; /* strspn and friends stop here at the latest */
-	return parsehead(buf, n, n < HEAD_MAX && (off_t)n == st.st_size, rt);
+	return parsehead(buf, n, n < HEAD_MAX && (off_t)n == st.st_size, rt, sd);
 }
 
 /* --- delegate --------------------------------------------------------- */
@@ -742,6 +826,95 @@ static void setignored(const sigset_t *ign, void (*h)(int))
 			sigaction(sig, &sa, NULL);
 }
 
+/* --- ahead ------------------------------------------------------------ */
+
+/* lockid takes runtime.lockContainer's lock of container id without
+ * waiting: an exclusive open-file-description lock on one byte of
+ * <sd>/containers.lock at the FNV-1a 64 hash of id modulo 2^30. It returns
+ * the fd holding it, or -1 (busy, or no state directory yet: Go waits or
+ * makes it). */
+static int lockid(const char *sd, const char *id)
+{
+	char path[PATH_MAX];
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 offset basis */
+	struct flock lk;
+	int fd;
+	if (!join(path, sd, LOCK_FILE))
+		return go("lock path too long"), -1;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0)
+		return go("cannot open the lock file"), -1;
+	for (const char *c = id; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL; /* FNV-1a 64 prime */
+	memset(&lk, 0, sizeof(lk));
+	lk.l_type = F_WRLCK;
+	lk.l_whence = SEEK_SET;
+	lk.l_start = (off_t)(h % (1ULL << 30));
+	lk.l_len = 1;
+	if (fcntl(fd, F_OFD_SETLK, &lk) != 0) {
+		close(fd);
+		return go("container busy"), -1;
+	}
+	return fd;
+}
+
+/* The signals that end the Go front while it has not caught them yet
+ * (runtime.fatalSignals that a kill can send and the Go runtime lets
+ * stay blocked). */
+static const int fatal[] = {SIGHUP, SIGINT, SIGQUIT, SIGABRT, SIGTERM, SIGSYS};
+
+/* spawnahead starts the delegate of an ahead verb as a child, with the
+ * container id's lock held, and returns to let the Go front start beside
+ * it: the front finds the child and the lock in runcage_ahead_*, does its
+ * own work, waits for the child and cleans up after it (runtime.MainAhead),
+ * as it would have had it started the delegate itself, only without making
+ * the delegate wait for the Go runtime's start. The child gets exactly the
+ * argv, environment, signal mask (empty) and dispositions the Go front's
+ * child would get. The fatal signals stay blocked in runcage until the Go
+ * front catches them, so that none can end it while the child runs
+ * unsupervised. */
+static int spawnahead(const struct scan *sc, const char *sd, const char *delegate,
+		      const sigset_t *ign, char **envp)
+{
+	posix_spawnattr_t attr;
+	sigset_t none, blk, old;
+	pid_t pid;
+	int fd, err;
+
+	if (sd[0] == 0)
+		sd = STATE_DIR_DEFAULT;
+	if (!cleanabs(sd))
+		return go("state_dir not absolute and clean");
+	if ((fd = lockid(sd, sc->id)) < 0)
+		return NO;
+	sigemptyset(&none);
+	sigemptyset(&blk);
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		sigaddset(&blk, fatal[i]);
+	if (posix_spawnattr_init(&attr) != 0) {
+		close(fd);
+		return go("posix_spawnattr_init failed");
+	}
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, ign);
+	sigprocmask(SIG_BLOCK, &blk, &old);
+	err = posix_spawn(&pid, delegate, NULL, &attr, (char *const *)sc->out, envp);
+	posix_spawnattr_destroy(&attr);
+	if (err != 0) {
+		/* The Go front starts it again, fails the same way and says
+		 * why. */
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		close(fd);
+		return go("posix_spawn failed");
+	}
+	runcage_ahead_pid = pid;
+	runcage_ahead_lockfd = fd;
+	strcpy(runcage_ahead_delegate, delegate);
+	tracef("spawn ", delegate);
+	return YES;
+}
+
 /* --- the constructor -------------------------------------------------- */
 
 /* fastpath runs before main with glibc's (argc, argv, envp). It returns
@@ -749,7 +922,7 @@ static void setignored(const sigset_t *ign, void (*h)(int))
 __attribute__((constructor)) static void fastpath(int argc, char **argv, char **envp)
 {
 	static struct scan sc;
-	static char rt[RUNTIME_MAX], delegate[PATH_MAX];
+	static char rt[RUNTIME_MAX], sd[PATH_MAX], delegate[PATH_MAX];
 	const char *off, *tr;
 	sigset_t ign;
 	int saved = errno;
@@ -765,7 +938,7 @@ __attribute__((constructor)) static void fastpath(int argc, char **argv, char **
 		return;
 	}
 	if (!scanargs(&sc, argc, argv) || !cleanenv(envp) ||
-	    !policyruntime(sc.config, rt) || !finddelegate(rt, delegate) || !procstate(&ign))
+	    !policyruntime(sc.config, rt, sd) || !finddelegate(rt, delegate) || !procstate(&ign))
 		goto out;
 	if (sc.log && sc.log[0]) {
 		/* The Go front's logger opens (creates) the --log file first,
@@ -778,12 +951,11 @@ __attribute__((constructor)) static void fastpath(int argc, char **argv, char **
 		close(fd);
 	}
 	sc.out[0] = delegate;
-	if (trace) {
-		static const char pre[] = "runcage: fastpath: exec ";
-		(void)!write(2, pre, sizeof(pre) - 1);
-		(void)!write(2, delegate, strlen(delegate));
-		(void)!write(2, "\n", 1);
+	if (sc.ahead) {
+		spawnahead(&sc, sd, delegate, &ign, envp);
+		goto out;
 	}
+	tracef("exec ", delegate);
 	setignored(&ign, SIG_DFL);
 	execve(delegate, (char *const *)sc.out, envp);
 	/* The Go front finds the same delegate, fails the same way and says

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"reflect"
 	"regexp"
@@ -17,14 +18,20 @@ import (
 // runtime/args.go's argvFlags spec form ("format,f=s quiet,q") and whether
 // urfave reorders its arguments.
 func fastPathVerbs(t *testing.T) (names []string, flags map[string]string, reorder map[string]bool) {
+	return fastPathTable(t, "verbs")
+}
+
+// fastPathTable reads the verb table name of fastpath.c as fastPathVerbs
+// reads verbs.
+func fastPathTable(t *testing.T, name string) (names []string, flags map[string]string, reorder map[string]bool) {
 	t.Helper()
 	src, err := os.ReadFile("fastpath.c")
 	if err != nil {
 		t.Fatal(err)
 	}
-	table := regexp.MustCompile(`(?s)static const struct verb verbs\[\] = \{(.*?)\n\};`).FindSubmatch(src)
+	table := regexp.MustCompile(`(?s)static const struct verb ` + name + `\[\] = \{(.*?)\n\};`).FindSubmatch(src)
 	if table == nil {
-		t.Fatal("fastpath.c: no verbs table")
+		t.Fatalf("fastpath.c: no %s table", name)
 	}
 	flags, reorder = map[string]string{}, map[string]bool{}
 	kinds := map[string]string{"BOOL": "", "VALUE": "=s", "DURATION": "=d"}
@@ -69,7 +76,42 @@ func TestFastPathVerbFlagsMatchScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, flags, reorder := fastPathVerbs(t)
+	for _, table := range []string{"verbs", "ahead"} {
+		names, flags, reorder := fastPathTable(t, table)
+		verbFlagsMatch(t, src, names, flags, reorder)
+	}
+}
+
+// TestFastPathAheadIsDelete keeps fastpath.c's ahead table (the verbs whose
+// delegate starts before Go, runtime.Ahead) to delete, and its copies of
+// where the state directory and the container lock are to profiles/policy
+// and runtime.lockContainer.
+func TestFastPathAheadIsDelete(t *testing.T) {
+	if got, _, _ := fastPathTable(t, "ahead"); strings.Join(got, " ") != "delete" {
+		t.Fatalf("fastpath.c ahead verbs %q, want only delete", got)
+	}
+	src, err := os.ReadFile("fastpath.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"STATE_DIR_DEFAULT": strconv.Quote(policy.DefaultStateDir), "LOCK_FILE": `"containers.lock"`} {
+		m := regexp.MustCompile(`#define ` + name + ` (\S+)`).FindSubmatch(src)
+		if m == nil || string(m[1]) != want {
+			t.Errorf("fastpath.c %s is %q, want %s", name, m, want)
+		}
+	}
+	gosrc, err := os.ReadFile("../../runtime/identity.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(gosrc, []byte(`filepath.Join(stateDir, "containers.lock")`)) || !bytes.Contains(gosrc, []byte("fnv.New64a()")) ||
+		!bytes.Contains(gosrc, []byte("h.Sum64() % (1 << 30)")) {
+		t.Error("runtime.lockContainer no longer locks byte FNV-1a-64(id) % 2^30 of <state_dir>/containers.lock, as fastpath.c's lockid does")
+	}
+}
+
+func verbFlagsMatch(t *testing.T, src []byte, names []string, flags map[string]string, reorder map[string]bool) {
+	t.Helper()
 	for _, v := range names {
 		m := regexp.MustCompile(`\n\t"` + v + `":\s+\{([^}]*)flags: argvFlags\("([^"]*)"\)\},`).FindSubmatch(src)
 		if m == nil {

@@ -11,6 +11,9 @@ import (
 )
 
 func main() {
+	if a, ok := ahead(); ok {
+		runtime.MainAhead(os.Args, a)
+	}
 	runtime.Main(os.Args, own)
 }
 

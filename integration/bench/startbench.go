@@ -7,7 +7,8 @@
 // allowlist, no capabilities) and plain runc on the config.json runcage
 // writes, -n times each, interleaved in rotating order, through create →
 // start → wait for exit (polling `state` every millisecond until "stopped")
-// → delete, with a container that runs `true`. The third runtime separates
+// → delete, with a container that runs `true`, and after each cycle one
+// foreground `run` of the same bundle. The third runtime separates
 // what the protections cost (runc applying a seccomp filter, a user
 // namespace, masked paths) from what runcage itself costs.
 //
@@ -31,7 +32,9 @@
 //	go run ./integration/bench -n 100
 //
 // The binaries come from $RUNCAGE and $RUNC (default bin/runcage, bin/runc),
-// as in the integration tests. runcage runs with a policy file the benchmark
+// as in the integration tests. $RUNCAGE_BASELINE, if set, names a second
+// runcage (an earlier build) timed in the same rotation, for before/after
+// ratios. runcage runs with a policy file the benchmark
 // writes (the delegate, and a state directory of its own under the
 // benchmark's temporary directory), as a deployment would have one. It uses
 // only the standard library so that it needs no build tag; it lives in its
@@ -270,6 +273,10 @@ func (r rt) invoke(args ...string) (invocation, error) {
 type cycle struct {
 	create, start, wait, delete, total time.Duration
 	polls                              int
+	// run is a separate foreground `run` of the same bundle (runc's own
+	// create, start, wait and delete in one invocation), timed after the
+	// cycle with config.json restored first.
+	run time.Duration
 }
 
 func (r rt) cycle(bundle, id string) (c cycle, err error) {
@@ -314,6 +321,16 @@ func (r rt) cycle(bundle, id string) (c cycle, err error) {
 	t4 := time.Now()
 	c.start, c.wait, c.delete, c.total = t2.Sub(t1), t3.Sub(t2), t4.Sub(t3), t4.Sub(t0)
 	return c, nil
+}
+
+// runOnce times a foreground `run` of bundle as id, which must exit 0.
+func (r rt) runOnce(bundle, id string) (time.Duration, error) {
+	inv, err := r.invoke("run", "--bundle", bundle, id)
+	if err != nil {
+		r.invoke("delete", "--force", id)
+		return 0, err
+	}
+	return inv.elapsed, nil
 }
 
 // busyboxRootfs fills rootfs with a static busybox and its applet links.
@@ -428,6 +445,7 @@ const (
 	rtRunc = iota
 	rtRuncage
 	rtRuncHardened
+	rtBaseline // only with $RUNCAGE_BASELINE
 )
 
 // loadavg returns the 1-minute load average.
@@ -489,6 +507,14 @@ func run(o options) (err error) {
 	runcagePath, runcPath, err := binaries()
 	if err != nil {
 		return err
+	}
+	// $RUNCAGE_BASELINE, if set, is a second runcage binary (an earlier
+	// build) timed in the same rotation, for before/after ratios.
+	baselinePath := os.Getenv("RUNCAGE_BASELINE")
+	if baselinePath != "" {
+		if baselinePath, err = filepath.Abs(baselinePath); err != nil {
+			return err
+		}
 	}
 	repo, err := repoRoot()
 	if err != nil {
@@ -591,6 +617,9 @@ func run(o options) (err error) {
 			rtRuncage:      {name: "runcage (default profile)", path: runcagePath, env: runcageEnv, root: root("runcage"), config: img.config},
 			rtRuncHardened: {name: "runc on runcage's config.json", path: runcPath, root: root("runc-hard"), config: img.hardened},
 		}
+		if baselinePath != "" {
+			img.rts = append(img.rts, rt{name: "runcage, $RUNCAGE_BASELINE", path: baselinePath, env: runcageEnv, root: root("baseline"), config: img.config})
+		}
 		img.cycles = make([][]cycle, len(img.rts))
 		imgs = append(imgs, img)
 	}
@@ -621,6 +650,13 @@ func run(o options) (err error) {
 			c, err := r.cycle(img.bundle, fmt.Sprintf("bench-%d-%d", os.Getpid(), id))
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", img.name, r.name, err)
+			}
+			if err := restore(img.bundle, r.config); err != nil {
+				return err
+			}
+			id++
+			if c.run, err = r.runOnce(img.bundle, fmt.Sprintf("bench-%d-%d", os.Getpid(), id)); err != nil {
+				return fmt.Errorf("%s, %s, run: %w", img.name, r.name, err)
 			}
 			if i >= 0 {
 				img.cycles[pr.rt] = append(img.cycles[pr.rt], c)
@@ -811,9 +847,10 @@ func report(w *os.File, in reportInput) {
 	}
 	total := func(c cycle) time.Duration { return c.total }
 	create := func(c cycle) time.Duration { return c.create }
+	runTime := func(c cycle) time.Duration { return c.run }
 	p("")
-	p("| rootfs | runtime | cycle median | cycle p90 | create median | create p90 | start median | wait median | delete median | state polls (median) |")
-	p("|---|---|---|---|---|---|---|---|---|---|")
+	p("| rootfs | runtime | cycle median | cycle p90 | create median | create p90 | start median | wait median | delete median | state polls (median) | `run` median | `run` p90 |")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, img := range in.imgs {
 		for k, r := range img.rts {
 			cs := img.cycles[k]
@@ -821,13 +858,14 @@ func report(w *os.File, in reportInput) {
 			for i, c := range cs {
 				polls[i] = int64(c.polls)
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |", img.name, r.name,
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", img.name, r.name,
 				ms(quantile(field(cs, total), .5)), ms(quantile(field(cs, total), .9)),
 				ms(quantile(field(cs, create), .5)), ms(quantile(field(cs, create), .9)),
 				ms(quantile(field(cs, func(c cycle) time.Duration { return c.start }), .5)),
 				ms(quantile(field(cs, func(c cycle) time.Duration { return c.wait }), .5)),
 				ms(quantile(field(cs, func(c cycle) time.Duration { return c.delete }), .5)),
-				quantileInt(polls, .5))
+				quantileInt(polls, .5),
+				ms(quantile(field(cs, runTime), .5)), ms(quantile(field(cs, runTime), .9)))
 		}
 	}
 	ratio := func(img *image, a, b int, f func(cycle) time.Duration, q float64) string {
@@ -837,16 +875,25 @@ func report(w *os.File, in reportInput) {
 	p("")
 	p("Ratios of medians (p90 in brackets). \"protections\" is runc on runcage's config.json over plain runc: what runc spends applying the hardened spec. \"runcage itself\" is runcage over runc on the same hardened config.json.")
 	p("")
-	p("| rootfs | runcage / runc, cycle | runcage / runc, create | protections, cycle | protections, create | runcage itself, cycle | runcage itself, create |")
-	p("|---|---|---|---|---|---|---|")
+	p("| rootfs | runcage / runc, cycle | runcage / runc, `run` | runcage / runc, create | protections, cycle | protections, `run` | protections, create | runcage itself, cycle | runcage itself, `run` | runcage itself, create |")
+	p("|---|---|---|---|---|---|---|---|---|---|")
 	for _, img := range in.imgs {
 		two := func(a, b int, f func(cycle) time.Duration) string {
 			return fmt.Sprintf("%s (%s)", ratio(img, a, b, f, .5), ratio(img, a, b, f, .9))
 		}
-		p("| %s | **%s** | %s | %s | %s | %s | %s |", img.name,
-			two(rtRuncage, rtRunc, total), two(rtRuncage, rtRunc, create),
-			two(rtRuncHardened, rtRunc, total), two(rtRuncHardened, rtRunc, create),
-			two(rtRuncage, rtRuncHardened, total), two(rtRuncage, rtRuncHardened, create))
+		p("| %s | **%s** | **%s** | %s | %s | %s | %s | %s | %s | %s |", img.name,
+			two(rtRuncage, rtRunc, total), two(rtRuncage, rtRunc, runTime), two(rtRuncage, rtRunc, create),
+			two(rtRuncHardened, rtRunc, total), two(rtRuncHardened, rtRunc, runTime), two(rtRuncHardened, rtRunc, create),
+			two(rtRuncage, rtRuncHardened, total), two(rtRuncage, rtRuncHardened, runTime), two(rtRuncage, rtRuncHardened, create))
+	}
+	for _, img := range in.imgs {
+		if len(img.rts) > rtBaseline {
+			p("")
+			p("%s: $RUNCAGE_BASELINE / runc: cycle %s, `run` %s, create %s; $RUNCAGE / $RUNCAGE_BASELINE: cycle %s, `run` %s, create %s, delete %s.", img.name,
+				ratio(img, rtBaseline, rtRunc, total, .5), ratio(img, rtBaseline, rtRunc, runTime, .5), ratio(img, rtBaseline, rtRunc, create, .5),
+				ratio(img, rtRuncage, rtBaseline, total, .5), ratio(img, rtRuncage, rtBaseline, runTime, .5), ratio(img, rtRuncage, rtBaseline, create, .5),
+				ratio(img, rtRuncage, rtBaseline, func(c cycle) time.Duration { return c.delete }, .5))
+		}
 	}
 	p("")
 	p("Overhead over plain runc, split (differences of medians):")
@@ -862,6 +909,7 @@ func report(w *os.File, in reportInput) {
 			{"start", func(c cycle) time.Duration { return c.start }},
 			{"wait", func(c cycle) time.Duration { return c.wait }},
 			{"delete", func(c cycle) time.Duration { return c.delete }},
+			{"`run`", runTime},
 		} {
 			m := func(k int) time.Duration { return quantile(field(img.cycles[k], ph.f), .5) }
 			sd := func(d time.Duration) string { return fmt.Sprintf("%+.1f ms", float64(d)/float64(time.Millisecond)) }

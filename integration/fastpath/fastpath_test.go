@@ -10,6 +10,7 @@ package fastpath
 
 import (
 	"fmt"
+	"hash/fnv"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -20,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/runcage/runcage/integration"
 )
@@ -51,8 +54,10 @@ int main(int argc, char **argv, char **envp)
 
 const (
 	traceExec = "runcage: fastpath: exec "
-	traceGo   = "runcage: fastpath: go: "
-	noFast    = "RUNCAGE_NO_FASTPATH=1"
+	// traceSpawn is delete's ahead start (fastpath.c spawnahead).
+	traceSpawn = "runcage: fastpath: spawn "
+	traceGo    = "runcage: fastpath: go: "
+	noFast     = "RUNCAGE_NO_FASTPATH=1"
 )
 
 // fpEnv is one test's directory, runcage binary and fake delegate.
@@ -300,7 +305,7 @@ func TestFastPathMatchesGo(t *testing.T) {
 		{[]string{"run", "c1"}, false},
 		{[]string{"exec", "c1", "true"}, false},
 		{[]string{"update", "c1"}, false},
-		{[]string{"delete", "c1"}, false},
+		{[]string{"delete", "c1"}, false}, // started ahead: TestFastPathDeleteAhead
 		{[]string{"checkpoint", "c1"}, false},
 		{[]string{"restore", "c1"}, false},
 		{[]string{"check"}, false},
@@ -536,5 +541,85 @@ func TestFastPathFindsDelegate(t *testing.T) {
 	r = e.compare(t, self, state, withPATH(loopdir), false)
 	if !strings.Contains(r.stderr, "runcage itself") {
 		t.Errorf("runc that is runcage: stderr %q", r.stderr)
+	}
+}
+
+// TestFastPathDeleteAhead checks delete's ahead start: fastpath.c starts
+// the delegate before Go (with the container id's lock) and the Go front
+// waits for it and cleans up. The delegate must get the same argv,
+// environment and signal state as from the Go front, the exit status must
+// be the delegate's, and whatever the C path is not certain of, or a busy
+// container lock, must go to Go.
+func TestFastPathDeleteAhead(t *testing.T) {
+	e := newFPEnv(t)
+	state := "/run/runcage-fastpath-test" // the state_dir of e.policy
+	if err := os.MkdirAll(state, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	env := e.env("RUNCAGE_CONFIG=" + e.policy)
+	spawned := func(r fpResult) bool {
+		trace, _ := splitTrace(r.stderr)
+		return len(trace) == 1 && trace[0] == traceSpawn+e.delegate
+	}
+	for _, args := range [][]string{
+		{"delete", "c1"},
+		{"delete", "--force", "c1"},
+		{"delete", "c1", "-f"},
+		{"--root", "/run/x", "--log", filepath.Join(e.dir, "runc.log"), "delete", "c1"},
+		{"--runcage-profile", "p", "delete", "c-2.x"},
+	} {
+		argv := append([]string{"runcage"}, args...)
+		r := e.compare(t, e.runcage, argv, env, false)
+		if !spawned(r) || r.exit != 7 || !strings.HasPrefix(r.stdout, "argv "+e.delegate+"\n") {
+			t.Errorf("%q: not started ahead, or not the delegate's exit: exit %d\nstdout %s\nstderr %s", argv, r.exit, r.stdout, r.stderr)
+		}
+	}
+	for _, args := range [][]string{
+		{"delete"},
+		{"delete", "c1", "c2"},
+		{"delete", "c/1"},
+		{"delete", ".."},
+		{"delete", "--force=true", "c1"},
+		{"delete", "-f", "--force", "c1"},
+		{"delete", "--newer-flag", "c1"},
+		{"delete", "c1", "--help"},
+	} {
+		argv := append([]string{"runcage"}, args...)
+		if r := e.compare(t, e.runcage, argv, env, false); spawned(r) {
+			t.Errorf("%q: started ahead", argv)
+		}
+	}
+
+	// The delegate inherits the signal state the Go front's child would.
+	sigs := []os.Signal{syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGUSR1, syscall.SIGTSTP}
+	signal.Ignore(sigs...)
+	r := e.compare(t, e.runcage, []string{"runcage", "delete", "c1"}, env, false)
+	signal.Reset(sigs...)
+	if !spawned(r) || !strings.Contains(r.stdout, "ignored 1\n") || strings.Contains(r.stdout, "ignored 10\n") || strings.Contains(r.stdout, "blocked ") {
+		t.Errorf("delete with ignored signals: delegate saw\n%s\nstderr %s", r.stdout, r.stderr)
+	}
+
+	// A busy container: the C path leaves it to Go, which waits for the
+	// lock and only then starts the delegate.
+	fd, err := syscall.Open(filepath.Join(state, "containers.lock"), syscall.O_RDWR|syscall.O_CREAT|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("c1"))
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: int64(h.Sum64() % (1 << 30)), Len: 1}
+	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	const hold = 300 * time.Millisecond
+	released := time.Now().Add(hold)
+	time.AfterFunc(hold, func() { syscall.Close(fd) })
+	r = run(t, e.runcage, []string{"runcage", "delete", "c1"}, env)
+	trace, _ := splitTrace(r.stderr)
+	if r.exit != 7 || len(trace) != 1 || trace[0] != traceGo+"container busy" {
+		t.Errorf("delete of a busy container: exit %d, trace %q", r.exit, trace)
+	}
+	if time.Now().Before(released) {
+		t.Error("delete of a busy container did not wait for its lock")
 	}
 }

@@ -9,7 +9,7 @@ import (
 // MarkdownTable renders Table as the markdown table of
 // docs/threat-model.md: one row per member, sorted by path.
 func MarkdownTable() string {
-	rows := slices.Clone(Table)
+	rows := slices.Clone(Table())
 	slices.SortFunc(rows, func(a, b Decision) int { return strings.Compare(a.Path, b.Path) })
 	var b strings.Builder
 	b.WriteString("| member | decision (default profile) | why / how | when absent |\n|---|---|---|---|\n")

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/runcage/runcage/profiles"
 )
@@ -89,16 +90,17 @@ type Options struct {
 	StateDir string
 }
 
-// index maps every table path to its decision; children maps a path to the
-// member names below it (for case-insensitive matching).
-var (
-	index    = map[string]*Decision{}
-	children = map[string][]string{}
-)
+// tables returns index, which maps every table path to its decision, and
+// children, which maps a path to the member names below it (for
+// case-insensitive matching). They are built on first use, not at init:
+// every runcage invocation links this package, and only create uses it.
+var tables = sync.OnceValues(buildIndex)
 
-func init() {
-	for i := range Table {
-		d := &Table[i]
+func buildIndex() (index map[string]*Decision, children map[string][]string) {
+	index, children = map[string]*Decision{}, map[string][]string{}
+	table := Table()
+	for i := range table {
+		d := &table[i]
 		if _, dup := index[d.Path]; dup {
 			panic("members: duplicate table entry " + d.Path)
 		}
@@ -111,6 +113,7 @@ func init() {
 	for _, c := range children {
 		sort.Strings(c)
 	}
+	return index, children
 }
 
 // split returns the parent path of p and its last element ("[]" and "*"
@@ -137,7 +140,10 @@ func join(parent, name string) string {
 }
 
 // Lookup returns the decision for path, or nil when the table has none.
-func Lookup(path string) *Decision { return index[path] }
+func Lookup(path string) *Decision {
+	index, _ := tables()
+	return index[path]
+}
 
 var pathRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\[\])?(\.([A-Za-z][A-Za-z0-9_]*|\*)(\[\])?)*$`)
 
@@ -227,6 +233,7 @@ type field struct {
 // match finds the table name under parent that key decodes into, as
 // encoding/json matches: exactly, else case-insensitively.
 func match(parent, key string) (string, bool) {
+	_, children := tables()
 	names := children[parent]
 	if slices.Contains(names, key) {
 		return key, true
@@ -242,6 +249,7 @@ func match(parent, key string) (string, bool) {
 // walk checks the members of v, which sits at table path path and is
 // shown in messages as shown.
 func (c *checker) walk(path, shown string, v any) error {
+	_, children := tables()
 	switch v := v.(type) {
 	case object:
 		mapKeys := slices.Contains(children[path], "*")
@@ -297,6 +305,7 @@ func (c *checker) member(path, shown, key string, v any) error {
 	if c.allowed(path) {
 		return nil
 	}
+	index, _ := tables()
 	d := index[path]
 	switch d.Kind {
 	case Refused, NotLinux:

@@ -70,12 +70,12 @@ func specPaths(t reflect.Type) []string {
 // decided reports whether path has a decision, itself or through a Refused
 // or NotLinux member above it.
 func decided(path string) bool {
-	if index[path] != nil {
+	if Lookup(path) != nil {
 		return true
 	}
 	for p := path; p != ""; {
 		p, _ = split(p)
-		if d := index[p]; d != nil && (d.Kind == Refused || d.Kind == NotLinux) {
+		if d := Lookup(p); d != nil && (d.Kind == Refused || d.Kind == NotLinux) {
 			return true
 		}
 	}
@@ -99,7 +99,7 @@ func TestTableHasNoStaleEntries(t *testing.T) {
 	for _, p := range specPaths(reflect.TypeOf(specs.Spec{})) {
 		exists[p] = true
 	}
-	for _, d := range Table {
+	for _, d := range Table() {
 		if !exists[d.Path] {
 			t.Errorf("members.Table has %q, which is not a member of runtime-spec v1.3.0's specs.Spec", d.Path)
 		}

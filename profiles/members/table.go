@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Table is runcage's decision, for the default profile, for every member of
@@ -17,7 +18,9 @@ import (
 // (a member below a Refused or NotLinux one is decided by it), or when an
 // entry names a member the types do not have. docs/threat-model.md is
 // generated from it (go test ./profiles/members -run TestThreatModelDoc -update).
-var Table = buildTable()
+// It is built on first use: every runcage invocation links this package,
+// and only create uses it.
+var Table = sync.OnceValue(buildTable)
 
 func allow(path, why string) Decision  { return Decision{Path: path, Kind: Allowed, Why: why} }
 func tight(path, why string) Decision  { return Decision{Path: path, Kind: Tightened, Why: why} }
