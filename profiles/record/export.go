@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -67,7 +66,7 @@ type spoArg struct {
 }
 
 // k8sNameRE is a Kubernetes object name (an RFC 1123 subdomain).
-var k8sNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+var k8sNameRE = lazyRegexp(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
 
 // k8sName turns a runcage profile name into a Kubernetes object name:
 // lowercase, '_' replaced by '-'. It fails if the result is still not a

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -174,11 +173,11 @@ const maxLine = 4 << 20
 
 // auditRE matches a kernel SECCOMP audit record: "type=SECCOMP" as auditd
 // writes it, "type=1326" as the kernel logs it without auditd.
-var auditRE = regexp.MustCompile(`\btype=(?:SECCOMP|1326)\b.*\bsyscall=`)
+var auditRE = lazyRegexp(`\btype=(?:SECCOMP|1326)\b.*\bsyscall=`)
 
 var (
-	auditArchRE    = regexp.MustCompile(`\barch=([0-9A-Za-z_]+)`)
-	auditSyscallRE = regexp.MustCompile(`\bsyscall=([0-9A-Za-z_]+)`)
+	auditArchRE    = lazyRegexp(`\barch=([0-9A-Za-z_]+)`)
+	auditSyscallRE = lazyRegexp(`\bsyscall=([0-9A-Za-z_]+)`)
 )
 
 // parseAuditRecords reads kernel audit records and returns the trace of the

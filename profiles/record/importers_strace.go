@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -13,12 +12,12 @@ import (
 // straceLineRE splits an strace line into its optional pid ("[pid  12] "
 // on stderr, "12 " with -o), its optional timestamp (-t, -tt, -ttt, -r) and
 // the rest.
-var straceLineRE = regexp.MustCompile(`^(?:\[pid\s+(\d+)\]\s+|(\d+)\s+)?(?:(?:\d{2}:\d{2}:\d{2}(?:\.\d+)?|\d+\.\d+)\s+)?(.*)$`)
+var straceLineRE = lazyRegexp(`^(?:\[pid\s+(\d+)\]\s+|(\d+)\s+)?(?:(?:\d{2}:\d{2}:\d{2}(?:\.\d+)?|\d+\.\d+)\s+)?(.*)$`)
 
 var (
-	straceCallRE    = regexp.MustCompile(`^([a-z_][a-z0-9_]*)\((.*)$`)
-	straceResumedRE = regexp.MustCompile(`^<\.\.\. ([a-z_][a-z0-9_]*) resumed>(.*)$`)
-	straceUnknownRE = regexp.MustCompile(`^(?:syscall_(?:0x)?[0-9a-f]+|\?\?\?\?)\(`)
+	straceCallRE    = lazyRegexp(`^([a-z_][a-z0-9_]*)\((.*)$`)
+	straceResumedRE = lazyRegexp(`^<\.\.\. ([a-z_][a-z0-9_]*) resumed>(.*)$`)
+	straceUnknownRE = lazyRegexp(`^(?:syscall_(?:0x)?[0-9a-f]+|\?\?\?\?)\(`)
 )
 
 const unfinished = " <unfinished ...>"
@@ -347,12 +346,12 @@ func openAccess(flags string) string {
 }
 
 var (
-	afRE      = regexp.MustCompile(`^AF_[A-Z0-9]+$`)
-	sockRE    = regexp.MustCompile(`SOCK_(?:STREAM|DGRAM|RAW|RDM|SEQPACKET|DCCP|PACKET)\b`)
-	sunPathRE = regexp.MustCompile(`sun_path=("(?:[^"\\]|\\.)*")`)
-	portRE    = regexp.MustCompile(`sin6?_port=htons\((\d+)\)`)
-	fdPathRE  = regexp.MustCompile(`^\d+<(.*)>$`)
-	numRE     = regexp.MustCompile(`^-?\d+$`)
+	afRE      = lazyRegexp(`^AF_[A-Z0-9]+$`)
+	sockRE    = lazyRegexp(`SOCK_(?:STREAM|DGRAM|RAW|RDM|SEQPACKET|DCCP|PACKET)\b`)
+	sunPathRE = lazyRegexp(`sun_path=("(?:[^"\\]|\\.)*")`)
+	portRE    = lazyRegexp(`sin6?_port=htons\((\d+)\)`)
+	fdPathRE  = lazyRegexp(`^\d+<(.*)>$`)
+	numRE     = lazyRegexp(`^-?\d+$`)
 )
 
 func sockType(s string) string {
