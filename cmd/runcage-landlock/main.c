@@ -117,8 +117,9 @@ static uint64_t fs_rights(int abi) {
  * O_PATH one component at a time, following no symlink: a rule names the
  * file it grants, and a symlink the image planted cannot turn a rule for
  * /etc/app into one for /. A symlink or missing file on the way gives -1
- * (nothing to grant); a symlink as the last component gives the symlink,
- * on which a rule grants nothing. Other errors end the helper. */
+ * (nothing to grant), and so does a directory on the way that the process
+ * may not search; a symlink as the last component gives the symlink, on
+ * which a rule grants nothing. Other errors end the helper. */
 static int open_nofollow(const char *path) {
 	char comp[256];
 	int dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -139,7 +140,10 @@ static int open_nofollow(const char *path) {
 		int err = errno;
 		close(dir);
 		if (fd < 0) {
-			if (err == ENOENT || err == ENOTDIR || err == ELOOP)
+			/* EACCES: a directory the process's user cannot search
+			 * (a 0700 data directory of the user the workload
+			 * switches to). Skipping a rule only denies more. */
+			if (err == ENOENT || err == ENOTDIR || err == ELOOP || err == EACCES)
 				return -1;
 			die(126, "open", path, err);
 		}

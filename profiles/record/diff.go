@@ -1,6 +1,7 @@
 package record
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -8,7 +9,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +16,7 @@ import (
 	"github.com/BurntSushi/toml"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/apparmor"
 	"github.com/runcage/runcage/profiles/seccomp"
 )
@@ -86,8 +87,9 @@ func Load(arg, profilesDir string) (*Loaded, error) {
 
 // profileFile is the part of profile.toml that merge and diff read.
 type profileFile struct {
-	Capabilities []string `toml:"capabilities"`
-	Seccomp      string   `toml:"seccomp"`
+	Capabilities []string           `toml:"capabilities"`
+	Seccomp      string             `toml:"seccomp"`
+	Landlock     *profiles.Landlock `toml:"landlock"`
 }
 
 func loadProfileDir(l *Loaded, dir string) (*Loaded, error) {
@@ -122,6 +124,7 @@ func loadProfileDir(l *Loaded, dir string) (*Loaded, error) {
 	}
 	l.summary.Syscalls = seccomp.AllowedSyscalls(filter)
 	l.summary.Capabilities = slices.Sorted(slices.Values(pf.Capabilities))
+	l.summary.Landlock = landlockSummary(pf.Landlock)
 	if aa, err := os.ReadFile(filepath.Join(dir, fileAppArmor)); err == nil {
 		l.summary.Files, l.summary.Sockets = appArmorSummary(aa)
 	}
@@ -150,8 +153,8 @@ func loadProfileDir(l *Loaded, dir string) (*Loaded, error) {
 }
 
 var (
-	aaFileRE = regexp.MustCompile(`^\s*(/\S*)\s+([a-z]+),\s*$`)
-	aaNetRE  = regexp.MustCompile(`^\s*network\s+([a-z0-9]+),\s*$`)
+	aaFileRE = lazyRegexp(`^\s*(/\S*)\s+([a-z]+),\s*$`)
+	aaNetRE  = lazyRegexp(`^\s*network\s+([a-z0-9]+),\s*$`)
 )
 
 // appArmorSummary lists the file rules ("path perms") and network families
@@ -178,6 +181,39 @@ type summary struct {
 	// Sockets are "family type protocol" for a trace, AppArmor network
 	// families for a profile.
 	Sockets []string
+	// Landlock are the rules of a profile's [landlock] table
+	// (landlockSummary), the ports a trace shows ("tcp bind 8080").
+	Landlock []string
+}
+
+// landlockSummary lists the rules of l, one per line: "PATH ACCESS,...",
+// "tcp bind PORT" (or "tcp bind any port" when bind is not restricted),
+// the same for connect, "scope NAME" and "require REQUIREMENT".
+func landlockSummary(l *profiles.Landlock) []string {
+	if l == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range l.FS {
+		out = append(out, r.Path+" "+strings.Join(r.Access, ","))
+	}
+	for _, p := range []struct {
+		what  string
+		ports []int
+	}{{"bind", l.Bind}, {"connect", l.Connect}} {
+		if p.ports == nil {
+			out = append(out, "tcp "+p.what+" any port")
+		}
+		for _, port := range p.ports {
+			out = append(out, fmt.Sprintf("tcp %s %d", p.what, port))
+		}
+	}
+	for _, sc := range l.Scopes {
+		out = append(out, "scope "+sc)
+	}
+	out = append(out, "require "+string(cmp.Or(l.Require, profiles.IfAvailable)))
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // traceSummary summarises what a trace shows.
@@ -192,8 +228,13 @@ func traceSummary(t *Trace) summary {
 	for _, so := range t.Sockets {
 		s.Sockets = append(s.Sockets, fmt.Sprintf("%s %s %d", so.Family, so.Type, so.Protocol))
 	}
+	for _, p := range t.Ports {
+		s.Landlock = append(s.Landlock, fmt.Sprintf("tcp %s %d", p.Use, p.Port))
+	}
 	slices.Sort(s.Files)
 	slices.Sort(s.Sockets)
+	slices.Sort(s.Landlock)
+	s.Landlock = slices.Compact(s.Landlock)
 	return s
 }
 
@@ -205,6 +246,7 @@ func generatedSummary(g *Generated) summary {
 		Capabilities: slices.Clone(g.Capabilities),
 	}
 	s.Files, s.Sockets = appArmorSummary(g.Files[fileAppArmor])
+	s.Landlock = landlockSummary(g.Landlock)
 	return s
 }
 
@@ -238,6 +280,7 @@ func Diff(w io.Writer, a, b *Loaded) (bool, error) {
 		{"capabilities", sa.Capabilities, sb.Capabilities},
 		{"files", sa.Files, sb.Files},
 		{"sockets", sa.Sockets, sb.Sockets},
+		{"landlock", sa.Landlock, sb.Landlock},
 	} {
 		added, removed := setDiff(sec.b, sec.a), setDiff(sec.a, sec.b)
 		if len(added) == 0 && len(removed) == 0 {

@@ -58,6 +58,8 @@ type buildOptions struct {
 	RecordedOnly bool
 	// Complain writes mode = "complain" instead of "enforce".
 	Complain bool
+	// NoLandlock writes no [landlock] table (see LandlockRules).
+	NoLandlock bool
 }
 
 // Reasons a generated profile gives for allowing a syscall
@@ -101,6 +103,9 @@ type Generated struct {
 	// Analysis is what the analysis of the trace's objects added, and
 	// what it could not do.
 	Analysis AnalysisSummary
+	// Landlock is the [landlock] table of profile.toml (LandlockRules),
+	// nil when none is written.
+	Landlock *profiles.Landlock
 	// Files maps each file name (fileSeccomp, fileAppArmor, fileProfile,
 	// fileTrace) to its content.
 	Files map[string][]byte
@@ -123,6 +128,8 @@ type Generated struct {
 //     caps.EngineDefault only with AllowDangerous), seccomp = "seccomp.json",
 //     and everything else as the built-in profile "default", under a comment
 //     header that names the inputs and explains the choices.
+//   - profile.toml's [landlock] table: LandlockRules of the trace, unless
+//     NoLandlock.
 //   - trace.json: the trace itself.
 //
 // The output depends only on t and o: the same inputs give the same bytes.
@@ -193,6 +200,12 @@ func buildProfile(t *Trace, o buildOptions) (*Generated, error) {
 	}
 	slices.Sort(g.Dangerous)
 	slices.Sort(g.Excluded)
+
+	if !o.NoLandlock {
+		var notes []string
+		g.Landlock, notes = LandlockRules(t, !o.RecordedOnly)
+		g.Warnings = append(g.Warnings, notes...)
+	}
 
 	aaOpts, warnings := appArmorOptions(o.Name, t)
 	g.Warnings = append(g.Warnings, warnings...)
@@ -304,12 +317,37 @@ func (g *Generated) profileTOML(o buildOptions) ([]byte, error) {
 	fmt.Fprintf(&b, "[apparmor]\nmode = \"enforce\"\nrequire = \"if-available\"\n\n")
 	enc := toml.NewEncoder(&b)
 	enc.Indent = ""
+	if l := g.Landlock; l != nil {
+		fmt.Fprintf(&b, "# Landlock: %d file rules from the recording's files, the objects it\n", len(l.FS))
+		fmt.Fprintf(&b, "# mapped and a baseline (docs/landlock.md, \"Generated rules\").\n")
+		fmt.Fprintf(&b, "# TCP bind: %s; connect: %s.\n", PortsText(l.Bind), PortsText(l.Connect))
+		fmt.Fprintf(&b, "# Add with `runcage profile widen NAME --landlock-path PATH:ACCESS`\n")
+		fmt.Fprintf(&b, "# or `--landlock-bind PORT`, `--landlock-connect PORT`.\n")
+		if err := enc.Encode(struct {
+			L *profiles.Landlock `toml:"landlock"`
+		}{l}); err != nil {
+			return nil, fmt.Errorf("encode landlock rules: %w", err)
+		}
+		b.WriteString("\n")
+	}
 	if err := enc.Encode(struct {
 		Reasons map[string]string `toml:"syscall_reasons"`
 	}{g.Reasons}); err != nil {
 		return nil, fmt.Errorf("encode syscall reasons: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// PortsText describes the bind or connect list of a Landlock table: "any
+// port" (nil: not restricted), "no port" or the ports.
+func PortsText(ports []int) string {
+	switch {
+	case ports == nil:
+		return "any port"
+	case len(ports) == 0:
+		return "no port"
+	}
+	return fmt.Sprint(ports)
 }
 
 func quoteList(list []string, limit int) string {

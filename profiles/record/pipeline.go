@@ -46,6 +46,9 @@ type GenerateOptions struct {
 	// container needs), without the syscalls profiles/analysis finds
 	// reachable from the recorded objects (see buildOptions).
 	RecordedOnly bool
+	// NoLandlock writes no [landlock] table: the profile confines no file
+	// or port with Landlock.
+	NoLandlock bool
 	// Complain writes the profile in complain mode (mode = "complain"):
 	// it allows the same syscalls in the kernel and lets the others run,
 	// logging each (docs/recording.md). Default: enforce.
@@ -77,6 +80,7 @@ func Generate(ctx context.Context, o GenerateOptions) (*Generated, error) {
 	}
 	merged := New(o.Name, SourceMerged)
 	merged.Complete = true
+	merged.PortsAndListings = len(o.Inputs) > 0 // kept if every input has it
 	var inputs []inputInfo
 	sources := map[string]bool{}
 	for _, in := range o.Inputs {
@@ -113,7 +117,7 @@ func Generate(ctx context.Context, o GenerateOptions) (*Generated, error) {
 		}
 	}
 	merged.Name = o.Name
-	g, err := buildProfile(merged, buildOptions{Name: o.Name, AllowDangerous: o.AllowDangerous, Inputs: inputs, RecordedOnly: o.RecordedOnly, Complain: o.Complain})
+	g, err := buildProfile(merged, buildOptions{Name: o.Name, AllowDangerous: o.AllowDangerous, Inputs: inputs, RecordedOnly: o.RecordedOnly, Complain: o.Complain, NoLandlock: o.NoLandlock})
 	if err != nil {
 		return nil, err
 	}

@@ -59,10 +59,23 @@ type Trace struct {
 	// A profile generated from the trace does not allow them; they are
 	// listed so that a user can see what the workload would have liked.
 	Denied map[string]uint64 `json:"denied,omitempty"`
-	// Files are the paths the workload named in path-taking syscalls.
+	// Files are the paths the workload named in path-taking syscalls; the
+	// recorder agent adds, for a path through a symlink of the container,
+	// the path it resolves to, with the same access.
 	Files []FileAccess `json:"files,omitempty"`
 	// Sockets are the socket families, types and protocols created.
 	Sockets []Socket `json:"sockets,omitempty"`
+	// Ports are the IP ports the workload bound or connected to. Only the
+	// recorder agent fills it.
+	Ports []Port `json:"ports,omitempty"`
+	// PortsAndListings is true when the trace's producer records IP ports
+	// (Ports) and directory listings (access e), so that their absence is
+	// evidence: the recorder agent sets it. Merge keeps it only when both
+	// traces have it, or the merged one shows only syscalls. Landlock rules are generated only from such traces.
+	PortsAndListings bool `json:"ports_and_listings,omitempty"`
+	// Grants are Landlock file rules a person added with `runcage profile
+	// widen --landlock-path`: generation grants them as they are.
+	Grants []Grant `json:"landlock_grants,omitempty"`
 	// Capabilities maps a capability name ("CAP_CHOWN") to the evidence that
 	// the workload needed it, one short line each (at most a few per
 	// capability).
@@ -102,8 +115,9 @@ type FileAccess struct {
 	// Path is absolute, as seen inside the container.
 	Path string `json:"path"`
 	// Access is a set of letters, sorted: r (read), w (write), x (execute),
-	// c (create), d (delete), m (mkdir), l (link/rename target), s (stat
-	// only), u (unix socket connect/bind).
+	// c (create), d (delete), e (directory listed: getdents on it), m
+	// (mkdir), l (link/rename target), s (stat only), u (unix socket
+	// connect/bind).
 	Access string `json:"access"`
 }
 
@@ -112,6 +126,32 @@ type Socket struct {
 	Family   string `json:"family"`
 	Type     string `json:"type"`
 	Protocol int    `json:"protocol,omitempty"`
+}
+
+// Grant is a Landlock file rule given by a person rather than recorded:
+// Access are profiles/landlock access names ("read", "write", ...).
+type Grant struct {
+	Path   string   `json:"path"`
+	Access []string `json:"access"`
+}
+
+// Port uses.
+const (
+	PortBind    = "bind"
+	PortConnect = "connect"
+)
+
+// Port is one bind(2) or connect(2) to an AF_INET or AF_INET6 address. The
+// socket's type is not known where the address is read (the recorder sees
+// the call before it runs, with only the file descriptor), so a UDP port
+// appears here as a TCP one would.
+type Port struct {
+	// Use is PortBind or PortConnect.
+	Use string `json:"use"`
+	// Family is "AF_INET" or "AF_INET6".
+	Family string `json:"family"`
+	// Port is the port number; 0 is a bind to an ephemeral port.
+	Port int `json:"port"`
 }
 
 // New returns an empty trace of the current version.
@@ -174,6 +214,26 @@ func (t *Trace) Normalize() {
 		return a.Protocol < b.Protocol
 	})
 	t.Sockets = slices.Compact(t.Sockets)
+	slices.SortFunc(t.Ports, func(a, b Port) int {
+		if c := strings.Compare(a.Use, b.Use); c != 0 {
+			return c
+		}
+		if a.Port != b.Port {
+			return a.Port - b.Port
+		}
+		return strings.Compare(a.Family, b.Family)
+	})
+	t.Ports = slices.Compact(t.Ports)
+	grants := map[string][]string{}
+	for _, g := range t.Grants {
+		grants[g.Path] = append(grants[g.Path], g.Access...)
+	}
+	t.Grants = nil
+	for _, p := range slices.Sorted(maps.Keys(grants)) {
+		a := grants[p]
+		slices.Sort(a)
+		t.Grants = append(t.Grants, Grant{Path: p, Access: slices.Compact(a)})
+	}
 	for c, ev := range t.Capabilities {
 		slices.Sort(ev)
 		t.Capabilities[c] = slices.Compact(ev)
@@ -207,6 +267,13 @@ func (t *Trace) Merge(o *Trace) {
 	t.Containers = append(t.Containers, o.Containers...)
 	t.Files = append(t.Files, o.Files...)
 	t.Sockets = append(t.Sockets, o.Sockets...)
+	t.Ports = append(t.Ports, o.Ports...)
+	t.Grants = append(t.Grants, o.Grants...)
+	if o.PortsAndListings || len(o.Files)+len(o.Ports)+len(o.Objects)+len(o.Grants) > 0 {
+		// A log that shows only syscalls (denials, complain, audit)
+		// says nothing about files either way.
+		t.PortsAndListings = t.PortsAndListings && o.PortsAndListings
+	}
 	t.Objects = append(t.Objects, o.Objects...)
 	for c, ev := range o.Capabilities {
 		if t.Capabilities == nil {

@@ -76,6 +76,10 @@ type processReader interface {
 	// Exe returns the path of pid's executable as its own mount namespace
 	// sees it (the link /proc/PID/exe, read, never followed).
 	Exe(pid uint32) (string, error)
+	// Resolve returns the absolute path p, as pid named it, with every
+	// symlink in it resolved inside pid's root without following any
+	// (rootfs.ResolveIn); elements that do not exist are kept as written.
+	Resolve(pid uint32, p string) (string, error)
 }
 
 // AgentConfig says what one agent records or enforces, for which container.
@@ -119,6 +123,7 @@ const defaultInterval = 3 * time.Second
 // agent's memory or the trace without bound.
 const (
 	maxPaths         = 20000
+	maxPorts         = 4096
 	maxPathLen       = 4096
 	agentMaxEvidence = 4
 )
@@ -142,6 +147,8 @@ type handler struct {
 	denied      map[string]uint64
 	files       map[string]string
 	sockets     map[record.Socket]bool
+	ports       map[record.Port]bool
+	resolved    map[string]string // path as named → as resolved (resolveFiles)
 	caps        map[string][]string
 	droppedPath uint64
 	objects     objectTracker // objects.go: mapped executables and libraries
@@ -170,7 +177,7 @@ func newHandler(cfg AgentConfig, names nameResolver, target processReader, audit
 		cfg: cfg, eval: ev, names: names, target: target, now: now,
 		started:  now().UTC(),
 		syscalls: map[string]uint64{}, denied: map[string]uint64{},
-		files: map[string]string{}, sockets: map[record.Socket]bool{}, caps: map[string][]string{},
+		files: map[string]string{}, sockets: map[record.Socket]bool{}, ports: map[record.Port]bool{}, resolved: map[string]string{}, caps: map[string][]string{},
 	}
 	if audit != nil {
 		h.audit = newAuditWriter(audit, record.AuditEvent{
@@ -210,6 +217,7 @@ func (h *handler) Handle(n notification, valid func() bool) response {
 			if insp := inspectors[name]; insp != nil {
 				var o obs
 				insp(h, n, &o, is32(n.Arch))
+				h.resolveFiles(n.Pid, &o)
 				if !o.empty() && valid() {
 					h.add(&o)
 				}
@@ -258,6 +266,7 @@ func (h *handler) Trace(complete bool) *record.Trace {
 	t.Arch = h.arch
 	t.Started, t.Updated = h.started, h.now().UTC()
 	t.Complete = complete && len(h.syscalls)+len(h.denied) > 0
+	t.PortsAndListings = h.cfg.Mode == ModeRecord
 	t.Syscalls = maps.Clone(h.syscalls)
 	if len(h.denied) > 0 {
 		t.Denied = maps.Clone(h.denied)
@@ -267,6 +276,9 @@ func (h *handler) Trace(complete bool) *record.Trace {
 	}
 	for s := range h.sockets {
 		t.Sockets = append(t.Sockets, s)
+	}
+	for p := range h.ports {
+		t.Ports = append(t.Ports, p)
 	}
 	if len(h.caps) > 0 {
 		t.Capabilities = map[string][]string{}
@@ -291,10 +303,13 @@ func (h *handler) DroppedPaths() uint64 {
 type obs struct {
 	files   []record.FileAccess
 	sockets []record.Socket
+	ports   []record.Port
 	caps    [][2]string // capability, evidence
 }
 
-func (o *obs) empty() bool { return len(o.files) == 0 && len(o.sockets) == 0 && len(o.caps) == 0 }
+func (o *obs) empty() bool {
+	return len(o.files) == 0 && len(o.sockets) == 0 && len(o.ports) == 0 && len(o.caps) == 0
+}
 
 func (o *obs) file(p, access string) {
 	if p != "" {
@@ -304,6 +319,35 @@ func (o *obs) file(p, access string) {
 
 func (o *obs) cap(c, format string, a ...any) {
 	o.caps = append(o.caps, [2]string{c, fmt.Sprintf(format, a...)})
+}
+
+// resolveFiles adds to o, for each path it holds that passes through a
+// symlink of the container, the path it resolves to, with the same access:
+// Landlock rules (which the helper applies without following symlinks)
+// and AppArmor rules match the resolved path. Each path is resolved once
+// per handler (h.resolved, bounded like h.files); a path that cannot be
+// resolved is kept as named.
+func (h *handler) resolveFiles(pid uint32, o *obs) {
+	for _, f := range o.files[:len(o.files):len(o.files)] {
+		h.mu.Lock()
+		res, ok := h.resolved[f.Path]
+		h.mu.Unlock()
+		if !ok {
+			r, err := h.target.Resolve(pid, f.Path)
+			if err != nil {
+				r = f.Path
+			}
+			res = r
+			h.mu.Lock()
+			if len(h.resolved) < maxPaths {
+				h.resolved[f.Path] = res
+			}
+			h.mu.Unlock()
+		}
+		if res != f.Path {
+			o.file(res, f.Access)
+		}
+	}
 }
 
 func (h *handler) add(o *obs) {
@@ -319,6 +363,12 @@ func (h *handler) add(o *obs) {
 	}
 	for _, s := range o.sockets {
 		h.sockets[s] = true
+	}
+	for _, p := range o.ports {
+		if !h.ports[p] && len(h.ports) >= maxPorts {
+			continue
+		}
+		h.ports[p] = true
 	}
 	for _, c := range o.caps {
 		ev := h.caps[c[0]]
@@ -507,6 +557,8 @@ var inspectors = map[string]inspector{
 		o.file(p, "s")
 		o.cap("CAP_SYS_CHROOT", "chroot(%q)", p)
 	},
+	"getdents":    listInspect,
+	"getdents64":  listInspect,
 	"socket":      sockInspect,
 	"bind":        addrInspect(true),
 	"connect":     addrInspect(false),
@@ -671,6 +723,14 @@ func nameOf(m map[uint64]string, v uint64, prefix string) string {
 	return fmt.Sprintf("%s%d", prefix, v)
 }
 
+// listInspect records the directory a getdents call lists (access e), by
+// its file descriptor.
+func listInspect(h *handler, n notification, o *obs, _ bool) {
+	if p, err := h.target.Dir(n.Pid, argFD(n.Args[0])); err == nil && strings.HasPrefix(p, "/") {
+		o.file(cleanPath(p), "e")
+	}
+}
+
 func sockInspect(h *handler, n notification, o *obs, _ bool) {
 	fam, typ := n.Args[0]&0xffff, n.Args[1]&0xf
 	s := record.Socket{Family: nameOf(familyNames, fam, "AF_"), Type: nameOf(typeNames, typ, "SOCK_"), Protocol: int(int32(uint32(n.Args[2])))}
@@ -681,7 +741,8 @@ func sockInspect(h *handler, n notification, o *obs, _ bool) {
 }
 
 // addrInspect reads a sockaddr: a unix socket path is recorded (access u),
-// and bind to an IP port below 1024 is evidence of CAP_NET_BIND_SERVICE.
+// an IP port as a record.Port, and bind to an IP port below 1024 is
+// evidence of CAP_NET_BIND_SERVICE.
 func addrInspect(bind bool) inspector {
 	return func(h *handler, n notification, o *obs, _ bool) {
 		size := min(n.Args[2], 110)
@@ -714,6 +775,13 @@ func addrInspect(bind bool) inspector {
 			o.file(cleanPath(path), "u")
 		case afInet, afInet6:
 			port := binary.BigEndian.Uint16(buf[2:4])
+			use := record.PortConnect
+			if bind {
+				use = record.PortBind
+			}
+			if bind || port > 0 { // connect to port 0 fails: no evidence
+				o.ports = append(o.ports, record.Port{Use: use, Family: familyNames[uint64(binary.NativeEndian.Uint16(buf))], Port: int(port)})
+			}
 			if bind && port > 0 && port < 1024 {
 				o.cap("CAP_NET_BIND_SERVICE", "bind to port %d", port)
 			}

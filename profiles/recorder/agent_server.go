@@ -367,6 +367,7 @@ func (w *recordingWriter) write(t *record.Trace) error {
 		return fmt.Errorf("merge recording: %w", err)
 	}
 	merged := record.New(w.name, record.SourceRuncage)
+	merged.PortsAndListings = len(parts) > 0 // Merge keeps it if every part has it
 	complete := true
 	for _, p := range parts {
 		data, err := os.ReadFile(p)

@@ -28,6 +28,7 @@ type fakeTarget struct {
 	mem   map[uint64][]byte
 	cwd   string
 	creds procCreds
+	links map[string]string
 }
 
 func (f *fakeTarget) Read(pid uint32, addr uint64, buf []byte) (int, error) {
@@ -52,6 +53,15 @@ func (f *fakeTarget) ReadString(pid uint32, addr uint64, max int) (string, error
 func (f *fakeTarget) Dir(pid uint32, dirfd int32) (string, error) { return f.cwd, nil }
 func (f *fakeTarget) Creds(pid uint32) (procCreds, error)         { return f.creds, nil }
 func (f *fakeTarget) Exe(pid uint32) (string, error)              { return "/usr/bin/fake", nil }
+
+// Resolve resolves the paths in f.links (path → resolved), others to
+// themselves.
+func (f *fakeTarget) Resolve(pid uint32, p string) (string, error) {
+	if r, ok := f.links[p]; ok {
+		return r, nil
+	}
+	return p, nil
+}
 
 const (
 	nrRead    = 0

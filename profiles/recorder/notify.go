@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/runcage/runcage/profiles/rootfs"
 	"github.com/runcage/runcage/profiles/userns"
 )
 
@@ -220,6 +221,18 @@ func (procTarget) Exe(pid uint32) (string, error) {
 
 // Creds reads /proc/<pid>/status and maps the ids through the process's
 // uid_map and gid_map into its own user namespace.
+// Resolve opens /proc/<pid>/root (O_PATH) and resolves p in it with
+// rootfs.ResolveIn: no symlink is followed by the kernel, nothing is opened
+// for reading.
+func (procTarget) Resolve(pid uint32, p string) (string, error) {
+	root, err := unix.Open("/proc/"+strconv.FormatUint(uint64(pid), 10)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("resolve %q: %w", p, err)
+	}
+	defer unix.Close(root)
+	return rootfs.ResolveIn(root, p)
+}
+
 func (procTarget) Creds(pid uint32) (procCreds, error) {
 	base := "/proc/" + strconv.FormatUint(uint64(pid), 10)
 	status, err := os.ReadFile(base + "/status")

@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/runcage/runcage/profiles"
+	"github.com/runcage/runcage/profiles/landlock"
 	"github.com/runcage/runcage/profiles/record"
 	"github.com/runcage/runcage/profiles/seccomp"
 )
@@ -154,14 +155,28 @@ func errnoName(e int) string {
 func profileWidenCommand(f *Front, dirFlag cli.Flag) *cli.Command {
 	return &cli.Command{
 		Name:      "widen",
-		Usage:     "allow, in an installed profile, the syscalls `runcage denials --json` shows it denied to one container",
-		ArgsUsage: "PROFILE FILE|-",
-		Flags: []cli.Flag{
+		Usage:     "allow, in an installed profile, the syscalls `runcage denials --json` shows it denied to one container, or the Landlock paths and ports given",
+		ArgsUsage: "PROFILE FILE|-  or  --landlock-path PATH:ACCESS|--landlock-bind PORT|--landlock-connect PORT... PROFILE",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "container", Usage: "the container whose denials count (needed when FILE names several)"},
 			&cli.BoolFlag{Name: "allow-dangerous", Usage: "also allow syscalls runtime/default denies"},
 			dirFlag,
-		},
+		}, landlockWidenFlags...),
 		Action: func(c *cli.Context) error {
+			if landlockWidenAsked(c) {
+				if c.NArg() != 1 {
+					return fmt.Errorf("usage: runcage profile widen [--profiles-dir DIR] --landlock-path PATH:ACCESS|--landlock-bind PORT|--landlock-connect PORT... PROFILE (widen syscalls from a FILE in a separate run)")
+				}
+				want, err := parseLandlockWiden(c.StringSlice("landlock-path"), c.IntSlice("landlock-bind"), c.IntSlice("landlock-connect"))
+				if err != nil {
+					return err
+				}
+				dir, err := profilesDir(f, c.String("profiles-dir"))
+				if err != nil {
+					return err
+				}
+				return profileWidenLandlock(c, f, dir, c.Args().Get(0), want)
+			}
 			if c.NArg() != 2 {
 				return fmt.Errorf("usage: runcage profile widen [--container ID] [--allow-dangerous] [--profiles-dir DIR] PROFILE FILE|-")
 			}
@@ -340,7 +355,8 @@ func profileWiden(c *cli.Context, f *Front, dir, name, input, container string, 
 		Name: name, ProfilesDir: dir, Force: true, AllowDangerous: dangerous,
 		Inputs: []string{name, input}, Containers: []string{container},
 		RecordedOnly: recordedOnly(prof), Complain: prof.Mode == profiles.ModeComplain,
-		Warn: func(msg string) { fmt.Fprintf(errw, "runcage: %s\n", msg) },
+		NoLandlock: !landlock.Active(prof.Landlock),
+		Warn:       func(msg string) { fmt.Fprintf(errw, "runcage: %s\n", msg) },
 	})
 	if err != nil {
 		return err

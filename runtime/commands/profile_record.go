@@ -103,7 +103,8 @@ func profileWriteCommand(f *Front, dirFlag cli.Flag, name, usage, input string, 
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing profile"},
 			&cli.StringSliceFlag{Name: "container", Usage: "keep only this container's lines of runcage's complain and denials logs (repeatable)"},
 			&cli.BoolFlag{Name: "allow-dangerous", Usage: "also allow syscalls runtime/default denies and capabilities engines do not grant, when the inputs show them"},
-			&cli.BoolFlag{Name: "recorded-only", Usage: "allow only the recorded syscalls, not those found reachable in the recorded programs and libraries"},
+			&cli.BoolFlag{Name: "recorded-only", Usage: "allow only the recorded syscalls, not those found reachable in the recorded programs and libraries, and Landlock rules only for the recorded files, not for the workload's data directories"},
+			&cli.BoolFlag{Name: "no-landlock", Usage: "write no Landlock rules (by default a recording by runcage's agent gives file and TCP port rules; docs/landlock.md)"},
 			&cli.StringFlag{Name: "mode", Value: "enforce", Usage: "enforce, or complain: allow the same syscalls in the kernel, let the others run and log each (try a profile before enforcing it)"},
 			&cli.BoolFlag{Name: "install-docker", Usage: "also register the profile as Docker runtime runcage-NAME, as the runcage install docker that --docker-config shows would (then reload dockerd)"},
 			&cli.StringFlag{Name: "docker-config", Value: "/etc/docker/daemon.json", Usage: "daemon.json to check (and, with --install-docker, update) for runcage runtimes"},
@@ -124,6 +125,7 @@ func profileWriteCommand(f *Front, dirFlag cli.Flag, name, usage, input string, 
 				AllowDangerous: c.Bool("allow-dangerous"), Inputs: c.Args().Slice(), FilesOnly: filesOnly,
 				Containers:   c.StringSlice("container"),
 				RecordedOnly: c.Bool("recorded-only"),
+				NoLandlock:   c.Bool("no-landlock"),
 				Complain:     c.String("mode") == "complain",
 			}
 			if err := profileGenerate(c, o); err != nil {
@@ -158,6 +160,9 @@ func profileGenerate(c *cli.Context, o record.GenerateOptions) error {
 	}
 	fmt.Fprintf(c.App.Writer, "wrote %s: %d syscalls allowed, capabilities %v\n",
 		filepath.Join(o.ProfilesDir, o.Name), len(seccomp.AllowedSyscalls(g.Seccomp)), g.Capabilities)
+	if l := g.Landlock; l != nil {
+		fmt.Fprintf(c.App.Writer, "landlock: %d file rules, TCP bind: %s, connect: %s\n", len(l.FS), record.PortsText(l.Bind), record.PortsText(l.Connect))
+	}
 	return nil
 }
 

@@ -8,16 +8,22 @@ import (
 	"testing"
 )
 
-// widen adds exactly the denied syscalls, keeps the profile's mode, says
-// so when it adds nothing, and refuses a profile generate did not write.
-func TestWidenKeepsModeAndRefusesHandWritten(t *testing.T) {
+// widenFront returns a Front whose policy keeps its profiles in
+// dir/profiles, a new temporary directory dir, and that profiles directory.
+func widenFront(t *testing.T) (*Front, string, string) {
 	dir := t.TempDir()
 	profilesDir := filepath.Join(dir, "profiles")
 	global := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(global, []byte("profiles_dir = "+strconv.Quote(profilesDir)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := bugFront(global)
+	return bugFront(global), dir, profilesDir
+}
+
+// widen adds exactly the denied syscalls, keeps the profile's mode, says
+// so when it adds nothing, and refuses a profile generate did not write.
+func TestWidenKeepsModeAndRefusesHandWritten(t *testing.T) {
+	f, dir, profilesDir := widenFront(t)
 	trace := filepath.Join(dir, "t.json")
 	if err := os.WriteFile(trace, []byte(`{"version":1,"name":"t","source":"runcage","complete":true,"syscalls":{"read":1,"openat":2}}`), 0o644); err != nil {
 		t.Fatal(err)
