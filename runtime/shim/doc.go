@@ -75,5 +75,10 @@
 // the container in runc, unmounts the rootfs and releases runcage's user
 // namespace ids, mounts and record, from the file runcage-shim.json the
 // shim keeps in the task's bundle, and removes the dead shim's socket
-// (one that still answers, a group's live shim, is kept).
+// (one that still answers, a group's live shim, is kept). containerd runs
+// that cleanup after every task, also when the shim's Delete released
+// everything (it then removes runcage-shim.json) and its shutdown removed
+// its socket: then the binary answers before the Go runtime starts
+// (cmd/containerd-shim-runcage-v2/cleanup.c), with the response Stop
+// gives.
 package shim
