@@ -423,6 +423,10 @@ func (s EngineSuite) setup() error {
 	if e.Bins, err = FindBinaries(); err != nil {
 		return err
 	}
+	// Profiles with Landlock rules need the helper beside runcage.
+	if _, err := LandlockHelperBeside(e.Bins.Runcage); err != nil {
+		return err
+	}
 	for _, tool := range s.Tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s not installed (make deps installs %s): %w", tool, s.Package, err)

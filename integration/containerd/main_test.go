@@ -45,7 +45,7 @@ func start() error {
 	// containerd's. Its state_dir keeps runcage's allocations and mounts
 	// in this test's directory, where the tests can count them.
 	var policy string
-	if daemon, policy, err = eng.ContainerdEngine(""); err != nil {
+	if daemon, policy, err = eng.ContainerdEngine(it.LandlockPolicy); err != nil {
 		return err
 	}
 	if err := daemon.WriteConfig(it.ContainerdConfig{CRI: false}); err != nil {

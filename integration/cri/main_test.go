@@ -63,7 +63,7 @@ var (
 // must refuse it.
 const testPolicy = `
 [profiles.default]
-annotation_selectable = ["strict", "loose"]
+annotation_selectable = ["strict", "loose", "ll"]
 
 [profiles.strict]
 description = "default plus a pids limit, for the CRI suite"
@@ -72,7 +72,7 @@ pids_limit = 64
 [profiles.loose]
 description = "keeps CAP_NET_RAW: weaker than default"
 capabilities = ["CAP_NET_RAW"]
-`
+` + it.LandlockPolicy
 
 func TestMain(m *testing.M) {
 	os.Exit(it.EngineSuite{Name: "cri", Engine: &eng, Start: start, Stop: stop, MountsAreLeaks: true,
@@ -121,7 +121,13 @@ func start() error {
 	}
 	runcageBin = filepath.Join(binDir, "runcage")
 	shimBin = filepath.Join(binDir, "containerd-shim-runcage-v2")
-	for src, dst := range map[string]string{eng.Bins.Runcage: runcageBin, shim: shimBin} {
+	// The Landlock helper goes beside the copies, where runcage and the
+	// shim look for it.
+	helper, err := it.LandlockHelperBeside(eng.Bins.Runcage)
+	if err != nil {
+		return err
+	}
+	for src, dst := range map[string]string{eng.Bins.Runcage: runcageBin, shim: shimBin, helper: filepath.Join(binDir, "runcage-landlock")} {
 		b, err := os.ReadFile(src)
 		if err != nil {
 			return err

@@ -58,7 +58,7 @@ func start() error {
 	// a volume root, as /var/lib/docker/volumes is by default; and it names
 	// this dockerd's private data and exec roots as engine state, as
 	// /var/lib/docker and /run/docker are by default.
-	policy, err := eng.WritePolicy([]string{filepath.Join(eng.WorkDir, "data"), filepath.Join(eng.WorkDir, "exec")}, "")
+	policy, err := eng.WritePolicy([]string{filepath.Join(eng.WorkDir, "data"), filepath.Join(eng.WorkDir, "exec")}, it.LandlockPolicy)
 	if err != nil {
 		return err
 	}
@@ -73,6 +73,17 @@ func start() error {
 		return err
 	}
 	if err := os.WriteFile(runcageBin, b, 0o755); err != nil {
+		return err
+	}
+	// and the Landlock helper it (and its shim) finds beside itself.
+	helper, err := it.LandlockHelperBeside(eng.Bins.Runcage)
+	if err != nil {
+		return err
+	}
+	if b, err = os.ReadFile(helper); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(runcageBin), "runcage-landlock"), b, 0o755); err != nil {
 		return err
 	}
 	// Beside it, runcage's shim, for Docker 23+ (TestShimRuntime): dockerd's
@@ -91,7 +102,7 @@ func start() error {
 		// The second run proves idempotence on the real binary.
 		out, err := exec.Command(eng.Bins.Runcage, "--runcage-config", policy, "install", "docker",
 			"--config", daemonJSON, "--binary", runcageBin,
-			"--profiles", "default,passthrough").CombinedOutput()
+			"--profiles", "default,passthrough,"+it.LandlockProfile).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), want) {
 			return fmt.Errorf("runcage install docker (run %d): %v: %s", i+1, err, out)
 		}

@@ -92,8 +92,10 @@ func NewRequest(binary, profiles string, force bool, load func() (*policy.Policy
 		return req, err
 	}
 	req.PolicyPath = pol.Path
-	req.Profiles, err = installProfiles(pol, profiles)
-	return req, err
+	if req.Profiles, err = installProfiles(pol, profiles); err != nil {
+		return req, err
+	}
+	return req, checkLandlockHelper(pol, req.Binary, req.Profiles)
 }
 
 // installProfiles resolves the --profiles list: each named profile must exist in
