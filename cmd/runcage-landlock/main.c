@@ -3,7 +3,8 @@
  * into a container (at /dev/.runcage-landlock) whose profile has Landlock
  * rules and makes it the container's process:
  *
- *   runcage-landlock [-R] -a ABI [-f MASK PATH]... [-n MASK] [-b PORT]...
+ *   runcage-landlock [-R] -a ABI [-f MASK PATH]... [-x MASK FILE]...
+ *                    [-n MASK] [-b PORT]...
  *                    [-c PORT]... [-s MASK] -- PROGRAM [ARG]...
  *
  * It restricts itself with the rules (Landlock needs no privilege once
@@ -30,6 +31,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -155,10 +157,20 @@ static int open_nofollow(const char *path) {
 	return dir;
 }
 
-static void add_path(int rs, uint64_t mask, const char *path) {
+/* add_path adds a rule granting mask on path; with fileonly, only if path
+ * is a regular file (-x: a rule runcage derives from the bundle, such as
+ * an engine's init, must not cover a directory tree). */
+static void add_path(int rs, uint64_t mask, const char *path, int fileonly) {
 	int fd = open_nofollow(path);
 	if (fd < 0)
 		return; /* not in this container: nothing to grant */
+	if (fileonly) {
+		struct stat st;
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			return; /* not a regular file: nothing to grant */
+		}
+	}
 	struct path_beneath_attr pb = {.allowed_access = mask, .parent_fd = fd};
 	if (mask && syscall(__NR_landlock_add_rule, rs, RULE_PATH_BENEATH, &pb, 0) != 0) {
 		/* Directory rights on a file: keep its file rights. */
@@ -228,7 +240,7 @@ int main(int argc, char **argv) {
 			scopes = num(argv[++i], 3);
 		else if ((!strcmp(a, "-b") || !strcmp(a, "-c")) && i + 1 < argc)
 			num(argv[++i], 65535);
-		else if (!strcmp(a, "-f") && i + 2 < argc) {
+		else if ((!strcmp(a, "-f") || !strcmp(a, "-x")) && i + 2 < argc) {
 			num(argv[++i], UINT64_MAX);
 			i++;
 		} else
@@ -253,7 +265,7 @@ int main(int argc, char **argv) {
 
 	int has_fs = 0;
 	for (i = 1; i < end; i++)
-		if (!strcmp(argv[i], "-f"))
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "-x"))
 			has_fs = 1;
 	struct ruleset_attr attr = {0};
 	size_t size = sizeof(uint64_t);
@@ -274,9 +286,9 @@ int main(int argc, char **argv) {
 		die(126, "create ruleset", NULL, errno);
 	for (i = 1; i < end; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "-f")) {
+		if (!strcmp(a, "-f") || !strcmp(a, "-x")) {
 			uint64_t mask = num(argv[i + 1], UINT64_MAX) & attr.handled_access_fs;
-			add_path(rs, mask, argv[i + 2]);
+			add_path(rs, mask, argv[i + 2], a[1] == 'x');
 			i += 2;
 		} else if (!strcmp(a, "-b") || !strcmp(a, "-c")) {
 			uint64_t access = a[1] == 'b' ? 1 : 2;

@@ -65,7 +65,7 @@ func TestHelper(t *testing.T) {
 		out  string
 	}{
 		{"no --", nil, []string{"-a", "1"}, 126, "no program after --"},
-		{"bad flag", nil, []string{"-x", "--", "true"}, 126, "bad argument -x"},
+		{"bad flag", nil, []string{"-z", "--", "true"}, 126, "bad argument -z"},
 		{"bad number", nil, []string{"-a", "1x", "--", "true"}, 126, "bad number"},
 		{"port out of range", nil, []string{"-b", "65536", "--", "true"}, 126, "bad number"},
 		{"not found", path, []string{"-a", "0", "--", "nonexistent"}, 127, "exec nonexistent"},
@@ -77,6 +77,10 @@ func TestHelper(t *testing.T) {
 		{"not through a symlink", path, []string{"-a", "3", "-f", "5", bin, "-f", "4", filepath.Join(dir, "link"), "--", "busybox", "cat", filepath.Join(dir, "secret")}, 1, "Permission denied"},
 		{"missing path skipped", path, []string{"-a", "3", "-f", "5", bin, "-f", "4", "/no/such", "--", "busybox", "true"}, 0, ""},
 		{"exec not granted", path, []string{"-a", "3", "-f", "4", bin, "--", "busybox", "true"}, 126, "Permission denied"},
+		// -x grants a regular file only: on the program it lets it run; on
+		// its directory (what a bundle could name) it grants nothing.
+		{"-x on a file", path, []string{"-a", "3", "-x", "5", filepath.Join(bin, "busybox"), "--", "busybox", "true"}, 0, ""},
+		{"-x on a directory", path, []string{"-a", "3", "-x", "5", bin, "--", "busybox", "true"}, 126, "Permission denied"},
 	} {
 		code, out := runHelper(t, h, c.env, c.args...)
 		if code != c.code || !strings.Contains(out, c.out) {

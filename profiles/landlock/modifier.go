@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -68,7 +69,9 @@ type Options struct {
 //     symlinks: a /dev that is a symlink in the rootfs has no mount at
 //     /dev), and one with a mount of its own at or under Dest;
 //   - appends a read-only, nosuid, nodev bind of the helper at Dest;
-//   - rewrites process.args to [Dest, HelperArgs..., "--", args...];
+//   - rewrites process.args to [Dest, HelperArgs..., "--", args...]
+//     (HelperArgs of processRules' rules for a pod's sandbox container or
+//     a process behind an engine's init);
 //   - lets the seccomp filter allow what the helper needs (HelperSyscalls)
 //     where it does not; those three Landlock calls only restrict.
 //
@@ -113,7 +116,16 @@ func New(prof *profiles.Profile, o Options) profiles.Modifier {
 			Source:      helper,
 			Options:     []string{"bind", "ro", "nosuid", "nodev"},
 		})
-		s.Process.Args = wrap(args, s.Process.Args)
+		hargs := args
+		if own, file := processRules(l, s); own != nil {
+			if hargs, err = HelperArgs(own); err != nil {
+				return err
+			}
+			// Execute on that one regular file only: the helper skips a
+			// directory or anything else there (-x).
+			hargs = append(hargs, "-x", strconv.FormatUint(accessMask([]string{"execute"}), 10), file)
+		}
+		s.Process.Args = wrap(hargs, s.Process.Args)
 		if s.Linux != nil && s.Linux.Seccomp != nil {
 			f, err := AllowHelper(s.Linux.Seccomp)
 			if err != nil {
@@ -185,6 +197,65 @@ func checkMounts(ms []specs.Mount) error {
 		return profiles.Refusef("landlock: a container without a tmpfs at /dev refused: runcage binds its Landlock helper in /dev and creates nothing in the image")
 	}
 	return nil
+}
+
+// sandboxAnnotations mark a pod's sandbox (pause) container: containerd's
+// CRI and CRI-O's.
+var sandboxAnnotations = map[string]string{
+	"io.kubernetes.cri.container-type":  "sandbox",
+	"io.kubernetes.cri-o.ContainerType": "sandbox",
+}
+
+// processRules returns the rules for s's process, and the one file it may
+// also execute, when they are not l as it is; else nil, "". The file is
+// granted only if it is a regular file (the helper's -x), never a tree:
+//   - a pod's sandbox container (sandboxAnnotations), with an absolute
+//     process.args[0], keeps l's ports and scopes and no file rule but
+//     execute on that program: the pause program does nothing else, and a
+//     pod that selects a Landlock profile applies it to its sandbox too,
+//     whose pause binary (from the pause image) the pod's rules do not
+//     name. A bundle that claims to be a sandbox gains only the right to
+//     execute its own program, which it runs anyway;
+//   - a process started through an engine's init (engineInit) gets l plus
+//     execute on that init.
+func processRules(l *profiles.Landlock, s *specs.Spec) (*profiles.Landlock, string) {
+	arg0 := s.Process.Args[0]
+	for k, v := range sandboxAnnotations {
+		if s.Annotations[k] == v && filepath.IsAbs(arg0) && filepath.Clean(arg0) == arg0 && len(l.FS) > 0 {
+			cp := *l
+			cp.FS = nil
+			return &cp, arg0
+		}
+	}
+	if init := engineInit(s); init != "" {
+		return l, init
+	}
+	return nil, ""
+}
+
+// engineInit returns process.args[0] when it is the destination of a
+// read-only bind mount of the spec (the last mount there): an init the
+// engine binds into the container and runs first, as Docker's --init binds
+// docker-init at /sbin/docker-init. The helper execs it, so the rules
+// must let it execute that one file, which is not the image's and which a
+// profile generated from a recording without --init does not name.
+// Otherwise "".
+func engineInit(s *specs.Spec) string {
+	arg0 := s.Process.Args[0]
+	if !filepath.IsAbs(arg0) || filepath.Clean(arg0) != arg0 {
+		return ""
+	}
+	init := ""
+	for _, m := range s.Mounts {
+		if filepath.Join("/", m.Destination) != arg0 {
+			continue
+		}
+		init = ""
+		if (m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")) && slices.Contains(m.Options, "ro") {
+			init = arg0
+		}
+	}
+	return init
 }
 
 func wrap(helperArgs, args []string) []string {
