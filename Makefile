@@ -82,6 +82,7 @@ bench: build
 	$(GO) run -tags integration ./integration/bench/recordbench -n 5000 -rounds 3
 	$(GO) run -tags integration ./integration/bench/denialbench -n 10
 	$(GO) run -tags integration ./integration/bench/enginebench -n 30
+	$(GO) run -tags integration ./integration/bench/landlockbench -n 30
 
 clean:
 	rm -rf $(BIN)

@@ -29,7 +29,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -102,8 +101,8 @@ func run(n, nbytes, forks int) error {
 	}
 	fmt.Printf("| workload | wall unlogged | wall logged | ratio | CPU unlogged | CPU logged | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, w := range workloads {
-		u, l := median(times["unlogged/"+w.name]), median(times["logged/"+w.name])
-		cu, cl := median(cpus["unlogged/"+w.name]), median(cpus["logged/"+w.name])
+		u, l := integration.Median(times["unlogged/"+w.name]), integration.Median(times["logged/"+w.name])
+		cu, cl := integration.Median(cpus["unlogged/"+w.name]), integration.Median(cpus["logged/"+w.name])
 		fmt.Printf("| %s | %.1f ms | %.1f ms | %.3f | %.1f ms | %.1f ms | %.3f |\n", w.name, ms(u), ms(l), float64(l)/float64(u), ms(cu), ms(cl), float64(cl)/float64(cu))
 	}
 	fmt.Printf("\nCPU is user+system time of runcage, runc and the container (wait4), without the denial agent's own.\n")
@@ -139,15 +138,6 @@ func once(dir, rootfs, runcage string, c config, profile, script string, seq int
 		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return res.Elapsed, cpu, nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
