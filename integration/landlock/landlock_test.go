@@ -266,10 +266,13 @@ func TestLandlockReadonlyRootfs(t *testing.T) {
 }
 
 // TestLandlockHostileBundles: bundles that would make the helper's bind
-// land somewhere else, or be replaced, are refused with the reason.
+// land somewhere else, or be replaced, are refused with the reason. The
+// control: plain runc runs the first two (a bind of its own at the
+// helper's place, no tmpfs at /dev), so the refusal is runcage's.
 func TestLandlockHostileBundles(t *testing.T) {
 	e := newEnv(t)
 	rt := e.runcage("ll")
+	runc := e.bin.RuncIn(e.dir)
 	planted := spec("true")
 	planted.Mounts = append(planted.Mounts, specs.Mount{Destination: "/dev/.runcage-landlock", Type: "bind", Source: "/bin/true", Options: []string{"bind", "ro"}})
 	noDev := spec("true")
@@ -279,13 +282,20 @@ func TestLandlockHostileBundles(t *testing.T) {
 		s    *specs.Spec
 		opt  integration.RootfsOptions
 		want string
+		// runcRuns: plain runc runs this bundle (the control).
+		runcRuns bool
 	}{
-		{"a mount at the helper's place", planted, integration.RootfsOptions{}, "runcage binds its Landlock helper there"},
-		{"no tmpfs at /dev", noDev, integration.RootfsOptions{}, "without a tmpfs at /dev"},
-		{"/dev a symlink in the rootfs", spec("true"), integration.RootfsOptions{Symlinks: map[string]string{"/dev": "/tmp"}}, "/dev is a symlink"},
-		{"empty process.args", spec(), integration.RootfsOptions{}, "without process.args"},
+		{"a mount at the helper's place", planted, integration.RootfsOptions{}, "runcage binds its Landlock helper there", true},
+		{"no tmpfs at /dev", noDev, integration.RootfsOptions{}, "without a tmpfs at /dev", true},
+		{"/dev a symlink in the rootfs", spec("true"), integration.RootfsOptions{Symlinks: map[string]string{"/dev": "/tmp"}}, "/dev is a symlink", false},
+		{"empty process.args", spec(), integration.RootfsOptions{}, "without process.args", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			if c.runcRuns {
+				if res := e.run(runc, c.s, c.opt); res.Exit != 0 {
+					t.Fatalf("control: plain runc does not run this bundle either: %s\nlog: %s", res, integration.FileText(runc.Log))
+				}
+			}
 			res := e.run(rt, c.s, c.opt)
 			log := integration.FileText(rt.Log)
 			if res.Exit == 0 || !strings.Contains(res.Stderr+log, c.want) {
