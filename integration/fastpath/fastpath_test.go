@@ -611,15 +611,55 @@ func TestFastPathDeleteAhead(t *testing.T) {
 	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
 		t.Fatal(err)
 	}
-	const hold = 300 * time.Millisecond
-	released := time.Now().Add(hold)
-	time.AfterFunc(hold, func() { syscall.Close(fd) })
+	// The lock is released only once the child runs Go (more than one
+	// thread: the constructor runs before the Go runtime starts any), so
+	// the C path certainly found it busy, however slow the machine.
+	releasedAt := make(chan time.Time, 1)
+	go func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for !goStarted(os.Getpid(), "runcage\x00delete\x00c1\x00") && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		syscall.Close(fd)
+		releasedAt <- time.Now()
+	}()
 	r = run(t, e.runcage, []string{"runcage", "delete", "c1"}, env)
+	done := time.Now()
 	trace, _ := splitTrace(r.stderr)
 	if r.exit != 7 || len(trace) != 1 || trace[0] != traceGo+"container busy" {
 		t.Errorf("delete of a busy container: exit %d, trace %q", r.exit, trace)
 	}
-	if time.Now().Before(released) {
+	if released := <-releasedAt; done.Before(released) {
 		t.Error("delete of a busy container did not wait for its lock")
 	}
+}
+
+// goStarted reports whether a child of parent with the command line
+// cmdline (NUL-separated, as /proc shows it) runs more than one thread.
+func goStarted(parent int, cmdline string) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cl, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if string(cl) != cmdline {
+			continue
+		}
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		var ppid, threads int
+		for _, l := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+				ppid, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+			if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+				threads, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		if ppid == parent && threads > 1 {
+			return true
+		}
+	}
+	return false
 }
