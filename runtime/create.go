@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"github.com/runcage/runcage/profiles/landlock"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -186,6 +187,11 @@ func Create(c Container, o CreateOptions) (created *Created, err error) {
 		}
 	}()
 	rec := &record{Profile: prof.Name, Bundle: c.Bundle}
+	ll, err := landlock.ExecFor(prof)
+	if err != nil {
+		return nil, err
+	}
+	rec.Landlock = &ll
 	if prof.UserNS == profiles.Required {
 		if rec.Userns, err = setUpUserns(&cu, c, o, prev, b.Spec()); err != nil {
 			return nil, err

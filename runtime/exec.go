@@ -64,7 +64,11 @@ func hardenExec(inv *Invocation, pol *policy.Policy, lg *logger) error {
 	}
 	if ef.Process == "" {
 		// The command line's process goes through the Landlock helper too.
-		inv.Args, err = landlock.WrapCommand(prof, inv.Args, ef.Command)
+		ll, err := execLandlock(prof, rec)
+		if err != nil {
+			return err
+		}
+		inv.Args, err = landlock.WrapCommand(ll, inv.Args, ef.Command)
 		return err
 	}
 	pf, err := spec.LoadProcess(ef.Process)
@@ -98,6 +102,18 @@ func execProfile(pol *policy.Policy, prof *profiles.Profile, root, id string) (*
 	return prof, rec, nil
 }
 
+// execLandlock returns how an exec'd process of a container of profile
+// prof, whose record is rec, is confined by Landlock: as the container was
+// created (rec's), else by prof's current rules (a container runcage did
+// not create, or whose record predates the field; where prof has rules
+// and the container no helper, such an exec fails: closed).
+func execLandlock(prof *profiles.Profile, rec *record) (landlock.Exec, error) {
+	if rec != nil && rec.Landlock != nil {
+		return *rec.Landlock, nil
+	}
+	return landlock.ExecFor(prof)
+}
+
 // hardenProcess is the check of an exec process (a `runc exec --process`
 // file, or the process a shim is asked to exec) for a container of profile
 // prof, whose record is rec (nil if runcage did not create it): every
@@ -118,7 +134,11 @@ func hardenProcess(pol *policy.Policy, prof *profiles.Profile, rec *record, doc 
 	if err := mods.Modify(&specs.Spec{Process: p}); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if err := landlock.WrapProcess(prof, p); err != nil {
+	ll, err := execLandlock(prof, rec)
+	if err != nil {
+		return err
+	}
+	if err := landlock.WrapProcess(ll, p); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if rec != nil {

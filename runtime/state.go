@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/runcage/runcage/profiles/landlock"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,6 +27,10 @@ type record struct {
 	SelinuxLabel string `json:"selinuxLabel,omitempty"`
 	// Userns is what the user-namespace setup did, to undo on delete.
 	Userns *userns.Result `json:"userns,omitempty"`
+	// Landlock is how the container's exec'd processes are confined: the
+	// rules it was created with. Records written before it existed have
+	// none; an exec then applies the profile's current rules.
+	Landlock *landlock.Exec `json:"landlock,omitempty"`
 }
 
 // runcDefaultRoot is runc's --root default for root.

@@ -251,6 +251,53 @@ func TestLandlockExec(t *testing.T) {
 	}
 }
 
+// TestLandlockExecKeepsCreateRules: an exec applies the rules its
+// container was created with, not the profile's rules of the moment. A
+// profile widened after create does not widen the running container's
+// exec'd processes, and a container created before its profile had rules
+// (so without the helper) can still be exec'd into, as confined as its
+// own processes are.
+func TestLandlockExecKeepsCreateRules(t *testing.T) {
+	e := newEnv(t)
+	base := "runtime = " + strconv.Quote(e.bin.Runc) + "\nstate_dir = " + strconv.Quote(filepath.Join(e.dir, "state")) + "\n"
+	policy := filepath.Join(e.dir, "changing.toml")
+	write := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(policy, []byte(base+text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt := func(prof string) integration.Runtime {
+		return e.bin.RuncageIn(e.dir, prof, []string{"RUNCAGE_CONFIG=" + policy})
+	}
+	// At create: "narrow" has the rules, "late" has none.
+	write("[profiles.narrow]\n" + strings.ReplaceAll(rules, "NAME", "narrow") + "[profiles.late]\n")
+	narrow, late := newID(), newID()
+	rt("narrow").CreateStart(t, e.bundle(spec("sleep", "60"), integration.RootfsOptions{}), narrow)
+	rt("late").CreateStart(t, e.bundle(spec("sleep", "60"), integration.RootfsOptions{}), late)
+
+	// Then "narrow" is widened to read /etc too, and "late" gains rules.
+	widened := strings.ReplaceAll(rules, "NAME", "narrow") + "[[profiles.narrow.landlock.fs]]\npath = \"/etc\"\naccess = [\"read\"]\n"
+	write("[profiles.narrow]\n" + widened + "[profiles.late]\n" + strings.ReplaceAll(rules, "NAME", "late"))
+
+	if r := rt("narrow").Exec(timeout, "exec", narrow, "cat", "/etc/group"); r.Exit == 0 || !strings.Contains(r.Stderr, "Permission denied") {
+		t.Errorf("exec into a container created under the narrow rules read /etc/group after the profile was widened: %s", r)
+	}
+	if r := rt("narrow").Exec(timeout, "exec", narrow, "cat", "/etc/passwd"); r.Exit != 0 {
+		t.Errorf("exec cat /etc/passwd under the create-time rules: %s", r)
+	}
+	// The control: a container created under the widened profile reads it.
+	wide := newID()
+	rt("narrow").CreateStart(t, e.bundle(spec("sleep", "60"), integration.RootfsOptions{}), wide)
+	if r := rt("narrow").Exec(timeout, "exec", wide, "cat", "/etc/group"); r.Exit != 0 {
+		t.Errorf("exec into a container created under the widened rules: %s", r)
+	}
+	// "late": created without the helper, exec'd like its own processes.
+	if r := rt("late").Exec(timeout, "exec", late, "cat", "/etc/group"); r.Exit != 0 {
+		t.Errorf("exec into a container created before its profile had rules: %s", r)
+	}
+}
+
 // TestLandlockReadonlyRootfs: the helper is bound in /dev, so a read-only
 // rootfs needs nothing created in it.
 func TestLandlockReadonlyRootfs(t *testing.T) {

@@ -224,7 +224,11 @@ func TestAllowHelper(t *testing.T) {
 func TestWrapCommand(t *testing.T) {
 	prof := &profiles.Profile{Name: "p", Landlock: parse(t, "[landlock]\nbind = [80]\n")}
 	argv := []string{"--root", "/r", "exec", "-t", "ctr", "sh", "-c", "id"}
-	got, err := WrapCommand(prof, argv, []string{"sh", "-c", "id"})
+	e, err := ExecFor(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := WrapCommand(e, argv, []string{"sh", "-c", "id"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,15 +236,23 @@ func TestWrapCommand(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
-	if _, err := WrapCommand(prof, argv, []string{"sh", "-c", "other"}); !errors.Is(err, profiles.ErrRefused) {
+	if _, err := WrapCommand(e, argv, []string{"sh", "-c", "other"}); !errors.Is(err, profiles.ErrRefused) {
 		t.Fatalf("mismatched command: %v", err)
 	}
 	p := &specs.Process{}
-	if err := WrapProcess(prof, p); !errors.Is(err, profiles.ErrRefused) {
+	if err := WrapProcess(e, p); !errors.Is(err, profiles.ErrRefused) {
 		t.Fatalf("empty exec process: %v", err)
 	}
-	if got, _ := WrapCommand(&profiles.Profile{}, argv, nil); !slices.Equal(got, argv) {
+	none, err := ExecFor(&profiles.Profile{})
+	if err != nil || none.Helper {
+		t.Fatalf("no rules: %+v, %v", none, err)
+	}
+	if got, _ := WrapCommand(none, argv, nil); !slices.Equal(got, argv) {
 		t.Fatal("no rules changed argv")
+	}
+	p.Args = []string{"id"}
+	if err := WrapProcess(none, p); err != nil || !slices.Equal(p.Args, []string{"id"}) {
+		t.Fatalf("no rules changed the process: %q, %v", p.Args, err)
 	}
 }
 

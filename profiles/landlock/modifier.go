@@ -266,23 +266,44 @@ func wrap(helperArgs, args []string) []string {
 	return append(out, args...)
 }
 
-// WrapProcess makes an exec'd process of a container of prof go through
-// the helper bound at create: p.Args becomes [Dest, HelperArgs..., "--",
-// args...]. It does nothing when prof has no Landlock rules, and refuses
-// a process without args. (A container created before its profile gained
-// rules has no helper, and such an exec fails: closed.)
-func WrapProcess(prof *profiles.Profile, p *specs.Process) error {
+// Exec is how the exec'd processes of one container are confined, decided
+// at create and kept in runcage's record of the container, so that an exec
+// applies the rules the container was created with even after its profile
+// changed: through the helper bound at create with Args (Helper true), or
+// not at all, since a container created without rules has no helper.
+type Exec struct {
+	Helper bool     `json:"helper"`
+	Args   []string `json:"args,omitempty"`
+}
+
+// ExecFor returns the Exec of a container that New confines now under
+// prof: Helper with HelperArgs of prof's rules, or none when prof has no
+// Landlock rules or is a pass-through profile.
+func ExecFor(prof *profiles.Profile) (Exec, error) {
 	if prof.Passthrough || !Active(prof.Landlock) {
-		return nil
+		return Exec{}, nil
 	}
-	if len(p.Args) == 0 {
-		return profiles.Refusef("landlock: an exec process without args refused: profile %q runs it through runcage's Landlock helper", prof.Name)
+	if err := Check(prof.Landlock); err != nil {
+		return Exec{}, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
 	args, err := HelperArgs(prof.Landlock)
 	if err != nil {
-		return err
+		return Exec{}, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
-	p.Args = wrap(args, p.Args)
+	return Exec{Helper: true, Args: args}, nil
+}
+
+// WrapProcess makes an exec'd process of a container confined as e says:
+// p.Args becomes [Dest, e.Args..., "--", args...]. It does nothing when
+// e has no helper, and refuses a process without args.
+func WrapProcess(e Exec, p *specs.Process) error {
+	if !e.Helper {
+		return nil
+	}
+	if len(p.Args) == 0 {
+		return profiles.Refusef("landlock: an exec process without args refused: the container's processes run through runcage's Landlock helper")
+	}
+	p.Args = wrap(e.Args, p.Args)
 	return nil
 }
 
@@ -290,19 +311,15 @@ func WrapProcess(prof *profiles.Profile, p *specs.Process) error {
 // argv (the delegate's command line) must end with command, which is then
 // prefixed with the helper and its rules. Anything else is refused, since
 // the command could not be placed with certainty.
-func WrapCommand(prof *profiles.Profile, argv, command []string) ([]string, error) {
-	if prof.Passthrough || !Active(prof.Landlock) {
+func WrapCommand(e Exec, argv, command []string) ([]string, error) {
+	if !e.Helper {
 		return argv, nil
 	}
 	if len(command) == 0 || len(argv) < len(command) || !slices.Equal(argv[len(argv)-len(command):], command) {
 		return nil, profiles.Refusef("landlock: exec refused: the command could not be found at the end of the command line to run it through runcage's Landlock helper (use --process)")
 	}
-	args, err := HelperArgs(prof.Landlock)
-	if err != nil {
-		return nil, err
-	}
 	head := slices.Clone(argv[:len(argv)-len(command)])
-	return append(head, wrap(args, command)...), nil
+	return append(head, wrap(e.Args, command)...), nil
 }
 
 // HelperSyscalls are the system calls the helper makes: Landlock's three,

@@ -228,8 +228,8 @@ func Need(l *profiles.Landlock) (int, string) {
 //	-s MASK       the LANDLOCK_SCOPE_* bits
 //
 // Numbers are decimal. Rules reach the helper as arguments rather than as a
-// file: nothing to write, bind or remove per container, an exec can rebuild
-// them from the profile, and Check's limits keep them below maxArgBytes.
+// file: nothing to write, bind or remove per container, an exec reuses
+// the ones its container was created with (Exec), and Check's limits keep them below maxArgBytes.
 // l must have passed Check.
 func HelperArgs(l *profiles.Landlock) ([]string, error) {
 	var out []string
