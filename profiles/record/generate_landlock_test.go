@@ -48,6 +48,16 @@ func TestLandlockRules(t *testing.T) {
 			"/var/lib=create"},
 		bind: []int{}, connect: []int{},
 	}, {
+		name:  "a rename within one directory needs no refer",
+		files: []FileAccess{{"/data/x.tmp", "cdw"}, {"/data/x", "clw"}},
+		want:  []string{"/data=create,remove,write", "/data/x=write", "/data/x.tmp=write"},
+		bind:  []int{}, connect: []int{},
+	}, {
+		name:  "a rename across directories gives both refer",
+		files: []FileAccess{{"/data/tmp/x", "cdw"}, {"/data/db/x", "cl"}},
+		want:  []string{"/data/db=create,refer", "/data/tmp=create,refer,remove,write", "/data/tmp/x=write"},
+		bind:  []int{}, connect: []int{},
+	}, {
 		name:  "a listed directory, or one opened for reading, is list on itself only",
 		files: []FileAccess{{"/etc", "e"}, {"/etc/passwd", "r"}, {"/srv/data", "r"}, {"/srv/data/db", "cw"}},
 		want:  []string{"/etc=list", "/etc/passwd=read", "/srv/data=create,list,write", "/srv/data/db=write"},
