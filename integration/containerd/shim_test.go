@@ -244,17 +244,18 @@ func TestShimRunForeground(t *testing.T) {
 }
 
 // TestShimRefused: a privileged container and a profile the policy does
-// not have are refused, with runcage's reason in ctr's error, and leave
-// nothing behind.
+// not have are refused, with runcage's reason in ctr's error and gRPC's
+// FailedPrecondition (which ctr prints as "failed precondition"), and
+// leave nothing behind.
 func TestShimRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name, opts string
 		flags      []string
 		want       []string
 	}{
-		{"privileged", "", []string{"--privileged"}, []string{"refused"}},
-		{"host-network", "", []string{"--net-host"}, []string{"refused"}},
-		{"unknown-profile", `profile = "no-such-profile"`, nil, []string{"no-such-profile"}},
+		{"privileged", "", []string{"--privileged"}, []string{"refused", "failed precondition"}},
+		{"host-network", "", []string{"--net-host"}, []string{"refused", "failed precondition"}},
+		{"unknown-profile", `profile = "no-such-profile"`, nil, []string{"no-such-profile", "failed precondition"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := newID("shim-" + tc.name)

@@ -387,7 +387,10 @@ func (p *Policy) Profile(name string) (*profiles.Profile, error) {
 	if b := Builtin(name); b != nil {
 		return p.withRecordCapabilities(b), nil
 	}
-	return nil, fmt.Errorf("profile %q not found (not in the policy, not in %s, not built in)", name, p.ProfilesDir)
+	// A refusal: the container cannot run under a profile that does not
+	// exist, and engines show a refusal as the precondition it is (the
+	// shim's FailedPrecondition), not as an internal error.
+	return nil, profiles.Refusef("profile %q not found: not in the policy, not in %s, not built in", name, p.ProfilesDir)
 }
 
 // Names lists every profile the policy can resolve, sorted.

@@ -116,7 +116,7 @@ func TestSelectOrder(t *testing.T) {
 			t.Errorf("Select(%q, %q) = %s from %s, want %s from %s", tc.flag, tc.argv0, prof.Name, src, tc.want, tc.src)
 		}
 	}
-	if _, _, err := p.Select("nosuch", "runcage"); err == nil || !strings.Contains(err.Error(), `profile "nosuch" not found`) {
+	if _, _, err := p.Select("nosuch", "runcage"); !errors.Is(err, profiles.ErrRefused) || !strings.Contains(err.Error(), `profile "nosuch" not found`) {
 		t.Errorf("unknown profile: %v", err)
 	}
 	if _, _, err := p.Select("../../etc", "runcage"); !errors.Is(err, profiles.ErrRefused) {
