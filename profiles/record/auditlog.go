@@ -70,6 +70,34 @@ type AuditEvent struct {
 	// container sees it (the target of /proc/PID/exe). Events of one
 	// (Container, Syscall, Errno, Exe) count together.
 	Exe string `json:"exe,omitempty"`
+	// Landlock, when set, makes the event a Landlock denial: an access the
+	// profile's Landlock rules refused (the call failed with EACCES), not
+	// a syscall its filter denied. Syscall then names the call that was
+	// refused, if known ("" otherwise). Events of one (Container, Path or
+	// Port, Access, Exe) count together.
+	Landlock *LandlockAccess `json:"landlock,omitempty"`
+}
+
+// LandlockAccess is what the kernel's audit records of a Landlock denial
+// say (see docs/landlock.md, "Denials"): the path or port and the denied
+// access, in the words of a profile's [landlock] rules, so that `runcage
+// profile widen` can grant exactly it.
+type LandlockAccess struct {
+	// Path is the file or directory of a file-system denial, as the
+	// container sees it ("" for a port or scope denial). For a denied
+	// create or remove it is the directory the entry is in.
+	Path string `json:"path,omitempty"`
+	// Port is the TCP port of a bind or connect denial (0 otherwise).
+	Port int `json:"port,omitempty"`
+	// Access are the denied accesses: the access names of a profile's
+	// file rules ("read", "write", "execute", "list", "create", "remove",
+	// or a single right such as "make-char"), "bind" or "connect" for a
+	// port, or a scope ("signal", "abstract-unix-socket"); a right
+	// runcage has no name for keeps the kernel's.
+	Access []string `json:"access"`
+	// Blockers are the denied rights as the kernel named them
+	// ("fs.read_file", "net.bind_tcp", ...).
+	Blockers []string `json:"blockers,omitempty"`
 }
 
 // AuditVersion is the version of AuditEvent this package writes.
@@ -88,7 +116,9 @@ func ParseAuditLog(r io.Reader, name string, containers ...string) (*Trace, int,
 	high := map[key]uint64{}
 	skipped := 0
 	err := ScanAuditEvents(r, func(ev AuditEvent) {
-		if len(containers) > 0 && !slices.Contains(containers, ev.Container) {
+		// A Landlock denial is no evidence about the seccomp filter:
+		// the syscall ran, and Landlock refused its access.
+		if ev.Landlock != nil || len(containers) > 0 && !slices.Contains(containers, ev.Container) {
 			return
 		}
 		k := key{ev.Container, ev.Syscall, ev.Action, ev.Exe}
@@ -119,7 +149,7 @@ func ParseAuditLog(r io.Reader, name string, containers ...string) (*Trace, int,
 
 // ScanAuditEvents calls each with every AuditEvent of r, in order, and skip
 // for every non-empty line that is not one (or has a Version it does not
-// know).
+// know). An event names a syscall, or is a Landlock denial, or both.
 func ScanAuditEvents(r io.Reader, each func(AuditEvent), skip func()) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -129,7 +159,7 @@ func ScanAuditEvents(r io.Reader, each func(AuditEvent), skip func()) error {
 			continue
 		}
 		var ev AuditEvent
-		if err := json.Unmarshal(line, &ev); err != nil || ev.Version < 1 || ev.Version > AuditVersion || ev.Syscall == "" {
+		if err := json.Unmarshal(line, &ev); err != nil || ev.Version < 1 || ev.Version > AuditVersion || ev.Syscall == "" && ev.Landlock == nil {
 			if skip != nil {
 				skip()
 			}

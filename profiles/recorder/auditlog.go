@@ -6,8 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/runcage/runcage/profiles/record"
 )
@@ -59,18 +62,50 @@ const maxAuditEntries = 1024
 // Seen counts one occurrence of syscall, failed with errno (0: allowed) in
 // executable exe; the first one of each triple is written at once.
 func (w *auditWriter) Seen(arch, syscall, action string, errno, pid int, exe string) {
+	w.count(func(exe string) string { return fmt.Sprintf("%s\x00%d\x00%s", syscall, errno, exe) }, exe, func(ev *record.AuditEvent) {
+		ev.Arch, ev.Syscall, ev.Action, ev.Errno, ev.Pid = arch, syscall, action, errno, pid
+	})
+}
+
+// SeenLandlock counts one Landlock denial of access a, in syscall (its
+// name, or "") by executable exe; the first one of each (path or port,
+// access, executable) is written at once. Past maxAuditEntries, a new one
+// counts under its access alone, with no path or port and the executable
+// "(more)".
+func (w *auditWriter) SeenLandlock(arch, syscall string, pid int, exe string, a record.LandlockAccess) {
+	access := strings.Join(a.Access, ",")
+	w.count(func(exe string) string {
+		if exe == moreExe {
+			a.Path, a.Port, syscall = "", 0, ""
+		}
+		return fmt.Sprintf("landlock\x00%s\x00%d\x00%s\x00%s", a.Path, a.Port, access, exe)
+	}, exe, func(ev *record.AuditEvent) {
+		l := a
+		ev.Arch, ev.Syscall, ev.Action, ev.Errno, ev.Pid, ev.Landlock = arch, syscall, record.ActionDenied, int(unix.EACCES), pid, &l
+	})
+}
+
+// moreExe is the executable under which a writer counts what it has no
+// room left to count apart.
+const moreExe = "(more)"
+
+// count counts one occurrence of the entry key(exe) names, made by fill
+// from w.base on its first sight (and written at once); when w already
+// counts maxAuditEntries entries, a new one counts as key(moreExe).
+func (w *auditWriter) count(key func(exe string) string, exe string, fill func(*record.AuditEvent)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	k := fmt.Sprintf("%s\x00%d\x00%s", syscall, errno, exe)
+	k := key(exe)
 	e := w.entries[k]
 	if e == nil && len(w.entries) >= maxAuditEntries {
-		exe = "(more)"
-		k = fmt.Sprintf("%s\x00%d\x00%s", syscall, errno, exe)
+		exe = moreExe
+		k = key(exe)
 		e = w.entries[k]
 	}
 	if e == nil {
 		ev := w.base
-		ev.Arch, ev.Syscall, ev.Action, ev.Errno, ev.Pid, ev.Exe = arch, syscall, action, errno, pid, exe
+		fill(&ev)
+		ev.Exe = exe
 		e = &auditEntry{ev: ev}
 		w.entries[k] = e
 	}

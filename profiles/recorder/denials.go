@@ -70,6 +70,11 @@ func DenialKey(id string) string {
 // death opens nothing: the kernel fails every notified syscall with ENOSYS
 // once no listener holds the fd, and only the logging stops. That is why
 // it needs no watchdog, unlike the recording agent.
+//
+// It also logs the Landlock denials of the containers it serves, as the
+// kernel reports them on the audit multicast group while the host's audit
+// is enabled (it never enables it): see landlockTracker for how a denial
+// is attributed to a container, and docs/landlock.md, "Denials".
 func RunDenialAgent(cfg DenialConfig, ready io.WriteCloser, logw io.Writer) error {
 	lg := log.New(logw, "runcage-denials: ", log.LstdFlags|log.Lmicroseconds)
 	if cfg.Interval <= 0 {
@@ -90,11 +95,27 @@ func RunDenialAgent(cfg DenialConfig, ready io.WriteCloser, logw io.Writer) erro
 	defer ln.Close()
 
 	d := &denialServer{cfg: cfg, lg: lg, out: out, names: newNameResolver(), target: newProcTarget(), byKey: map[string]*denialEntry{}}
+	d.landlock = newLandlockTracker(out, d.names, hostProcs{}, time.Now, lg)
+	// Landlock denials come from the kernel's audit records, which are
+	// there only while the host's audit is enabled; subscribing costs
+	// nothing while it is not, and finds them once it is.
+	if fd, err := openAuditMulticast(pendingRetry); err != nil {
+		lg.Printf("%v: Landlock denials are not logged", err)
+	} else {
+		go func() {
+			g := &auditGrouper{emit: d.landlock.Event}
+			if err := readAudit(fd, g, d.landlock.Retry, lg); err != nil {
+				lg.Printf("%v: Landlock denials are no longer logged", err)
+			}
+			unix.Close(fd)
+		}()
+	}
 	go func() {
 		tick := time.NewTicker(cfg.Interval)
 		defer tick.Stop()
 		for range tick.C {
 			d.flushAll()
+			d.landlock.Sweep()
 			if _, err := os.Lstat(cfg.Socket); errors.Is(err, fs.ErrNotExist) {
 				// The state directory was removed: no container can
 				// reach this agent any more.
@@ -109,6 +130,7 @@ func RunDenialAgent(cfg DenialConfig, ready io.WriteCloser, logw io.Writer) erro
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				d.flushAll()
+				d.landlock.Flush(true)
 				return nil
 			}
 			lg.Printf("accept: %v", err)
@@ -130,8 +152,11 @@ func RunDenialAgent(cfg DenialConfig, ready io.WriteCloser, logw io.Writer) erro
 			unix.Close(fd)
 			continue
 		}
+		pid := st.Pid
+		d.landlock.Started(key, e.h.cfg, pid)
 		go func() {
 			serveFD(notifyFD(fd), e.h, lg)
+			d.landlock.Exited(pid)
 			d.release(key)
 		}()
 	}
@@ -144,6 +169,8 @@ type denialServer struct {
 	out    io.Writer
 	names  nameResolver
 	target processReader
+	// landlock logs the Landlock denials of the containers served.
+	landlock *landlockTracker
 
 	mu    sync.Mutex
 	byKey map[string]*denialEntry
@@ -163,18 +190,14 @@ func (d *denialServer) acquire(key string) (*denialEntry, error) {
 		e.refs++
 		return e, nil
 	}
-	data, err := os.ReadFile(ContainerConfig(d.cfg.Dir, key))
+	cfg, err := readConfigFile(ContainerConfig(d.cfg.Dir, key))
 	if err != nil {
-		return nil, fmt.Errorf("read container configuration: %w", err)
-	}
-	var cfg AgentConfig
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return nil, fmt.Errorf("read container configuration: %w", err)
+		return nil, err
 	}
 	if cfg.Mode != ModeEnforce {
 		return nil, fmt.Errorf("container configuration has mode %q, want %q", cfg.Mode, ModeEnforce)
 	}
-	h, err := newHandler(cfg, d.names, d.target, d.out, nil)
+	h, err := newHandler(*cfg, d.names, d.target, d.out, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -270,4 +293,37 @@ func (l *rotatingLog) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.f.Close()
+}
+
+// AgentsDir is the agents directory under the policy's state directory:
+// the denial agent's socket and the configuration of every container it
+// serves (ContainerConfig) are there.
+func AgentsDir(stateDir string) string {
+	return filepath.Join(stateDir, "agents")
+}
+
+// ServedContainers returns the configurations of the containers the
+// denial agent of agents directory dir serves: those created and not yet
+// deleted. A configuration that cannot be read is left out.
+func ServedContainers(dir string) []AgentConfig {
+	paths, _ := filepath.Glob(ContainerConfig(dir, "*"))
+	var out []AgentConfig
+	for _, p := range paths {
+		if cfg, err := readConfigFile(p); err == nil {
+			out = append(out, *cfg)
+		}
+	}
+	return out
+}
+
+func readConfigFile(path string) (*AgentConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read container configuration: %w", err)
+	}
+	var cfg AgentConfig
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("read container configuration: %w", err)
+	}
+	return &cfg, nil
 }

@@ -48,6 +48,12 @@ type LandlockDenial struct {
 	Pid  int
 	Exe  string
 	Comm string
+	// PPid is the denied process's parent's pid (SYSCALL record).
+	PPid int
+	// Arch and Nr are the AUDIT_ARCH_* value and the number of the
+	// denied syscall (SYSCALL record; Nr is -1 when there was none).
+	Arch uint32
+	Nr   int32
 	// DomainPid is the pid that created the domain (the helper, which
 	// became the container's process), from a domain record in the same
 	// event: the kernel sends it with the domain's first denial only.
@@ -58,7 +64,7 @@ type LandlockDenial struct {
 // (all with the same serial) report, and false when they hold no Landlock
 // access record or it cannot be parsed.
 func ParseLandlockDenial(records []AuditRecord) (LandlockDenial, bool) {
-	var d LandlockDenial
+	d := LandlockDenial{Nr: -1}
 	found := false
 	for _, r := range records {
 		serial, f, ok := auditFields(r.Text)
@@ -84,7 +90,14 @@ func ParseLandlockDenial(records []AuditRecord) (LandlockDenial, bool) {
 			}
 		case AuditSyscall:
 			d.Pid, _ = strconv.Atoi(f["pid"])
+			d.PPid, _ = strconv.Atoi(f["ppid"])
 			d.Exe, d.Comm = f["exe"], f["comm"]
+			if a, err := strconv.ParseUint(f["arch"], 16, 32); err == nil {
+				d.Arch = uint32(a)
+			}
+			if nr, err := strconv.ParseInt(f["syscall"], 10, 32); err == nil {
+				d.Nr = int32(nr)
+			}
 		}
 	}
 	return d, found
@@ -96,15 +109,7 @@ func ParseLandlockDenial(records []AuditRecord) (LandlockDenial, bool) {
 // is even-length hex is decoded, as the kernel hex-encodes such a string
 // when it holds a space, a quote or a control character.
 func auditFields(text string) (string, map[string]string, bool) {
-	rest, ok := strings.CutPrefix(text, "audit(")
-	if !ok {
-		return "", nil, false
-	}
-	stamp, rest, ok := strings.Cut(rest, "):")
-	if !ok {
-		return "", nil, false
-	}
-	_, serial, ok := strings.Cut(stamp, ":")
+	serial, rest, ok := auditHeader(text)
 	if !ok {
 		return "", nil, false
 	}
@@ -132,6 +137,20 @@ func auditFields(text string) (string, map[string]string, bool) {
 		f[k] = v
 	}
 	return serial, f, true
+}
+
+// auditHeader splits "audit(TIME:SERIAL): rest" into the serial and rest.
+func auditHeader(text string) (serial, rest string, ok bool) {
+	rest, ok = strings.CutPrefix(text, "audit(")
+	if !ok {
+		return "", "", false
+	}
+	stamp, rest, ok := strings.Cut(rest, "):")
+	if !ok {
+		return "", "", false
+	}
+	_, serial, ok = strings.Cut(stamp, ":")
+	return serial, rest, ok
 }
 
 // AuditEnabled asks the kernel whether its audit subsystem is enabled

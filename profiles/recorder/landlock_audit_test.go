@@ -30,9 +30,9 @@ func TestParseLandlockDenial(t *testing.T) {
 		want LandlockDenial
 	}{
 		{"file", firstDenial, LandlockDenial{Serial: "101019", Domain: "16cc1d47e", Blockers: []string{"fs.read_file"}, Path: "/etc/group",
-			Pid: 560, Exe: "/bin/busybox", Comm: "cat x", DomainPid: 536}},
+			Pid: 560, Exe: "/bin/busybox", Comm: "cat x", PPid: 536, Arch: 0xc000003e, Nr: 257, DomainPid: 536}},
 		{"port", bindDenial, LandlockDenial{Serial: "101021", Domain: "16cc1d47e", Blockers: []string{"net.bind_tcp"}, Port: 8081,
-			Pid: 573, Exe: "/bin/bindtest", Comm: "bindtest"}},
+			Pid: 573, Exe: "/bin/bindtest", Comm: "bindtest", PPid: 536, Arch: 0xc000003e, Nr: 49}},
 	} {
 		got, ok := ParseLandlockDenial(c.recs)
 		if !ok || !reflect.DeepEqual(got, c.want) {

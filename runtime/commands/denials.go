@@ -21,16 +21,20 @@ import (
 	"github.com/runcage/runcage/profiles"
 	"github.com/runcage/runcage/profiles/landlock"
 	"github.com/runcage/runcage/profiles/record"
+	"github.com/runcage/runcage/profiles/recorder"
 	"github.com/runcage/runcage/profiles/seccomp"
 )
 
 // denialsCommand is `runcage denials`: the syscalls enforced profiles
-// denied, from the denial agent's log (policy.DenialsLog and its previous
-// generation), so it works after the containers are gone.
+// denied, and the accesses their Landlock rules denied, from the denial
+// agent's log (policy.DenialsLog and its previous generation), so it works
+// after the containers are gone. Where the kernel's audit is disabled it
+// says, for the containers whose profile has Landlock rules, that their
+// Landlock denials are not reported and why.
 func denialsCommand(f *Front) *cli.Command {
 	return &cli.Command{
 		Name:      "denials",
-		Usage:     "list the syscalls enforced profiles denied, per container, profile, syscall, errno and executable",
+		Usage:     "list the syscalls enforced profiles denied, per container, profile, syscall, errno and executable, and the files and ports their Landlock rules denied (where the kernel's audit is enabled)",
 		ArgsUsage: "[ID...]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON lines (the input `runcage profile widen` and `merge` read)"},
@@ -45,35 +49,66 @@ func denialsCommand(f *Front) *cli.Command {
 			if d := c.Duration("since"); d > 0 {
 				since = time.Now().Add(-d)
 			}
-			ds, err := readDenials(pol.DenialsLog(), c.Args().Slice(), since)
+			ids := c.Args().Slice()
+			ds, err := readDenials(pol.DenialsLog(), ids, since)
 			if err != nil {
 				return err
 			}
+			unreported, aerr := landlockUnreported(pol, ids, ds, recorder.AuditEnabled)
 			if c.Bool("json") {
+				if len(unreported) > 0 {
+					writeLandlockUnreported(c.App.ErrWriter, unreported, aerr)
+				}
 				return writeDenialsJSON(c.App.Writer, ds)
 			}
-			if len(ds) == 0 {
-				fmt.Fprintf(c.App.Writer, "no denials logged in %s\n", pol.DenialsLog())
-				return nil
-			}
-			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CONTAINER\tPROFILE\tSYSCALL\tERRNO\tEXE\tCOUNT\tLAST")
-			for _, d := range ds {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.Container, d.Profile, d.Syscall, errnoName(d.Errno), d.Exe, d.Count, d.Time.Local().Format(time.DateTime))
-			}
-			return tw.Flush()
+			return writeDenialsTable(c.App.Writer, pol.DenialsLog(), ds, unreported, aerr)
 		},
 	}
 }
 
+// writeDenialsTable prints the syscall denials of ds, then its Landlock
+// denials, then why the Landlock denials of the containers unreported are
+// not reported (aerr: why the audit state is unknown).
+func writeDenialsTable(w io.Writer, log string, ds []record.AuditEvent, unreported []string, aerr error) error {
+	syscalls := slices.DeleteFunc(slices.Clone(ds), func(d record.AuditEvent) bool { return d.Landlock != nil })
+	landlocks := slices.DeleteFunc(slices.Clone(ds), func(d record.AuditEvent) bool { return d.Landlock == nil })
+	if len(ds) == 0 {
+		fmt.Fprintf(w, "no denials logged in %s\n", log)
+	}
+	if len(syscalls) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CONTAINER\tPROFILE\tSYSCALL\tERRNO\tEXE\tCOUNT\tLAST")
+		for _, d := range syscalls {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.Container, d.Profile, d.Syscall, errnoName(d.Errno), d.Exe, d.Count, d.Time.Local().Format(time.DateTime))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(landlocks) > 0 {
+		if len(syscalls) > 0 {
+			fmt.Fprintln(w)
+		}
+		if err := writeLandlockTable(w, landlocks); err != nil {
+			return err
+		}
+	}
+	if len(unreported) > 0 {
+		fmt.Fprintln(w)
+		writeLandlockUnreported(w, unreported, aerr)
+	}
+	return nil
+}
+
 // readDenials returns the denied events of the denials log at path (and
 // its previous generation path+".1"), one per (container, profile,
-// syscall, errno, executable), with the highest count and the latest
-// time, sorted; only those of ids (if any) seen at or after since.
+// syscall, errno, executable, and for a Landlock denial its path or port
+// and access), with the highest count and the latest time, sorted; only
+// those of ids (if any) seen at or after since.
 func readDenials(path string, ids []string, since time.Time) ([]record.AuditEvent, error) {
 	type key struct {
-		c, p, s, exe string
-		errno        int
+		c, p, s, exe, ll string
+		errno            int
 	}
 	groups := map[key]record.AuditEvent{}
 	for _, p := range []string{path + ".1", path} {
@@ -88,7 +123,7 @@ func readDenials(path string, ids []string, since time.Time) ([]record.AuditEven
 			if ev.Action != record.ActionDenied || len(ids) > 0 && !slices.Contains(ids, ev.Container) {
 				return
 			}
-			k := key{ev.Container, ev.Profile, ev.Syscall, ev.Exe, ev.Errno}
+			k := key{ev.Container, ev.Profile, ev.Syscall, ev.Exe, landlockKey(ev), ev.Errno}
 			g, ok := groups[k]
 			if !ok || ev.Count > g.Count {
 				g.Count = ev.Count
@@ -112,7 +147,7 @@ func readDenials(path string, ids []string, since time.Time) ([]record.AuditEven
 		}
 	}
 	slices.SortFunc(out, func(a, b record.AuditEvent) int {
-		return cmp.Or(cmp.Compare(a.Container, b.Container), cmp.Compare(a.Syscall, b.Syscall), cmp.Compare(a.Errno, b.Errno), cmp.Compare(a.Exe, b.Exe))
+		return cmp.Or(cmp.Compare(a.Container, b.Container), cmp.Compare(landlockKey(a), landlockKey(b)), cmp.Compare(a.Syscall, b.Syscall), cmp.Compare(a.Errno, b.Errno), cmp.Compare(a.Exe, b.Exe))
 	})
 	return out, nil
 }
@@ -146,16 +181,17 @@ func errnoName(e int) string {
 }
 
 // profileWidenCommand is `runcage profile widen PROFILE FILE`: it widens
-// the installed profile PROFILE, in place, by exactly the syscalls the
-// denials in FILE (`runcage denials --json`, or a complain or denials log)
-// name for one container, and prints each addition, or why there is none.
+// the installed profile PROFILE, in place, by exactly the syscalls, and the
+// Landlock paths and ports, the denials in FILE (`runcage denials --json`,
+// or a complain or denials log) name for one container, and prints each
+// addition, or why there is none.
 // A verb of its own rather than merge: merge writes the union of its
 // inputs under a new --name and reports a total; widen edits one profile
 // from one container's denials and must say what it added.
 func profileWidenCommand(f *Front, dirFlag cli.Flag) *cli.Command {
 	return &cli.Command{
 		Name:      "widen",
-		Usage:     "allow, in an installed profile, the syscalls `runcage denials --json` shows it denied to one container, or the Landlock paths and ports given",
+		Usage:     "allow, in an installed profile, the syscalls and Landlock paths and ports `runcage denials --json` shows it denied to one container, or the Landlock paths and ports given",
 		ArgsUsage: "PROFILE FILE|-  or  --landlock-path PATH:ACCESS|--landlock-bind PORT|--landlock-connect PORT... PROFILE",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "container", Usage: "the container whose denials count (needed when FILE names several)"},
@@ -235,37 +271,44 @@ func recordedOnly(prof *profiles.Profile) bool {
 }
 
 // readDenied reads the denial and complain events of the file input and
-// returns, per syscall, the event with the highest count, for container
-// (or, if it is "", for the one container the input names, which it
-// returns). It refuses input that names several containers when container
-// is "".
-func readDenied(input, container string) (map[string]record.AuditEvent, string, error) {
+// returns, per syscall, the event with the highest count, and the Landlock
+// denials, for container (or, if it is "", for the one container the input
+// names, which it returns). It refuses input that names several containers
+// when container is "".
+func readDenied(input, container string) (map[string]record.AuditEvent, []record.AuditEvent, string, error) {
 	in, err := os.Open(input)
 	if err != nil {
-		return nil, "", fmt.Errorf("widen: %w", err)
+		return nil, nil, "", fmt.Errorf("widen: %w", err)
 	}
 	denied := map[string]record.AuditEvent{}
+	var landlocks []record.AuditEvent
 	containers := map[string]bool{}
 	err = record.ScanAuditEvents(in, func(ev record.AuditEvent) {
 		if container != "" && ev.Container != container {
 			return
 		}
 		containers[ev.Container] = true
+		if ev.Landlock != nil {
+			if ev.Action == record.ActionDenied {
+				landlocks = append(landlocks, ev)
+			}
+			return
+		}
 		if d, ok := denied[ev.Syscall]; !ok || ev.Count > d.Count {
 			denied[ev.Syscall] = ev
 		}
 	}, nil)
 	in.Close()
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if len(containers) > 1 {
-		return nil, "", profiles.Refusef("widen refused: %s names containers %s; choose one with --container", input, strings.Join(slices.Sorted(maps.Keys(containers)), ", "))
+		return nil, nil, "", profiles.Refusef("widen refused: %s names containers %s; choose one with --container", input, strings.Join(slices.Sorted(maps.Keys(containers)), ", "))
 	}
 	for id := range containers {
 		container = id
 	}
-	return denied, container, nil
+	return denied, landlocks, container, nil
 }
 
 // reportWiden prints what a widen changed, from the syscalls the profile
@@ -317,11 +360,11 @@ func profileWiden(c *cli.Context, f *Front, dir, name, input, container string, 
 		}
 		input = tmp.Name()
 	}
-	denied, container, err := readDenied(input, container)
+	denied, landlocks, container, err := readDenied(input, container)
 	if err != nil {
 		return err
 	}
-	if len(denied) == 0 {
+	if len(denied) == 0 && len(landlocks) == 0 {
 		who := ""
 		if container != "" {
 			who = " for container " + container
@@ -329,6 +372,29 @@ func profileWiden(c *cli.Context, f *Front, dir, name, input, container string, 
 		fmt.Fprintf(w, "nothing added to %s: %s holds no runcage denial or complain events%s\n", name, input, who)
 		return nil
 	}
+	if len(denied) > 0 {
+		if err := profileWidenSyscalls(c, f, dir, name, input, container, dangerous, denied); err != nil {
+			return err
+		}
+	}
+	if len(landlocks) == 0 {
+		return nil
+	}
+	want, skipped := landlockWant(landlocks)
+	for _, s := range skipped {
+		fmt.Fprintf(w, "not added: Landlock %s\n", s)
+	}
+	if len(want.FS) == 0 && want.Bind == nil && want.Connect == nil {
+		return nil
+	}
+	return profileWidenLandlock(c, f, dir, name, want)
+}
+
+// profileWidenSyscalls widens the installed generated profile name by the
+// syscalls denied names (the syscall denials of the file input, of
+// container) and prints each addition, or why there is none.
+func profileWidenSyscalls(c *cli.Context, f *Front, dir, name, input, container string, dangerous bool, denied map[string]record.AuditEvent) error {
+	w := c.App.Writer
 	prof, allowed, err := profileAllows(f, dir, name)
 	if err != nil {
 		return err

@@ -7,18 +7,27 @@ import (
 	"testing"
 )
 
-// A profile generated from a recording carries Landlock rules that show
-// and diff print; widen adds a path or a port, prints each addition, says
-// why when it adds nothing, and keeps the additions when the syscalls are
-// widened later.
-func TestWidenLandlock(t *testing.T) {
-	f, dir, profilesDir := widenFront(t)
+// landlockTrace writes, in dir, a recording that read /etc/passwd, ran
+// /bin/app and bound TCP 8080, with the evidence Landlock rules are
+// generated from, and returns its path.
+func landlockTrace(t *testing.T, dir string) string {
+	t.Helper()
 	trace := filepath.Join(dir, "t.json")
 	if err := os.WriteFile(trace, []byte(`{"version":1,"name":"t","source":"runcage","complete":true,"syscalls":{"read":1,"openat":2,"bind":1},
 "files":[{"path":"/etc/passwd","access":"r"},{"path":"/bin/app","access":"x"}],
 "ports":[{"use":"bind","family":"AF_INET","port":8080}],"ports_and_listings":true}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return trace
+}
+
+// A profile generated from a recording carries Landlock rules that show
+// and diff print; widen adds a path or a port, prints each addition, says
+// why when it adds nothing, and keeps the additions when the syscalls are
+// widened later.
+func TestWidenLandlock(t *testing.T) {
+	f, dir, profilesDir := widenFront(t)
+	trace := landlockTrace(t, dir)
 	if out, stderr, err := bugApp(t, f, "profile", "generate", "--name", "web", trace); err != nil || !strings.Contains(out, "\nlandlock: 9 file rules, TCP bind: [8080], connect: no port\n") {
 		t.Fatalf("generate: %v\n%s%s", err, out, stderr)
 	}
