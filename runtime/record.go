@@ -51,7 +51,7 @@ const (
 // same bundle). Only runcage's own denial socket qualifies; the rules it
 // removes could only deny.
 func withoutDenialAgent(pol *policy.Policy, s *specs.Spec) {
-	if s.Linux != nil && s.Linux.Seccomp != nil && s.Linux.Seccomp.ListenerPath == filepath.Join(pol.StateDir, "agents", denialSocket) {
+	if s.Linux != nil && s.Linux.Seccomp != nil && s.Linux.Seccomp.ListenerPath == filepath.Join(recorder.AgentsDir(pol.StateDir), denialSocket) {
 		s.Linux.Seccomp = recorder.WithoutNotify(s.Linux.Seccomp)
 	}
 }
@@ -178,7 +178,7 @@ func runWatchdog(cfgPath string) int {
 // root root; its log is the socket's path + ".log", its configuration's
 // + ".json".
 func agentFiles(stateDir, root, id string) string {
-	return filepath.Join(stateDir, "agents", agentKey(root, id)+".sock")
+	return filepath.Join(recorder.AgentsDir(stateDir), agentKey(root, id)+".sock")
 }
 
 // agentAlive reports whether the agent whose log is logPath, or its
@@ -396,7 +396,7 @@ type denialPlan struct {
 // finds cfg by the container id runc sends with the fd: ids are unique on a
 // host (openBundle). On error l holds the filter the profile enforces.
 func planDenials(pol *policy.Policy, cfg *recorder.AgentConfig, l *specs.Linux) (*denialPlan, error) {
-	dir := filepath.Join(pol.StateDir, "agents")
+	dir := recorder.AgentsDir(pol.StateDir)
 	sock := filepath.Join(dir, denialSocket)
 	if len(sock) > 107 {
 		return nil, fmt.Errorf("socket path %s is longer than a unix socket path may be (107 bytes): shorten state_dir", sock)
@@ -635,6 +635,6 @@ func ownListener(s *specs.Spec, stateDir string) bool {
 	if s.Linux == nil || s.Linux.Seccomp == nil || s.Linux.Seccomp.ListenerPath == "" {
 		return false
 	}
-	rel, err := filepath.Rel(filepath.Join(stateDir, "agents"), s.Linux.Seccomp.ListenerPath)
+	rel, err := filepath.Rel(recorder.AgentsDir(stateDir), s.Linux.Seccomp.ListenerPath)
 	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
 }
