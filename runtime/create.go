@@ -187,7 +187,7 @@ func Create(c Container, o CreateOptions) (created *Created, err error) {
 		}
 	}()
 	rec := &record{Profile: prof.Name, Bundle: c.Bundle}
-	ll, err := landlock.ExecFor(prof)
+	ll, err := landlock.ExecFor(prof, b.Spec())
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,7 @@ func execLandlock(prof *profiles.Profile, rec *record) (landlock.Exec, error) {
 	if rec != nil && rec.Landlock != nil {
 		return *rec.Landlock, nil
 	}
-	return landlock.ExecFor(prof)
+	return landlock.ExecFor(prof, nil)
 }
 
 // hardenProcess is the check of an exec process (a `runc exec --process`

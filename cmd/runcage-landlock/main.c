@@ -5,7 +5,8 @@
  *
  *   runcage-landlock [-R] -a ABI [-f MASK PATH]... [-x MASK FILE]...
  *                    [-n MASK] [-b PORT]...
- *                    [-c PORT]... [-s MASK] -- PROGRAM [ARG]...
+ *                    [-c PORT]... [-s MASK] [-S ARCH NR RET]...
+ *                    -- PROGRAM [ARG]...
  *
  * It restricts itself with the rules (Landlock needs no privilege once
  * no_new_privs is set, which runc has done) and then execs PROGRAM, looked
@@ -25,10 +26,21 @@
  *   - -n restricts TCP bind/connect from ABI 4, -s the scopes from ABI 6.
  *   - with -R, a kernel whose ABI is below -a is an error; without it, an
  *     older kernel (or one without Landlock) gets what it can enforce.
+ *
+ * Each -S names a system call (its AUDIT_ARCH_* value and number) that the
+ * container's seccomp filter allows only because this helper needs it, and
+ * the SECCOMP_RET_* value the profile's own filter returns for it. Before
+ * it execs PROGRAM, on every path, the helper loads a filter of those
+ * rules (everything else allowed), so that PROGRAM runs under the
+ * profile's filter exactly: the kernel applies every filter loaded and the
+ * strictest result wins.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -66,6 +78,12 @@ struct net_port_attr {
 };
 
 extern char **environ;
+
+/* The -S rules: at most MAX_SYSCALL_RULES, five BPF instructions each and
+ * one to allow the rest, below the kernel's 4096. */
+#define MAX_SYSCALL_RULES 512
+static struct sock_filter redeny[MAX_SYSCALL_RULES * 5 + 1];
+static unsigned short redeny_len;
 
 static void say(const char *s) { (void)!write(2, s, strlen(s)); }
 
@@ -188,11 +206,38 @@ static void add_port(int rs, uint64_t access, uint64_t port) {
 		die(126, "add port rule", NULL, errno);
 }
 
+/* add_syscall_rule appends "return ret for system call nr of arch". */
+static void add_syscall_rule(uint32_t arch, uint32_t nr, uint32_t ret) {
+	struct sock_filter r[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, ret),
+	};
+	if (redeny_len + 5 > MAX_SYSCALL_RULES * 5)
+		die(126, "too many -S rules", NULL, 0);
+	memcpy(redeny + redeny_len, r, sizeof(r));
+	redeny_len += 5;
+}
+
+/* lockdown loads the -S rules, if any: after it, the helper only execs,
+ * or reports and exits. */
+static void lockdown(void) {
+	if (!redeny_len)
+		return;
+	redeny[redeny_len] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = {.len = (unsigned short)(redeny_len + 1), .filter = redeny};
+	if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+		die(126, "load the profile's seccomp rules", NULL, errno);
+}
+
 /* run execs prog as runc would: a name with a slash as it is, otherwise
  * each absolute directory of PATH in turn (Go's exec.LookPath, which runc
  * uses, refuses relative results). It returns only on failure, with the
  * exit code. */
 static int run(char **argv) {
+	lockdown();
 	const char *prog = argv[0];
 	if (!*prog)
 		die(127, "empty program name", NULL, 0);
@@ -243,6 +288,11 @@ int main(int argc, char **argv) {
 		else if ((!strcmp(a, "-f") || !strcmp(a, "-x")) && i + 2 < argc) {
 			num(argv[++i], UINT64_MAX);
 			i++;
+		} else if (!strcmp(a, "-S") && i + 3 < argc) {
+			uint32_t arch = (uint32_t)num(argv[i + 1], UINT32_MAX);
+			uint32_t nr = (uint32_t)num(argv[i + 2], UINT32_MAX);
+			add_syscall_rule(arch, nr, (uint32_t)num(argv[i + 3], UINT32_MAX));
+			i += 3;
 		} else
 			die(126, "bad argument", a, 0);
 	}
@@ -297,6 +347,8 @@ int main(int argc, char **argv) {
 			i++;
 		} else if (!strcmp(a, "-a") || !strcmp(a, "-n") || !strcmp(a, "-s"))
 			i++;
+		else if (!strcmp(a, "-S"))
+			i += 3;
 	}
 	unsigned flags = abi >= 7 ? RESTRICT_SELF_LOG_NEW_EXEC_ON : 0;
 	if (syscall(__NR_landlock_restrict_self, rs, flags) != 0 &&

@@ -81,6 +81,7 @@ type env struct {
 	dir    string
 	policy string
 	bindt  string
+	probe  string
 }
 
 func newEnv(t *testing.T) *env {
@@ -102,8 +103,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("gcc", "-static", "-O2", "-o", e.bindt, filepath.Join(root, "integration/landlock/testdata/bindtest.c")).CombinedOutput(); err != nil {
-		t.Fatalf("build bindtest: %v: %s", err, out)
+	e.probe = filepath.Join(dir, "sysprobe")
+	for out, src := range map[string]string{e.bindt: "bindtest.c", e.probe: "sysprobe.c"} {
+		if b, err := exec.Command("gcc", "-static", "-O2", "-o", out, filepath.Join(root, "integration/landlock/testdata", src)).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v: %s", src, err, b)
+		}
 	}
 	return e
 }
@@ -133,7 +137,8 @@ func (e *env) runcage(profile string) integration.Runtime {
 	return e.bin.RuncageIn(e.dir, profile, []string{"RUNCAGE_CONFIG=" + e.policy})
 }
 
-// bundle writes a busybox bundle with /bin/bindtest running s.
+// bundle writes a busybox bundle with /bin/bindtest and /bin/sysprobe
+// running s.
 func (e *env) bundle(s *specs.Spec, opt integration.RootfsOptions) string {
 	e.t.Helper()
 	dir, err := os.MkdirTemp(e.dir, "bundle-")
@@ -145,6 +150,7 @@ func (e *env) bundle(s *specs.Spec, opt integration.RootfsOptions) string {
 		opt.Extra = map[string]string{}
 	}
 	opt.Extra["/bin/bindtest"] = e.bindt
+	opt.Extra["/bin/sysprobe"] = e.probe
 	if err := integration.BuildRootfs(filepath.Join(dir, "rootfs"), opt); err != nil {
 		e.t.Fatal(err)
 	}
@@ -209,6 +215,53 @@ func TestLandlockConfines(t *testing.T) {
 					t.Errorf("%s: %s = %q, want %q\n%s", prof, k, got[k], v, res)
 				}
 			}
+		})
+	}
+}
+
+// TestLandlockKeepsTheWorkloadFilter: the helper needs Landlock's calls,
+// which llsc's own filter denies; runcage allows them for the helper and
+// the helper denies them again before it execs the workload, so the
+// workload (and an exec'd process) gets what the profile's filter gives,
+// as under plain runc with that filter (the control), while ll, whose
+// filter allows them, gets them.
+func TestLandlockKeepsTheWorkloadFilter(t *testing.T) {
+	e := newEnv(t)
+	// landlock_create_ruleset(NULL, 0, VERSION) and
+	// landlock_restrict_self(-1, 0): EPERM where the filter denies them.
+	probe := []string{"/bin/sysprobe", "create=444:0:0:1", "restrict=446:-1:0"}
+	filter, err := os.ReadFile(filepath.Join(e.dir, "seccomp-no-landlock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	control := spec(probe...)
+	if err := json.Unmarshal(filter, &control.Linux.Seccomp); err != nil {
+		t.Fatal(err)
+	}
+	runc := e.bin.RuncIn(e.dir)
+	res := e.run(runc, control, integration.RootfsOptions{})
+	if got := results(res.Stdout); res.Exit != 0 || got["create"] != "errno 1" || got["restrict"] != "errno 1" {
+		t.Fatalf("control: plain runc with llsc's filter: %s", res)
+	}
+	for prof, want := range map[string]map[string]string{
+		"llsc": {"create": "errno 1", "restrict": "errno 1"},
+		"ll":   {"create": "ok", "restrict": "errno 9"},
+	} {
+		t.Run(prof, func(t *testing.T) {
+			rt := e.runcage(prof)
+			b := e.bundle(spec(append([]string{"sh", "-c", `"$@"; exec sleep 60`, "sh"}, probe...)...), integration.RootfsOptions{})
+			id := newID()
+			rt.CreateStart(t, b, id)
+			check := func(what string, r integration.Result) {
+				got := results(r.Stdout)
+				for k, v := range want {
+					if got[k] != v {
+						t.Errorf("%s under %s: %s = %q, want %q\n%s", what, prof, k, got[k], v, r)
+					}
+				}
+			}
+			check("exec", rt.Exec(timeout, append([]string{"exec", id}, probe...)...))
+			check("init", e.run(rt, spec(probe...), integration.RootfsOptions{}))
 		})
 	}
 }

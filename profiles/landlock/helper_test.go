@@ -88,3 +88,27 @@ func TestHelper(t *testing.T) {
 		}
 	}
 }
+
+// TestHelperDeniesAgain: the -S rules the helper loads before its exec
+// give the program the return each names, on every path to the exec (here
+// with rules the kernel cannot enforce at ABI 1, which skips Landlock),
+// and nothing else changes.
+func TestHelperDeniesAgain(t *testing.T) {
+	h := buildHelper(t)
+	probe := filepath.Join(t.TempDir(), "sysprobe")
+	if b, err := exec.Command("gcc", "-static", "-O2", "-o", probe, "../../integration/landlock/testdata/sysprobe.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v: %s", err, b)
+	}
+	const x86_64 = "3221225534" // AUDIT_ARCH_X86_64
+	code, out := runHelper(t, h, nil, "-a", "1",
+		"-S", x86_64, "444", "327681", // landlock_create_ruleset: ERRNO(EPERM)
+		"-S", x86_64, "110", "327718", // getppid: ERRNO(ENOSYS)
+		"-S", "1073741827", "110", "327681", // getppid of i386: not this process's
+		"--", probe, "create=444:0:0:1", "ppid=110", "pid=39")
+	if code != 0 || out != "create=errno 1\nppid=errno 38\npid=ok\n" {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if code, out := runHelper(t, h, nil, "-a", "1", "-S", x86_64, "444", "--", probe); code != 126 || !strings.Contains(out, "bad number") {
+		t.Fatalf("a short -S: exit %d: %s", code, out)
+	}
+}

@@ -125,14 +125,15 @@ func New(prof *profiles.Profile, o Options) profiles.Modifier {
 			// directory or anything else there (-x).
 			hargs = append(hargs, "-x", strconv.FormatUint(accessMask([]string{"execute"}), 10), file)
 		}
-		s.Process.Args = wrap(hargs, s.Process.Args)
 		if s.Linux != nil && s.Linux.Seccomp != nil {
-			f, err := AllowHelper(s.Linux.Seccomp)
+			f, redeny, err := AllowHelper(s.Linux.Seccomp)
 			if err != nil {
 				return err
 			}
 			s.Linux.Seccomp = f
+			hargs = append(hargs, syscallArgs(redeny)...)
 		}
+		s.Process.Args = wrap(hargs, s.Process.Args)
 		return nil
 	})
 }
@@ -276,10 +277,12 @@ type Exec struct {
 	Args   []string `json:"args,omitempty"`
 }
 
-// ExecFor returns the Exec of a container that New confines now under
-// prof: Helper with HelperArgs of prof's rules, or none when prof has no
-// Landlock rules or is a pass-through profile.
-func ExecFor(prof *profiles.Profile) (Exec, error) {
+// ExecFor returns the Exec of a container that New confined under prof,
+// whose spec (after New) is s: Helper with HelperArgs of prof's rules and
+// the system call rules New gave the container's process, or none when
+// prof has no Landlock rules or is a pass-through profile. s may be nil
+// (a container runcage did not create): no system call rules.
+func ExecFor(prof *profiles.Profile, s *specs.Spec) (Exec, error) {
 	if prof.Passthrough || !Active(prof.Landlock) {
 		return Exec{}, nil
 	}
@@ -290,7 +293,7 @@ func ExecFor(prof *profiles.Profile) (Exec, error) {
 	if err != nil {
 		return Exec{}, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
-	return Exec{Helper: true, Args: args}, nil
+	return Exec{Helper: true, Args: append(args, specSyscallArgs(s)...)}, nil
 }
 
 // WrapProcess makes an exec'd process of a container confined as e says:
@@ -323,26 +326,37 @@ func WrapCommand(e Exec, argv, command []string) ([]string, error) {
 }
 
 // HelperSyscalls are the system calls the helper makes: Landlock's three,
-// what it needs to open the rules' paths, report and exec, and what
-// static glibc start-up makes (seccomp.ProgramStartSyscalls).
+// what it needs to open the rules' paths, report and exec, seccomp (to
+// give the workload back its own filter, see AllowHelper), and what static
+// glibc start-up makes (seccomp.ProgramStartSyscalls).
 func HelperSyscalls() []string {
 	return slices.Concat([]string{
 		"landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
-		"openat", "close", "execve", "write", "exit_group",
+		"openat", "close", "execve", "write", "exit_group", "seccomp",
 	}, seccomp.ProgramStartSyscalls)
 }
 
+// helperLast are the calls the helper may make after it has loaded the
+// filter that denies the workload what it was allowed for the helper: its
+// execve, and the report and exit when that fails. They are never denied
+// again; a filter that denies them cannot start a process under runc.
+var helperLast = []string{"execve", "write", "exit_group"}
+
 // AllowHelper returns f, or a copy of f that also allows each of
-// HelperSyscalls that f allows for no arguments at all. An allowing
-// default action needs nothing. The names are taken out of f's rules that
-// deny them, and allowed in one rule of their own.
-func AllowHelper(f *specs.LinuxSeccomp) (*specs.LinuxSeccomp, error) {
+// HelperSyscalls that f denies whatever the arguments, and the rules
+// that deny them again as f did (seccomp.DenyRules), but helperLast. An
+// allowing default action needs nothing. The names are taken out of f's
+// rules that deny them, and allowed in one rule of their own. The helper
+// loads the rules as a filter of their own once it has restricted itself
+// (-S), so the workload's filter is f's: the kernel applies every filter
+// loaded and the strictest result wins.
+func AllowHelper(f *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []seccomp.KernelRule, error) {
 	if f == nil || f.DefaultAction == specs.ActAllow || f.DefaultAction == specs.ActLog {
-		return f, nil
+		return f, nil, nil
 	}
 	allowed := seccomp.AllowedSyscalls(f)
 	if allowed == nil {
-		return nil, fmt.Errorf("landlock: the seccomp filter is invalid")
+		return nil, nil, fmt.Errorf("landlock: the seccomp filter is invalid")
 	}
 	var missing []string
 	for _, n := range HelperSyscalls() {
@@ -351,7 +365,15 @@ func AllowHelper(f *specs.LinuxSeccomp) (*specs.LinuxSeccomp, error) {
 		}
 	}
 	if len(missing) == 0 {
-		return f, nil
+		return f, nil, nil
+	}
+	slices.Sort(missing)
+	redeny, err := seccomp.DenyRules(f, slices.DeleteFunc(slices.Clone(missing), func(n string) bool { return slices.Contains(helperLast, n) }))
+	if err != nil {
+		return nil, nil, fmt.Errorf("landlock: deny again what the helper needs: %w", err)
+	}
+	if len(redeny) > maxSyscallRules {
+		return nil, nil, fmt.Errorf("landlock: %d system call rules for the helper to load, more than %d", len(redeny), maxSyscallRules)
 	}
 	cp := *f
 	cp.Syscalls = nil
@@ -361,9 +383,38 @@ func AllowHelper(f *specs.LinuxSeccomp) (*specs.LinuxSeccomp, error) {
 			cp.Syscalls = append(cp.Syscalls, r)
 		}
 	}
-	slices.Sort(missing)
 	cp.Syscalls = append(cp.Syscalls, specs.LinuxSyscall{Names: missing, Action: specs.ActAllow})
-	return &cp, nil
+	return &cp, redeny, nil
+}
+
+// maxSyscallRules bounds the helper's -S rules (its own limit is larger).
+const maxSyscallRules = 256
+
+// syscallArgs returns the helper's -S AUDIT_ARCH NR RET arguments of rules.
+func syscallArgs(rules []seccomp.KernelRule) []string {
+	var out []string
+	for _, r := range rules {
+		out = append(out, "-S", strconv.FormatUint(uint64(r.AuditArch), 10), strconv.FormatUint(uint64(r.Nr), 10), strconv.FormatUint(uint64(r.Ret), 10))
+	}
+	return out
+}
+
+// specSyscallArgs returns the -S arguments of the helper's command line in
+// s.Process.Args, which New wrote: an exec'd process runs under the same
+// filter, and gets the same rules.
+func specSyscallArgs(s *specs.Spec) []string {
+	if s == nil || s.Process == nil || len(s.Process.Args) == 0 || s.Process.Args[0] != Dest {
+		return nil
+	}
+	var out []string
+	args := s.Process.Args[1:]
+	for i := 0; i < len(args) && args[i] != "--"; i++ {
+		if args[i] == "-S" && i+3 < len(args) {
+			out = append(out, args[i:i+4]...)
+			i += 3
+		}
+	}
+	return out
 }
 
 // Status describes this kernel's Landlock for `runcage check`.

@@ -27,3 +27,25 @@ func SyscallName(arch specs.Arch, nr int) (string, error) {
 	}
 	return s, nil
 }
+
+// syscallNumber returns the number of syscall name on architecture arch,
+// as the kernel sees it (x32 numbers carry __X32_SYSCALL_BIT), or
+// errUnknownSyscall when libseccomp does not know the name there.
+func syscallNumber(arch specs.Arch, name string) (int, error) {
+	ln, ok := archNames[arch]
+	if !ok {
+		return 0, fmt.Errorf("%w: unknown architecture %q", ErrInvalid, arch)
+	}
+	a, err := libseccomp.GetArchFromString(ln)
+	if err != nil {
+		return 0, fmt.Errorf("architecture %q: %w", arch, err)
+	}
+	nr, err := libseccomp.GetSyscallFromNameByArch(name, a)
+	if err != nil || nr < 0 {
+		return 0, errUnknownSyscall
+	}
+	if arch == specs.ArchX32 {
+		nr |= x32SyscallBit
+	}
+	return int(nr), nil
+}

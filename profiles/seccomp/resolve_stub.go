@@ -11,3 +11,7 @@ import (
 func SyscallName(arch specs.Arch, nr int) (string, error) {
 	return "", ErrSeccompNotEnabled
 }
+
+func syscallNumber(arch specs.Arch, name string) (int, error) {
+	return 0, ErrSeccompNotEnabled
+}
