@@ -35,6 +35,8 @@ func TestShimVersions(t *testing.T) {
 	for _, v := range shimVersions {
 		t.Run("containerd-"+v.Version, func(t *testing.T) {
 			useContainerd(t, v.Version, v.Config)
+			ctrPrintsCode = strings.HasPrefix(v.Version, "1.")
+			t.Cleanup(func() { ctrPrintsCode = true })
 			t.Run("RunHardened", TestShimRunHardened)
 			t.Run("Refused", TestShimRefused)
 			t.Run("Killed", TestShimKilled)
