@@ -8,15 +8,17 @@
  * 1.6 and 1.7: each `ctr run --rm`, each pod), and waits for it. After a
  * normal Delete the shim left nothing to clean up: its Delete removed the
  * state file runcage-shim.json (runc deleted the container, runcage
- * released it) and its shutdown removed its socket. Go's `delete`
- * (manager.Stop) then only reads init.pid and prints the DeleteResponse,
- * but starting the Go runtime of this binary costs about 20 ms of CPU and
- * wall time on the benchmark machine, on containerd's path back to its
- * client. This constructor prints the same response itself when it is
- * certain Go would do nothing else, and exits; whenever it is not
- * certain (any other verb or flag, a state file or a socket left, an
- * init.pid it cannot parse, an invalid id or namespace) it returns and Go
- * handles the invocation as before.
+ * released it) and its shutdown removed its socket, or, for a pod's
+ * container deleted before the pod, the pod's shim still serves on it.
+ * Go's `delete` (manager.Stop) then only reads init.pid and prints the
+ * DeleteResponse, but starting the Go runtime of this binary costs about
+ * 20 ms of CPU and wall time on the benchmark machine, on containerd's
+ * path back to its client. This constructor prints the same response
+ * itself when it is certain Go would do nothing else, and exits; whenever
+ * it is not certain (any other verb or flag, a state file left, a socket
+ * nothing accepts on, which Go removes, an init.pid it cannot parse, an
+ * invalid id or namespace) it returns and Go handles the invocation as
+ * before.
  *
  * RUNCAGE_SHIM_NO_FASTPATH=1 turns it off; RUNCAGE_SHIM_FASTPATH_TRACE=1
  * makes it write one line to stderr when it answered.
@@ -35,145 +37,38 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shimc.h"
+
 /* The state file runtime/shim keeps in a task's bundle (stateFile). */
 #define STATE_FILE "runcage-shim.json"
 
-static int streq(const char *a, const char *b) { return strcmp(a, b) == 0; }
-
-static const char *envget(char **envp, const char *name)
-{
-	size_t n = strlen(name);
-	for (char **e = envp; e && *e; e++)
-		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-			return *e + n + 1;
-	return NULL;
-}
-
-/* validident is containerd's identifiers.Validate: at most 76 characters,
- * [A-Za-z0-9]+ runs separated by single '.', '_' or '-'. */
-static int validident(const char *s)
-{
-	size_t n = strlen(s);
-	int sep = 1;
-	if (n == 0 || n > 76)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-			sep = 0;
-		} else if (c == '.' || c == '_' || c == '-') {
-			if (sep)
-				return 0;
-			sep = 1;
-		} else {
-			return 0;
-		}
-	}
-	return !sep;
-}
-
-/* The string flags of containerd's shim (runtime/v2/shim parseFlags). */
-static const char *const strflags[] = {"namespace", "id", "socket", "bundle", "address", "publish-binary"};
-
-/* parse reads argv as Go's flag package would for containerd's shim and
- * reports whether it is exactly known flags followed by the one argument
- * "delete", with -debug at most in its bare form; it sets *ns and *id. */
-static int parse(int argc, char **argv, const char **ns, const char **id)
-{
-	int i = 1;
-	*ns = "";
-	*id = "";
-	for (; i < argc; i++) {
-		const char *a = argv[i];
-		if (a[0] != '-' || a[1] == '\0')
-			break;
-		a += (a[1] == '-') ? 2 : 1;
-		if (*a == '\0') /* "--": the end of the flags */
-			return 0;
-		if (streq(a, "debug"))
-			continue;
-		const char *eq = strchr(a, '=');
-		size_t len = eq ? (size_t)(eq - a) : strlen(a);
-		int known = 0;
-		for (size_t f = 0; f < sizeof(strflags) / sizeof(strflags[0]); f++) {
-			if (strlen(strflags[f]) == len && strncmp(a, strflags[f], len) == 0) {
-				known = 1;
-				const char *v = eq ? eq + 1 : NULL;
-				if (!v) {
-					if (i + 1 >= argc)
-						return 0;
-					v = argv[++i];
-				}
-				if (f == 0)
-					*ns = v;
-				else if (f == 1)
-					*id = v;
-			}
-		}
-		if (!known)
-			return 0;
-	}
-	return i == argc - 1 && streq(argv[i], "delete");
-}
-
-/* join writes dir "/" name to out (PATH_MAX), as Go's filepath.Join does
- * for a clean absolute dir and a name without '/'. */
-static int join(char *out, const char *dir, const char *name)
-{
-	int n = streq(dir, "/") ? snprintf(out, PATH_MAX, "/%s", name) : snprintf(out, PATH_MAX, "%s/%s", dir, name);
-	return n > 0 && n < PATH_MAX;
-}
-
-/* readsmall reads a file of at most cap-1 bytes into buf, NUL-terminated.
- * It returns the length, -1 with errno set, or -2 when the file is larger. */
-static ssize_t readsmall(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -1;
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			close(fd);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == cap) {
-			close(fd);
-			return -2;
-		}
-	}
-	close(fd);
-	buf[n] = '\0';
-	return (ssize_t)n;
-}
-
 /* nothingleft reports whether manager.Stop would find nothing to clean up
- * in bundle: no state file, and no socket at the address the shim wrote. */
+ * in bundle: no state file, and at the address the shim wrote no socket
+ * or one a server still accepts on. */
 static int nothingleft(const char *bundle)
 {
 	char path[PATH_MAX], addr[PATH_MAX + 8];
 	struct stat st;
-	if (!join(path, bundle, STATE_FILE) || lstat(path, &st) == 0 || errno != ENOENT)
+	if (!shim_join(path, bundle, STATE_FILE) || lstat(path, &st) == 0 || errno != ENOENT)
 		return 0;
-	if (!join(path, bundle, "address"))
+	if (!shim_join(path, bundle, "address"))
 		return 0;
-	ssize_t n = readsmall(path, addr, sizeof(addr));
+	ssize_t n = shim_readsmall(path, addr, sizeof(addr));
 	if (n == -1 && errno == ENOENT)
 		return 1; /* Go: no address, nothing to remove */
 	if (n < 0)
 		return 0;
 	const char *sock = addr;
-	if (strncmp(sock, "unix://", 7) == 0)
+	int isunix = strncmp(sock, "unix://", 7) == 0;
+	if (isunix)
 		sock += 7;
 	if (*sock == '\0' || strlen(sock) >= PATH_MAX)
 		return 0;
-	return lstat(sock, &st) != 0 && errno == ENOENT;
+	if (lstat(sock, &st) != 0)
+		return errno == ENOENT;
+	/* A socket a server still accepts on (the pod's shim, serving the
+	 * pod's other tasks): Go's removeDeadSocket leaves it alone. */
+	return isunix && S_ISSOCK(st.st_mode) && shim_connect(sock) == 0;
 }
 
 /* readpid reads the init.pid the shim's runc wrote, as go-runc's
@@ -181,9 +76,9 @@ static int nothingleft(const char *bundle)
 static int readpid(const char *bundle, uint32_t *pid)
 {
 	char path[PATH_MAX], buf[32];
-	if (!join(path, bundle, "init.pid"))
+	if (!shim_join(path, bundle, "init.pid"))
 		return 0;
-	ssize_t n = readsmall(path, buf, sizeof(buf));
+	ssize_t n = shim_readsmall(path, buf, sizeof(buf));
 	if (n <= 0 || n > 10)
 		return 0;
 	uint64_t v = 0;
@@ -240,7 +135,8 @@ static size_t response(unsigned char *out, uint32_t pid, uint32_t status, const 
 
 __attribute__((constructor)) static void shim_delete_fastpath(int argc, char **argv, char **envp)
 {
-	const char *ns, *id, *v;
+	struct shimflags f;
+	const char *v;
 	char cwd[PATH_MAX], bundle[PATH_MAX];
 	uint32_t pid;
 	struct timespec now;
@@ -248,9 +144,10 @@ __attribute__((constructor)) static void shim_delete_fastpath(int argc, char **a
 
 	if (argc < 2 || !argv || !envp)
 		return;
-	if ((v = envget(envp, "RUNCAGE_SHIM_NO_FASTPATH")) && streq(v, "1"))
+	if ((v = shim_envget(envp, "RUNCAGE_SHIM_NO_FASTPATH")) && shim_streq(v, "1"))
 		return;
-	if (!parse(argc, argv, &ns, &id) || !validident(ns) || !validident(id))
+	/* Known flags, -debug at most in its bare form, and "delete". */
+	if (!shim_parse(argc, argv, &f) || !shim_streq(f.verb, "delete") || !f.ns || !shim_validident(f.ns) || !f.id || !shim_validident(f.id))
 		return;
 	if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/')
 		return;
@@ -260,7 +157,7 @@ __attribute__((constructor)) static void shim_delete_fastpath(int argc, char **a
 		slash[1] = '\0';
 	else
 		*slash = '\0';
-	if (!join(bundle, cwd, id) || !nothingleft(bundle) || !readpid(bundle, &pid))
+	if (!shim_join(bundle, cwd, f.id) || !nothingleft(bundle) || !readpid(bundle, &pid))
 		return;
 	if (clock_gettime(CLOCK_REALTIME, &now) != 0)
 		return;
@@ -274,7 +171,7 @@ __attribute__((constructor)) static void shim_delete_fastpath(int argc, char **a
 			_exit(1);
 		off += (size_t)w;
 	}
-	if ((v = envget(envp, "RUNCAGE_SHIM_FASTPATH_TRACE")) && streq(v, "1")) {
+	if ((v = shim_envget(envp, "RUNCAGE_SHIM_FASTPATH_TRACE")) && shim_streq(v, "1")) {
 		static const char msg[] = "runcage shim: delete answered before Go started\n";
 		if (write(2, msg, sizeof(msg) - 1) < 0) {
 			/* nothing to do: the answer was written */

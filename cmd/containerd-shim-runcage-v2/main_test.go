@@ -134,14 +134,23 @@ func TestDeleteBeforeGo(t *testing.T) {
 		{"state file left", func(t *testing.T, bundle string) {
 			writeFile(t, filepath.Join(bundle, "runcage-shim.json"), "{}")
 		}, nil, false},
-		{"socket left", func(t *testing.T, bundle string) {
+		{"live socket", func(t *testing.T, bundle string) {
 			sock := filepath.Join(t.TempDir(), "s")
-			l, err := net.Listen("unix", sock)
-			if err != nil {
+			listenUnix(t, sock, true)
+			writeFile(t, filepath.Join(bundle, "address"), "unix://"+sock)
+		}, nil, true},
+		{"dead socket left", func(t *testing.T, bundle string) {
+			sock := filepath.Join(t.TempDir(), "s")
+			listenUnix(t, sock, false)
+			writeFile(t, filepath.Join(bundle, "address"), "unix://"+sock)
+		}, nil, false},
+		{"symlink to a live socket", func(t *testing.T, bundle string) {
+			dir := t.TempDir()
+			listenUnix(t, filepath.Join(dir, "s"), true)
+			if err := os.Symlink("s", filepath.Join(dir, "link")); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { l.Close() })
-			writeFile(t, filepath.Join(bundle, "address"), "unix://"+sock)
+			writeFile(t, filepath.Join(bundle, "address"), "unix://"+filepath.Join(dir, "link"))
 		}, nil, false},
 		{"socket gone", func(t *testing.T, bundle string) {
 			writeFile(t, filepath.Join(bundle, "address"), "unix://"+filepath.Join(t.TempDir(), "gone"))
@@ -197,6 +206,22 @@ func TestDeleteBeforeGo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// listenUnix makes a unix socket at path: listening until the test ends
+// when live, else closed at once and left in place (a dead server's).
+func listenUnix(t *testing.T, path string, live bool) {
+	t.Helper()
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live {
+		t.Cleanup(func() { l.Close() })
+		return
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
 }
 
 func writeFile(t *testing.T, path, text string) {

@@ -64,7 +64,10 @@ func (manager) Name() string { return Name }
 
 // Start starts the shim server for task id (or finds the one of its
 // group) and returns its address, which `start` prints: containerd 1.6
-// and later take a bare address.
+// and later take a bare address. The shim binary does the same before Go
+// starts when it is certain to (cmd/containerd-shim-runcage-v2/start.c,
+// which repeats groupLabels): a change here must be made there too, and
+// its TestStartBeforeGo compares the two.
 func (manager) Start(ctx context.Context, id string, opts shim.StartOpts) (_ string, retErr error) {
 	ns, err := namespaces.NamespaceRequired(ctx)
 	if err != nil {
