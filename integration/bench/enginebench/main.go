@@ -23,6 +23,10 @@
 //     handlers runc (stock: runc shim, bin/runc), runcage (runcage's shim,
 //     registered by `runcage install containerd`) and bin-runcage (runc
 //     shim with bin/runcage as its runc).
+//   - With -base-shim PATH, one more row in each cycle: that build of
+//     runcage's shim (say, the one before a change) with the same options,
+//     as runtime io.containerd.runcagebase.v2 and CRI handler runcage-base,
+//     so that two builds of the shim are compared in one interleaved run.
 //
 // It prints the median and p90 wall time and the median CPU time per row,
 // and the ratios of medians to the stock row (row 5 to row 4). CPU time is
@@ -76,8 +80,9 @@ func main() {
 	withCRI := flag.Bool("cri", true, "measure the CRI cycle")
 	protections := flag.Bool("protections", true, "measure the protections-only rows (runc on runcage's spec)")
 	tmpfs := flag.Bool("tmpfs", true, "put what lives under /run on a host (containerd's state, runc's root, runcage's state_dir) on a private tmpfs, for every row")
+	baseShim := flag.String("base-shim", "", "another build of runcage's shim to measure in a row of its own (e.g. the build before a change)")
 	flag.Parse()
-	if err := run(*n, *withCRI, *protections, *tmpfs); err != nil {
+	if err := run(*n, *withCRI, *protections, *tmpfs, *baseShim); err != nil {
 		fmt.Fprintln(os.Stderr, "enginebench:", err)
 		os.Exit(1)
 	}
@@ -88,6 +93,8 @@ type bench struct {
 	eng          it.Engine
 	daemon       *it.Containerd
 	shim, policy string
+	// baseShim is -base-shim, "" when absent.
+	baseShim string
 	// runcage is the copy of runcage install registered, in binDir.
 	runcage, binDir string
 	// rootfs is the busybox image's tree, the plain root of the spec rows.
@@ -123,8 +130,8 @@ func cpuUsage(group string) (time.Duration, error) {
 	return time.Duration(n), err
 }
 
-func run(n int, withCRI, protections, tmpfs bool) (err error) {
-	b := &bench{tmpfs: tmpfs}
+func run(n int, withCRI, protections, tmpfs bool, baseShim string) (err error) {
+	b := &bench{tmpfs: tmpfs, baseShim: baseShim}
 	if b.eng.Bins, err = it.FindBinaries(); err != nil {
 		return err
 	}
@@ -166,6 +173,9 @@ func run(n int, withCRI, protections, tmpfs bool) (err error) {
 			row{"spec file: stock spec (bin/runc)", b.ctrSpec(plain)},
 			row{"spec file: runcage's spec (bin/runc)", b.ctrSpec(hardened)})
 	}
+	if b.baseShim != "" {
+		ctrRows = append(ctrRows, row{"runcage shim, -base-shim build (bin/runc)", b.ctr("--runtime", baseRuntime, "--runtime-config-path", filepath.Join(b.eng.WorkDir, "shim-options", "bench.toml"))})
+	}
 	var criRows []row
 	if withCRI {
 		for _, h := range []struct{ name, handler string }{
@@ -174,6 +184,9 @@ func run(n int, withCRI, protections, tmpfs bool) (err error) {
 			{"runc shim, bin/runcage as runc", "bin-runcage"},
 		} {
 			criRows = append(criRows, row{h.name, b.criCycle(h.handler)})
+		}
+		if b.baseShim != "" {
+			criRows = append(criRows, row{"runcage shim, -base-shim build", b.criCycle("runcage-base")})
 		}
 	}
 	load0 := loadavg()
@@ -254,6 +267,11 @@ func (b *bench) start() error {
 	if err := os.WriteFile(filepath.Join(opts, "bench.toml"), append(base, "root = "+strconv.Quote(b.daemon.RuncRoot)+"\n"...), 0o644); err != nil {
 		return err
 	}
+	if b.baseShim != "" {
+		if err := b.addBaseShim(opts); err != nil {
+			return err
+		}
+	}
 	if err := b.daemon.Start([]string{"RUNCAGE_CONFIG=" + b.policy, "PATH=" + b.binDir + ":" + strings.TrimPrefix(it.HostPATH, "PATH=")}); err != nil {
 		return err
 	}
@@ -267,6 +285,32 @@ func (b *bench) start() error {
 		return err
 	}
 	return b.client.WaitImages(pauseImage, busyboxImage)
+}
+
+// baseRuntime is the runtime name -base-shim's build is registered as:
+// containerd 1.6 runs it as containerd-shim-runcagebase-v2 from PATH.
+const baseRuntime = "io.containerd.runcagebase.v2"
+
+// addBaseShim copies -base-shim's build into binDir under baseRuntime's
+// binary name and adds the CRI handler runcage-base for it, with the
+// options file of install's runcage handler, to install's drop-in.
+func (b *bench) addBaseShim(opts string) error {
+	data, err := os.ReadFile(b.baseShim)
+	if err != nil {
+		return fmt.Errorf("-base-shim: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(b.binDir, "containerd-shim-runcagebase-v2"), data, 0o755); err != nil {
+		return err
+	}
+	table := `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runcage-base`
+	handler := fmt.Sprintf("\n[%s]\n  runtime_type = %q\n  pod_annotations = [\"runcage.dev/*\"]\n  [%s.options]\n    ConfigPath = %q\n",
+		table, baseRuntime, table, filepath.Join(opts, "runcage.toml"))
+	f, err := os.OpenFile(filepath.Join(b.daemon.Dir, "conf.d", "runcage.toml"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("add the runcage-base handler: %w", err)
+	}
+	_, werr := f.WriteString(handler)
+	return errors.Join(werr, f.Close())
 }
 
 // runOnTmpfs mounts a tmpfs on WorkDir/run and moves there what a host
