@@ -113,8 +113,9 @@ func writeLandlockUnreported(w io.Writer, containers []string, aerr error) {
 // landlockWant turns the Landlock denials of evs into the rules that
 // grant them, checked as a profile's rules are (landlock.Check), and
 // returns, one line each, those it cannot grant: scope denials, denials
-// logged without a path or port (past a container's limit), and paths or
-// accesses a rule cannot name.
+// logged without a path or port (past a container's limit), paths or
+// accesses a rule cannot name, and denials at / (a rule there would grant
+// its rights on every file; the workload picks what it is denied).
 func landlockWant(evs []record.AuditEvent) (*profiles.Landlock, []string) {
 	want := &profiles.Landlock{}
 	byPath := map[string]int{}
@@ -131,6 +132,12 @@ func landlockWant(evs []record.AuditEvent) (*profiles.Landlock, []string) {
 				if !slices.Contains(want.Connect, l.Port) {
 					want.Connect = append(want.Connect, l.Port)
 				}
+			case l.Path == "/" && a != "bind" && a != "connect":
+				// A rule's rights hold for everything beneath its path.
+				// The workload chooses what it is denied: a denial at /
+				// must not become a rule on the whole file system
+				// without someone asking for it by name.
+				skipped = append(skipped, fmt.Sprintf("%s /: a rule on / grants it on every file (name it with --landlock-path if that is meant)", a))
 			case l.Path != "" && a != "bind" && a != "connect":
 				if err := landlock.Check(&profiles.Landlock{FS: []profiles.LandlockPath{{Path: l.Path, Access: []string{a}}}}); err != nil {
 					skipped = append(skipped, fmt.Sprintf("%s %s: %v", a, l.Path, err))

@@ -54,6 +54,15 @@ func TestWidenFromLandlockDenials(t *testing.T) {
 	if out, _, err := bugApp(t, f, "profile", "widen", "web", bad); err != nil || !strings.Contains(out, "not added: Landlock read /etc/../x") {
 		t.Errorf("widen by an unclean path: %v\n%s", err, out)
 	}
+	// A denial at / (a file created at the top) is not widened into a rule
+	// that would grant create on every directory.
+	root := filepath.Join(dir, "root.json")
+	if err := os.WriteFile(root, []byte(head+`"syscall":"openat","landlock":{"path":"/","access":["create"],"blockers":["fs.make_reg"]}}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := bugApp(t, f, "profile", "widen", "web", root); err != nil || !strings.Contains(out, "not added: Landlock create /: a rule on / grants it on every file") || strings.Contains(out, "added Landlock path /:") {
+		t.Errorf("widen by a denial at /: %v\n%s", err, out)
+	}
 }
 
 // `runcage denials` prints the Landlock denials in a table of their own,
