@@ -13,6 +13,7 @@ import (
 	"github.com/runcage/runcage/profiles/apparmor"
 	"github.com/runcage/runcage/profiles/landlock"
 	"github.com/runcage/runcage/profiles/policy"
+	"github.com/runcage/runcage/profiles/recorder"
 	"github.com/runcage/runcage/profiles/seccomp"
 	"github.com/runcage/runcage/profiles/userns"
 )
@@ -90,6 +91,7 @@ func check(w io.Writer, f *Front) error {
 		}
 	}
 	fmt.Fprintf(w, "landlock:        %s\n", landlock.Status())
+	fmt.Fprintf(w, "  denials:       %s\n", landlockDenialsStatus(recorder.AuditEnabled))
 	for _, name := range pol.Names() {
 		if prof, err := pol.Profile(name); err == nil {
 			if st := landlock.ProfileStatus(prof); st != "" {
@@ -148,4 +150,19 @@ func usernsStatus() string {
 		return "present"
 	}
 	return "absent"
+}
+
+// landlockDenialsStatus says whether `runcage denials` can show Landlock
+// denials on this host: the kernel reports them only through audit, which
+// auditEnabled (recorder.AuditEnabled) says is on or off.
+func landlockDenialsStatus(auditEnabled func() (bool, error)) string {
+	on, err := auditEnabled()
+	switch {
+	case err != nil:
+		return fmt.Sprintf("unknown: the kernel's audit state cannot be read (%v); Landlock denials are reported only while audit is enabled", err)
+	case on:
+		return "reported (the kernel's audit is enabled): runcage denials shows them"
+	default:
+		return "not reported: the kernel's audit is disabled, so a Landlock denial is only the workload's EACCES (enable with `auditctl -e 1` or audit=1)"
+	}
 }

@@ -158,3 +158,22 @@ access = ["read"]
 		t.Errorf("audit state unknown: %q, %v", got, aerr)
 	}
 }
+
+// `runcage check` says whether Landlock denials can be reported here, from
+// the audit state.
+func TestLandlockDenialsStatus(t *testing.T) {
+	for _, c := range []struct {
+		on   bool
+		err  error
+		want string
+	}{
+		{true, nil, "reported"},
+		{false, nil, "not reported: the kernel's audit is disabled"},
+		{false, errors.New("permission denied"), "unknown: the kernel's audit state cannot be read (permission denied)"},
+	} {
+		got := landlockDenialsStatus(func() (bool, error) { return c.on, c.err })
+		if !strings.HasPrefix(got, c.want) {
+			t.Errorf("audit %v, %v: %q, want %q...", c.on, c.err, got, c.want)
+		}
+	}
+}
