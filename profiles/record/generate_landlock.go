@@ -49,8 +49,9 @@ const maxGeneratedRules = 1024
 //     names hold pids; Landlock cannot name a process's own files);
 //   - paths under /bin, /sbin and /lib* also get their /usr twin: the helper
 //     follows no symlink, and on merged-/usr images only the twin is real;
-//   - where a rename or link may have crossed directories (referDirs),
-//     the directories involved get refer;
+//   - where a rename or link may have crossed directories (a link or
+//     rename target, and targets and removed files in more than one
+//     directory), those directories get refer;
 //   - a bind or connect port becomes a port rule; bind and connect are
 //     restricted (bind = [] when nothing was bound) unless a bind to port 0
 //     (an ephemeral port, which no rule can name) was recorded, which
@@ -93,6 +94,9 @@ func LandlockRules(t *Trace, widen bool) (*profiles.Landlock, []string) {
 			dirs[d] = true
 		}
 	}
+	// The directories of link or rename targets and removed files, and
+	// whether there was a target: the evidence for refer.
+	renamed, renameTarget := map[string]bool{}, false
 	for _, f := range t.Files {
 		p := f.Path
 		if procRelative(p) {
@@ -150,12 +154,25 @@ func LandlockRules(t *Trace, widen bool) (*profiles.Landlock, []string) {
 		if strings.ContainsRune(f.Access, 'd') {
 			grant(dir, "remove")
 		}
+		if strings.ContainsAny(f.Access, "ld") {
+			renamed[dir] = true
+			renameTarget = renameTarget || strings.ContainsRune(f.Access, 'l')
+		}
 		if widen {
 			widenData(grant, f, dir, dirs[f.Path])
 		}
 	}
-	for _, d := range referDirs(t.Files) {
-		grant(d, "refer")
+	// A rename or link into another directory (a reparenting, which
+	// Landlock refuses with EXDEV without refer on both directories) is
+	// possible when a file was the target of one (l) and the directories
+	// of such targets and of removed files (d, which a rename's source
+	// is) are more than one. The trace does not pair a rename's two
+	// paths, so each of those directories gets refer; refer grants no
+	// access of its own (a file reparented must not gain rights by it).
+	if renameTarget && len(renamed) > 1 {
+		for d := range renamed {
+			grant(d, "refer")
+		}
 	}
 	for _, o := range t.Objects {
 		if landlockPath(o.Path) != nil {
@@ -250,33 +267,6 @@ func widenData(grant func(string, ...string), f FileAccess, dir string, isDir bo
 			grant(dir, dataWrite...)
 		}
 	}
-}
-
-// referDirs returns the directories that need refer under t's files: a
-// rename or link into another directory (a reparenting, which Landlock
-// refuses with EXDEV without refer on both directories) is possible when
-// a file was the target of a link or rename (l) and the directories of
-// such targets and of removed files (d, which a rename's source is) are
-// not one directory. Then each of those directories gets refer. The
-// trace does not pair a rename's two paths, so this may give refer to a
-// directory whose renames stayed inside it; refer grants no access of its
-// own (a file reparented must not gain rights by it). Nil when every such
-// rename stayed in one directory. "/" and the kernel trees never get it.
-func referDirs(files []FileAccess) []string {
-	targets, dirs := false, map[string]bool{}
-	for _, f := range files {
-		if !strings.ContainsAny(f.Access, "ld") || procRelative(f.Path) || under(f.Path, kernelTrees) != "" || landlockPath(f.Path) != nil {
-			continue
-		}
-		targets = targets || strings.ContainsRune(f.Access, 'l')
-		if d := path.Dir(f.Path); d != "/" {
-			dirs[d] = true
-		}
-	}
-	if !targets || len(dirs) < 2 {
-		return nil
-	}
-	return slices.Sorted(maps.Keys(dirs))
 }
 
 // landlockPath checks p as landlock.Check will check a rule's path.
