@@ -163,6 +163,6 @@ func landlockDenialsStatus(auditEnabled func() (bool, error)) string {
 	case on:
 		return "reported (the kernel's audit is enabled): runcage denials shows them"
 	default:
-		return "not reported: the kernel's audit is disabled, so a Landlock denial is only the workload's EACCES (enable with `auditctl -e 1` or audit=1)"
+		return "not reported: the kernel's audit is disabled, so a Landlock denial is only the workload's EACCES (enable it: " + enableAudit + ")"
 	}
 }

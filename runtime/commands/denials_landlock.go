@@ -107,8 +107,12 @@ func writeLandlockUnreported(w io.Writer, containers []string, aerr error) {
 			strings.Join(containers, ", "))
 	}
 	fmt.Fprintln(w, "What the workload sees instead: the denied call fails with EACCES (\"Permission denied\"), and nothing is logged; `runcage profile widen --landlock-path PATH:ACCESS|--landlock-bind PORT|--landlock-connect PORT PROFILE` grants what the workload's error names.")
-	fmt.Fprintln(w, "To have them reported, enable the kernel's audit: `auditctl -e 1` (until reboot) or `audit=1` on the kernel command line. runcage does not change it.")
+	fmt.Fprintln(w, "To have them reported, enable the kernel's audit: "+enableAudit+". runcage does not change it.")
 }
+
+// enableAudit is how an administrator turns the kernel's audit on, which
+// Landlock needs to report denials.
+const enableAudit = "`auditctl -e 1` (until reboot) or `audit=1` on the kernel command line"
 
 // landlockWant turns the Landlock denials of evs into the rules that
 // grant them, checked as a profile's rules are (landlock.Check), and
