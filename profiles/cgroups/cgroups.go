@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -216,13 +217,19 @@ func expandSlice(slice string) (string, error) {
 	return p, nil
 }
 
-// hostFS is the real Host: /proc/self/mountinfo, /proc/self/cgroup and the
-// cgroup filesystems.
-type hostFS struct{}
+// hostFS is the real Host: /proc/self/mountinfo, the cgroups of runcage
+// (/proc/self/cgroup) or of process pid, and the cgroup filesystems.
+type hostFS struct{ pid int }
+
+// HostOf returns the real Host seen from process pid rather than from
+// runcage itself: relative cgroup paths are resolved from pid's cgroups,
+// for a delegate that pid starts (runcage's warm front). pid must share
+// runcage's mount and cgroup namespaces.
+func HostOf(pid int) Host { return hostFS{pid: pid} }
 
 // Hierarchies implements Host.
-func (hostFS) Hierarchies() ([]Hierarchy, error) {
-	own, err := ownCgroups()
+func (h hostFS) Hierarchies() ([]Hierarchy, error) {
+	own, err := ownCgroups(h.pid)
 	if err != nil {
 		return nil, err
 	}
@@ -274,9 +281,14 @@ func allIn(want, have []string) bool {
 }
 
 // ownCgroups maps the controller list of each line of /proc/self/cgroup
-// ("" for v2) to runcage's cgroup in it.
-func ownCgroups() (map[string]string, error) {
-	data, err := os.ReadFile("/proc/self/cgroup")
+// ("" for v2) to runcage's cgroup in it, or of /proc/<pid>/cgroup when pid
+// is not 0.
+func ownCgroups(pid int) (map[string]string, error) {
+	file := "/proc/self/cgroup"
+	if pid != 0 {
+		file = "/proc/" + strconv.Itoa(pid) + "/cgroup"
+	}
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}

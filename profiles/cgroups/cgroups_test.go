@@ -2,7 +2,9 @@ package cgroups
 
 import (
 	"errors"
+	"os"
 	"path"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -112,5 +114,22 @@ func TestRealHost(t *testing.T) {
 	s := &specs.Spec{Linux: &specs.Linux{CgroupsPath: "/runcage-unit-test-nonexistent/x"}}
 	if err := New("", nil).Modify(s); err != nil {
 		t.Fatalf("Modify: %v", err)
+	}
+}
+
+// TestHostOf: another process's view reads that process's cgroups; for
+// runcage itself it is runcage's own view, and a process that is gone is
+// an error, never runcage's view.
+func TestHostOf(t *testing.T) {
+	own, err := hostFS{}.Hierarchies()
+	if err != nil || len(own) == 0 {
+		t.Skipf("no cgroup hierarchies: %v", err)
+	}
+	self, err := HostOf(os.Getpid()).Hierarchies()
+	if err != nil || !reflect.DeepEqual(self, own) {
+		t.Errorf("HostOf(self) = %v, %v; want %v", self, err, own)
+	}
+	if _, err := HostOf(1 << 30).Hierarchies(); err == nil {
+		t.Error("HostOf(no such process) read cgroups")
 	}
 }

@@ -127,6 +127,10 @@ type Env struct {
 	RuncRoot string
 	// Delegate is the absolute path of the delegate runtime binary.
 	Delegate string
+	// Caller is the process that will start the delegate, when that is
+	// not runcage itself (runcage's warm front): relative cgroup paths are
+	// runc's and so resolved from its cgroups. 0 means runcage.
+	Caller int
 	// Landlock locates the Landlock helper and reads the kernel's ABI;
 	// the zero value means the helper beside the executable and this
 	// kernel.
@@ -158,7 +162,7 @@ func (p *Policy) Modifiers(prof *profiles.Profile, env Env) (profiles.List, erro
 		process.New(prof),
 		capm,
 		namespaces.New(prof, namespaces.Owner{ContainerID: env.ContainerID, RuncRoot: env.RuncRoot, PinnedNetnsDirs: p.pinnedNetnsDirs()}),
-		cgroups.New(env.ContainerID, nil),
+		cgroups.New(env.ContainerID, cgroupHost(env.Caller)),
 		bundleRelativeSources(env.Bundle),
 		rootfs.NewDestinations(env.Bundle),
 		mounts.New(prof, mounts.Options{
@@ -255,4 +259,13 @@ func (p *Policy) pinnedNetnsDirs() []string {
 		dirs = append(dirs, filepath.Join(d, "io.containerd.grpc.v1.cri", "netns"))
 	}
 	return dirs
+}
+
+// cgroupHost is the cgroups modifier's view of the host for a delegate
+// started by process caller (0: runcage itself).
+func cgroupHost(caller int) cgroups.Host {
+	if caller == 0 {
+		return nil
+	}
+	return cgroups.HostOf(caller)
 }
