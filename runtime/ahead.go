@@ -94,6 +94,7 @@ func prepareAhead(inv *Invocation, a Ahead) (afterFunc, error) {
 		closeLockFD(a.LockFD)
 		return nil, err
 	}
+	maybeStartWarm(inv, pol.StateDir)
 	delegate, derr := findDelegate(pol.Runtime)
 	if derr == nil && delegate != a.Delegate {
 		derr = fmt.Errorf("the fast path started %s, the policy names %s", a.Delegate, delegate)

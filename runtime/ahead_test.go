@@ -160,7 +160,8 @@ func TestDeleteAheadCleansUp(t *testing.T) {
 	}
 	del := func(extra ...string) (string, []string) {
 		cmd := exec.Command(runcageBin, "delete", "--force", "c1")
-		cmd.Env = append(os.Environ(), append([]string{"RUNCAGE_CONFIG=" + f.policy, "RUNCAGE_FASTPATH_TRACE=1"}, extra...)...)
+		// Without a warm front, which would otherwise take the delete.
+		cmd.Env = append(os.Environ(), append([]string{"RUNCAGE_CONFIG=" + f.policy, "RUNCAGE_FASTPATH_TRACE=1", "RUNCAGE_NO_WARM=1"}, extra...)...)
 		var e bytes.Buffer
 		cmd.Stderr = &e
 		if err := cmd.Run(); err != nil {

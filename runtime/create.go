@@ -30,7 +30,7 @@ import (
 // id's lock (held from before the bundle is read until the delegate has
 // made the container) and, when Create mounted or allocated anything,
 // undoes it if the delegate fails or a foreground run ends.
-func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate string) (afterFunc, error) {
+func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate string, caller int) (afterFunc, error) {
 	prof, src, err := pol.Select(inv.Global.RuncageProfile, inv.Argv0)
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	}
 	var once sync.Once
 	unlock := func() { once.Do(lock) }
-	created, err := Create(c, CreateOptions{Policy: pol, Profile: prof, Delegate: delegate, Debugf: func(format string, args ...any) {
+	created, err := Create(c, CreateOptions{Policy: pol, Profile: prof, Delegate: delegate, Caller: caller, Debugf: func(format string, args ...any) {
 		lg.debugf("profile %q (from %s): "+format, append([]any{prof.Name, src}, args...)...)
 	}, Warnf: lg.warnf})
 	if err != nil {
@@ -81,6 +81,9 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	destroyed := foreground && !inv.flagSet("keep")
 	return func(code int) error {
 		defer unlock()
+		if code < 0 {
+			return nil // outcome unknown: undo nothing (see afterFunc)
+		}
 		// A failed create leaves no container for delete to clean up, and
 		// a foreground run without --keep destroys its container on exit.
 		if code != 0 || destroyed {
@@ -126,6 +129,9 @@ type CreateOptions struct {
 	Delegate string
 	// Debugf, if set, receives debug messages.
 	Debugf func(format string, args ...any)
+	// Caller is the process that starts the delegate, when that is not
+	// this one (the warm front's caller); 0 means this process.
+	Caller int
 	// Warnf, if set, receives warnings: what Create could not do without
 	// weakening the container (it then runs as strictly, e.g. with its
 	// denials unlogged).
@@ -310,7 +316,7 @@ func hardenSpec(c Container, o CreateOptions, b *spec.Bundle) (*profiles.Profile
 		return nil, nil, nil, err
 	}
 	withoutDenialAgent(pol, s)
-	mods, err := pol.Modifiers(prof, policy.Env{Bundle: c.Bundle, AppArmor: apparmor.SystemHost{}, ContainerID: c.ID, RuncRoot: c.Root, Delegate: o.Delegate})
+	mods, err := pol.Modifiers(prof, policy.Env{Bundle: c.Bundle, AppArmor: apparmor.SystemHost{}, ContainerID: c.ID, RuncRoot: c.Root, Delegate: o.Delegate, Caller: o.Caller})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
@@ -397,6 +403,9 @@ func afterDelete(inv *Invocation, pol *policy.Policy, lockfd int) (afterFunc, er
 	}
 	return func(code int) error {
 		defer unlock()
+		if code < 0 {
+			return nil
+		}
 		return after(code)
 	}, nil
 }

@@ -16,12 +16,19 @@ type logger struct {
 	l      *logrus.Logger
 	closer io.Closer
 	toFile bool
+	// stderr is where errors (and, with --debug and no --log, debug
+	// lines) go: the process's stderr, or the caller's when the warm front
+	// serves it.
+	stderr io.Writer
 }
 
 // newLogger opens the --log file for appending (creating it 0644 as runc
 // does) and selects the format. A log file that cannot be opened is not
 // fatal: messages still reach stderr.
-func newLogger(g GlobalFlags) *logger {
+func newLogger(g GlobalFlags) *logger { return newLoggerTo(g, os.Stderr) }
+
+// newLoggerTo is newLogger with stderr as the standard error stream.
+func newLoggerTo(g GlobalFlags, stderr io.Writer) *logger {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
 	l.SetLevel(logrus.WarnLevel)
@@ -33,17 +40,17 @@ func newLogger(g GlobalFlags) *logger {
 	} else {
 		l.SetFormatter(&logrus.TextFormatter{DisableColors: true, FullTimestamp: true})
 	}
-	lg := &logger{l: l}
+	lg := &logger{l: l, stderr: stderr}
 	if g.Log != "" {
 		f, err := os.OpenFile(g.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err == nil {
 			l.SetOutput(f)
 			lg.closer, lg.toFile = f, true
 		} else {
-			fmt.Fprintf(os.Stderr, "runcage: open log file: %v\n", err)
+			fmt.Fprintf(stderr, "runcage: open log file: %v\n", err)
 		}
 	} else if g.Debug {
-		l.SetOutput(os.Stderr)
+		l.SetOutput(stderr)
 	}
 	return lg
 }
@@ -55,7 +62,7 @@ func (lg *logger) errorf(format string, args ...any) {
 	if lg.toFile {
 		lg.l.Error(msg)
 	}
-	fmt.Fprintln(os.Stderr, msg)
+	fmt.Fprintln(lg.stderr, msg)
 }
 
 // warnf logs one warning line, "runcage: warning: <msg>", to the log
@@ -67,7 +74,7 @@ func (lg *logger) warnf(format string, args ...any) {
 		lg.l.Warn(msg)
 		return
 	}
-	fmt.Fprintln(os.Stderr, msg)
+	fmt.Fprintln(lg.stderr, msg)
 }
 
 // debugf logs at debug level; it is silent unless --debug was given.

@@ -71,7 +71,7 @@ func run(argv []string, own Own) int {
 		fmt.Print(own.usage())
 		return code
 	}
-	after, err := harden(inv, pol, lg, delegate)
+	after, err := harden(inv, pol, lg, delegate, 0)
 	if err != nil {
 		lg.errorf("%s", describe(inv, err))
 		return 1
@@ -86,8 +86,10 @@ func run(argv []string, own Own) int {
 		if err := after(code); err != nil {
 			lg.errorf("%s", describe(inv, err))
 		}
+		maybeStartWarm(inv, pol.StateDir)
 		return code
 	}
+	maybeStartWarm(inv, pol.StateDir)
 	lg.close()
 	err = execDelegate(delegate, inv.Args)
 	lg = newLogger(inv.Global)
@@ -95,19 +97,24 @@ func run(argv []string, own Own) int {
 	return 1
 }
 
-// afterFunc is work runcage does once the delegate has exited with code.
+// afterFunc is work runcage does once the delegate has exited with code,
+// which also releases what the invocation holds (the container id's lock).
+// A negative code means the delegate's outcome is not known (the warm
+// front's caller went away): it then only releases, and undoes nothing, as
+// when runcage is killed; delete cleans up later.
 type afterFunc func(code int) error
 
 // harden applies the selected profile to the request, for the verbs that
 // need it. It returns nil, nil for verbs that are forwarded untouched, and
-// an afterFunc when the delegate must be supervised.
-func harden(inv *Invocation, pol *policy.Policy, lg *logger, delegate string) (afterFunc, error) {
+// an afterFunc when the delegate must be supervised. caller is the process
+// that starts the delegate, 0 for this one (see CreateOptions.Caller).
+func harden(inv *Invocation, pol *policy.Policy, lg *logger, delegate string, caller int) (afterFunc, error) {
 	// Every record runcage keeps is keyed by the root's one canonical
 	// spelling (the delegate still gets --root as written).
 	inv.Global.Root = canonicalRoot(inv.Global.Root)
 	switch inv.Verb {
 	case "create", "run", "restore":
-		return hardenBundle(inv, pol, lg, delegate)
+		return hardenBundle(inv, pol, lg, delegate, caller)
 	case "exec":
 		return nil, hardenExec(inv, pol, lg)
 	case "update":

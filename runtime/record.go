@@ -78,7 +78,7 @@ const (
 const agentReadyTimeout = 10 * time.Second
 
 func isAgent(argv []string) bool {
-	return len(argv) == 3 && (argv[0] == agentArgv0 || argv[0] == watchdogArgv0 || argv[0] == denialArgv0) && argv[1] == agentFlag
+	return len(argv) == 3 && (argv[0] == agentArgv0 || argv[0] == watchdogArgv0 || argv[0] == denialArgv0 || argv[0] == warmArgv0) && argv[1] == agentFlag
 }
 
 // runAgent is the agent process, or its watchdog (argv[0] says which). The
@@ -92,6 +92,8 @@ func runAgent(argv []string) int {
 		return runWatchdog(argv[2])
 	case denialArgv0:
 		return runDenialAgent(argv[2])
+	case warmArgv0:
+		return runWarm(argv[2])
 	}
 	ready := os.NewFile(3, "ready")
 	var cfg recorder.AgentConfig

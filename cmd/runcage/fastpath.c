@@ -57,11 +57,16 @@
  * waits for the child and cleans up. A busy lock, a missing state
  * directory or a failed spawn leave everything to Go.
  *
+ * create, run and delete are first offered to the warm front (warm.c,
+ * runtime/warm.go), when the same rules make this path certain of the
+ * policy's state directory and the delegate; the warm front scans the rest
+ * of argv itself. RUNCAGE_NO_WARM=<non-empty> skips it.
+ *
  * RUNCAGE_NO_FASTPATH=<non-empty> turns this off; it can only hand more
  * work to Go, which checks everything anyway. RUNCAGE_FASTPATH_TRACE=<non-
  * empty> writes one line to stderr: "runcage: fastpath: exec PATH",
- * "runcage: fastpath: spawn PATH" (delete) or "runcage: fastpath: go:
- * REASON".
+ * "runcage: fastpath: spawn PATH" (delete), "runcage: fastpath: warm: exec
+ * PATH" (or spawn, or exit CODE) or "runcage: fastpath: go: REASON".
  *
  * Nothing here allocates: argv and paths live in fixed buffers, and a
  * command line or file that does not fit goes to Go.
@@ -77,6 +82,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "warm.h"
 
 /* The delegate the constructor started ahead of the Go front (delete
  * only; see spawnahead), for cmd/runcage/fastpath.go to hand to
@@ -138,6 +145,9 @@ static int go(const char *why)
 	tracef("go: ", why);
 	return NO;
 }
+
+void fp_go(const char *why) { go(why); }
+void fp_trace(const char *what, const char *arg) { tracef(what, arg); }
 
 static int streq(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
@@ -247,7 +257,12 @@ struct scan {
 	const char *log;               /* the last --log value, or NULL */
 	const char *id;                /* an ahead verb's container id */
 	int ahead;                     /* the verb is one of ahead[] */
+	int warm;                      /* the verb is one of warmverbs[] */
 };
+
+/* The verbs the warm front serves (warm.c, runtime/warm.go). It scans
+ * their arguments itself. */
+static const char *const warmverbs[] = {"create", "run", "delete"};
 
 /* scanverb checks the arguments after verb v (argv[i..]) as runtime.Scan's
  * scanVerb would read them, accepting only what cannot fail there. */
@@ -393,12 +408,16 @@ static int scanargs(struct scan *sc, int argc, char **argv)
 	for (size_t k = 0; k < sizeof(ahead) / sizeof(ahead[0]); k++)
 		if (streq(argv[i], ahead[k].name))
 			v = &ahead[k], sc->ahead = YES;
-	if (!v)
+	for (size_t k = 0; k < sizeof(warmverbs) / sizeof(warmverbs[0]); k++)
+		if (streq(argv[i], warmverbs[k]))
+			sc->warm = YES;
+	if (!v && !sc->warm)
 		return go("not a pass-through verb");
-	if (!scanverb(v, argc, argv, i + 1))
-		return NO;
-	if (sc->ahead && !aheadid(sc, argc, argv, i + 1))
-		return NO;
+	if (v && (!scanverb(v, argc, argv, i + 1) || (sc->ahead && !aheadid(sc, argc, argv, i + 1)))) {
+		if (!sc->warm)
+			return NO;
+		sc->ahead = NO; /* the warm front may still take it */
+	}
 	for (; i < argc; i++)
 		sc->out[sc->n++] = argv[i];
 	sc->out[sc->n] = NULL;
@@ -826,6 +845,8 @@ static void setignored(const sigset_t *ign, void (*h)(int))
 			sigaction(sig, &sa, NULL);
 }
 
+void fp_setignored(const sigset_t *ign, void (*h)(int)) { setignored(ign, h); }
+
 /* --- ahead ------------------------------------------------------------ */
 
 /* lockid takes runtime.lockContainer's lock of container id without
@@ -923,7 +944,7 @@ __attribute__((constructor)) static void fastpath(int argc, char **argv, char **
 {
 	static struct scan sc;
 	static char rt[RUNTIME_MAX], sd[PATH_MAX], delegate[PATH_MAX];
-	const char *off, *tr;
+	const char *off, *tr, *nowarm;
 	sigset_t ign;
 	int saved = errno;
 
@@ -932,6 +953,7 @@ __attribute__((constructor)) static void fastpath(int argc, char **argv, char **
 	envv = envp;
 	off = envget("RUNCAGE_NO_FASTPATH");
 	tr = envget("RUNCAGE_FASTPATH_TRACE");
+	nowarm = envget("RUNCAGE_NO_WARM");
 	trace = tr && *tr;
 	if (off && *off) {
 		go("RUNCAGE_NO_FASTPATH is set");
@@ -951,6 +973,14 @@ __attribute__((constructor)) static void fastpath(int argc, char **argv, char **
 		close(fd);
 	}
 	sc.out[0] = delegate;
+	if (sc.warm) {
+		const char *wsd = sd[0] ? sd : STATE_DIR_DEFAULT;
+		if (!(nowarm && *nowarm) && cleanabs(wsd))
+			warm(wsd, delegate, envget(POLICY_ENV), argc, argv, envp, &ign);
+		/* Never a pass-through: Go, or delete's ahead start. */
+		if (!sc.ahead)
+			goto out;
+	}
 	if (sc.ahead) {
 		spawnahead(&sc, sd, delegate, &ign, envp);
 		goto out;

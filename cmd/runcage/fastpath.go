@@ -19,9 +19,14 @@ package main
 // extern int runcage_ahead_pid;
 // extern int runcage_ahead_lockfd;
 // extern char runcage_ahead_delegate[PATH_MAX];
+// extern int runcage_warm_absent;
 import "C"
 
 import "github.com/runcage/runcage/runtime"
+
+// warmAbsent reports whether fastpath.c's constructor looked for the warm
+// front (warm.c) and found no server.
+func warmAbsent() bool { return C.runcage_warm_absent != 0 }
 
 // ahead returns the delegate fastpath.c started ahead of the Go front
 // (for delete: see runtime.Ahead), if it did.

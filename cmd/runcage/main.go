@@ -11,6 +11,9 @@ import (
 )
 
 func main() {
+	if warmAbsent() {
+		runtime.NoteWarmMissing()
+	}
 	if a, ok := ahead(); ok {
 		runtime.MainAhead(os.Args, a)
 	}

@@ -122,6 +122,12 @@ type fpResult struct {
 // os/exec), and returns its exit status and output.
 func run(t *testing.T, path string, argv, env []string) fpResult {
 	t.Helper()
+	return runAttr(t, "", path, argv, env, nil)
+}
+
+// runAttr is run in directory dir ("" for the test's) with sys.
+func runAttr(t *testing.T, dir, path string, argv, env []string, sys *syscall.SysProcAttr) fpResult {
+	t.Helper()
 	var files [2]*os.File
 	for i := range files {
 		f, err := os.CreateTemp("", "runcage-fastpath-out-")
@@ -138,8 +144,10 @@ func run(t *testing.T, path string, argv, env []string) fpResult {
 	}
 	defer null.Close()
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Dir:   dir,
 		Env:   env,
 		Files: []uintptr{null.Fd(), files[0].Fd(), files[1].Fd()},
+		Sys:   sys,
 	})
 	if err != nil {
 		t.Fatalf("start %q: %v", argv, err)
@@ -556,7 +564,9 @@ func TestFastPathDeleteAhead(t *testing.T) {
 	if err := os.MkdirAll(state, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	env := e.env("RUNCAGE_CONFIG=" + e.policy)
+	// The ahead path is what delete takes without a warm front (see
+	// warm_test.go).
+	env := e.env("RUNCAGE_CONFIG="+e.policy, "RUNCAGE_NO_WARM=1")
 	spawned := func(r fpResult) bool {
 		trace, _ := splitTrace(r.stderr)
 		return len(trace) == 1 && trace[0] == traceSpawn+e.delegate
