@@ -32,11 +32,15 @@ $(BIN)/runcage-landlock: cmd/runcage-landlock/main.c
 # no_dynamic_plugins leaves out containerd's Go plugin loader, which a shim
 # never uses and which keeps every exported method in the binary (26.5 MB
 # instead of 18.4, 5 MB more resident per shim).
-$(BIN)/containerd-shim-runcage-v2: $(shell find cmd runtime profiles internal -name '*.go' -o -name '*.json' -o -name '*.c' 2>/dev/null) go.mod go.sum
+$(BIN)/containerd-shim-runcage-v2: $(shell find cmd runtime profiles internal -name '*.go' -o -name '*.json' -o -name '*.[ch]' 2>/dev/null) go.mod go.sum
 	CGO_ENABLED=1 $(GO) build -trimpath -tags "seccomp no_dynamic_plugins" -ldflags '$(LDFLAGS)' -o $@ ./cmd/containerd-shim-runcage-v2
 
-$(BIN)/runcage: $(shell find cmd runtime profiles internal -name '*.go' -o -name '*.json' -o -name '*.c' 2>/dev/null) go.mod go.sum
-	CGO_ENABLED=1 $(GO) build -trimpath -tags "seccomp urfave_cli_no_docs" -ldflags '$(LDFLAGS)' -o $@ ./cmd/runcage
+# runcage is linked statically (glibc and libseccomp): every runc verb an
+# engine runs starts it once, and a static binary starts about 0.5 ms
+# sooner (no dynamic loader, no relocations; docs/benchmarks.md). netgo and
+# osusergo keep glibc's NSS, which a static binary cannot load, out of it.
+$(BIN)/runcage: $(shell find cmd runtime profiles internal -name '*.go' -o -name '*.json' -o -name '*.[ch]' 2>/dev/null) go.mod go.sum
+	CGO_ENABLED=1 $(GO) build -trimpath -tags "seccomp urfave_cli_no_docs netgo osusergo" -ldflags '$(LDFLAGS) -linkmode external -extldflags -static' -o $@ ./cmd/runcage
 
 # The delegate: runc built from the version pinned in go.mod, with seccomp.
 $(BIN)/runc: go.mod go.sum
