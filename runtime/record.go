@@ -627,8 +627,19 @@ func startDetached(argv []string, logf *os.File, sock string) error {
 		}
 		return fmt.Errorf("%s (log: %s)", msg, logf.Name())
 	}
+	if reapDetached {
+		// A long-lived process (the warm front) must reap what it
+		// started; a runc front exits and leaves that to init.
+		go func() { _ = cmd.Wait() }()
+		return nil
+	}
 	return cmd.Process.Release()
 }
+
+// reapDetached makes startDetached wait for the processes it starts, so
+// that none stays a zombie of a long-lived runcage process. Set once,
+// before any is started.
+var reapDetached bool
 
 // ownListener reports whether s's seccomp filter hands syscalls to one of
 // runcage's own agents, that is, whether s is a config runcage already

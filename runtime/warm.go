@@ -187,6 +187,7 @@ type warmServer struct {
 // another server holds sock's lock.
 func runWarm(sock string) int {
 	debug.SetMemoryLimit(4 * memoryLimit)
+	reapDetached = true // the agents Create starts are its children
 	stateDir := filepath.Dir(filepath.Dir(sock))
 	if want, err := warmSocket(stateDir); err != nil || want != sock {
 		fmt.Fprintf(os.Stderr, "runcage-warm: %s is not this build's socket\n", sock)
