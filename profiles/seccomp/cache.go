@@ -101,7 +101,11 @@ func tightenCached(src Source, bundle *specs.LinuxSeccomp, cacheDir string) (*sp
 	var path string
 	if key != "" {
 		path = filepath.Join(cacheDir, key+".json")
+		if f, ok := memo.get(path); ok {
+			return f, nil
+		}
 		if f, ok := readCacheEntry(cacheDir, path, key); ok {
+			memo.put(path, f)
 			return f, nil
 		}
 	}
@@ -115,8 +119,38 @@ func tightenCached(src Source, bundle *specs.LinuxSeccomp, cacheDir string) (*sp
 	}
 	if key != "" {
 		writeCacheEntry(cacheDir, path, key, f)
+		memo.put(path, f)
 	}
 	return f, nil
+}
+
+// memo holds, in memory, the entries this process has read (and checked)
+// or computed, by their path, so that a long-lived process (the warm
+// front, the shim) skips the file, its checks and the decoding on the next
+// create with the same key. Entries are copied in and out, so no caller
+// shares one. It holds at most maxCacheEntries, and forgets them all when
+// full.
+var memo = &filterMemo{m: map[string]*specs.LinuxSeccomp{}}
+
+type filterMemo struct {
+	mu sync.Mutex
+	m  map[string]*specs.LinuxSeccomp
+}
+
+func (fm *filterMemo) get(key string) (*specs.LinuxSeccomp, bool) {
+	fm.mu.Lock()
+	defer fm.mu.Unlock()
+	f, ok := fm.m[key]
+	return clone(f), ok
+}
+
+func (fm *filterMemo) put(key string, f *specs.LinuxSeccomp) {
+	fm.mu.Lock()
+	defer fm.mu.Unlock()
+	if len(fm.m) >= maxCacheEntries {
+		clear(fm.m)
+	}
+	fm.m[key] = clone(f)
 }
 
 // tightenKey is the cache key of Tighten(src's filter, bundle), or "" if

@@ -34,7 +34,7 @@ func cacheFixture(t *testing.T) (dir string, prof, bundle, want *specs.LinuxSecc
 }
 
 // mustTightenCached calls TightenCached and fails unless it returns want.
-func mustTightenCached(t *testing.T, prof, bundle, want *specs.LinuxSeccomp, dir string) {
+func mustTightenCached(t *testing.T, prof, bundle, want *specs.LinuxSeccomp, dir string) *specs.LinuxSeccomp {
 	t.Helper()
 	got, err := TightenCached(prof, bundle, dir)
 	if err != nil {
@@ -43,6 +43,7 @@ func mustTightenCached(t *testing.T, prof, bundle, want *specs.LinuxSeccomp, dir
 	if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
 		t.Fatalf("TightenCached differs from Tighten:\n got %s\nwant %s", g, w)
 	}
+	return got
 }
 
 func TestTightenCachedHit(t *testing.T) {
@@ -232,5 +233,23 @@ func TestTightenCachedSource(t *testing.T) {
 	// A source without a key is never cached under a shared name.
 	if key, err := tightenKey(Source{Build: src.Build}, bundle); err != nil || key != "" {
 		t.Errorf("unkeyed source: key %q, %v; want none", key, err)
+	}
+}
+
+// A long-lived process keeps what it read or computed in memory: a later
+// call neither reads the entry again nor shares the filter it returns.
+func TestTightenCachedMemo(t *testing.T) {
+	dir, prof, bundle, want, entry := cacheFixture(t)
+	first := mustTightenCached(t, prof, bundle, want, dir)
+	first.DefaultAction = specs.ActAllow // a caller changes its copy
+	first.Syscalls = nil
+	// The entry on disk is gone: only the memo can answer, and it must
+	// answer what Tighten does.
+	if err := os.Remove(entry); err != nil {
+		t.Fatal(err)
+	}
+	mustTightenCached(t, prof, bundle, want, dir)
+	if _, err := os.Stat(entry); err == nil {
+		t.Error("the memo did not answer: the entry was computed again")
 	}
 }
