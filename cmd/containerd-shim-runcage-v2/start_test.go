@@ -375,7 +375,14 @@ func runStart(t *testing.T, bin string, b *startBundle, argv []string, stdin []b
 			}
 		}
 	}
-	if pids := servers(bin, b.address); len(pids) > 1 {
+	pids := servers(bin, b.address)
+	// A server just started may not show its command line yet on a
+	// loaded machine.
+	for i := 0; len(pids) == 0 && i < 50; i++ {
+		time.Sleep(20 * time.Millisecond)
+		pids = servers(bin, b.address)
+	}
+	if len(pids) > 1 {
 		t.Errorf("%d servers running", len(pids))
 	} else if len(pids) == 1 {
 		r.server = describeServer(t, pids[0], strings.TrimPrefix(r.stdout, "unix://"))
