@@ -242,6 +242,55 @@ func StopDenialAgent(stateDir string) error {
 	}
 }
 
+// StopWarm stops the warm fronts of runcage's state directory stateDir the
+// documented way: it removes their sockets and waits for them to notice
+// (they check every 2 s) and exit. It fails if one still runs after 10 s.
+func StopWarm(stateDir string) error {
+	if stateDir == "" {
+		return nil
+	}
+	dir := filepath.Join(stateDir, "warm")
+	socks, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
+	for _, s := range socks {
+		if err := os.Remove(s); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		running := false
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if err == nil && bytes.HasPrefix(b, []byte("runcage[warm]\x00")) && bytes.Contains(b, []byte(dir+"/")) {
+				running = true
+				break
+			}
+		}
+		if !running {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the warm front of %s still runs 10 s after its socket was removed", stateDir)
+		}
+	}
+}
+
+// WarmPid returns the pid of the warm front serving stateDir, or 0.
+func WarmPid(stateDir string) int {
+	dir := []byte(filepath.Join(stateDir, "warm") + "/")
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.HasPrefix(b, []byte("runcage[warm]\x00")) && bytes.Contains(b, dir) {
+			var pid int
+			if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err == nil {
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
 // ReportScript is a POSIX sh script (busybox or Debian) that prints, as
 // "name: value" lines for ProcStatusFields, what the engine suites assert
 // on: the capability, no_new_privs and seccomp lines of /proc/self/status,

@@ -313,12 +313,20 @@ void warm(const char *sd, const char *delegate, const char *envconfig, int argc,
 		fp_go("warm: server not root");
 		return;
 	}
-	if (!sendreq(s, envconfig, delegate, argc, argv) || (k = recvreply(s, f, WARM_MAX_FIELDS)) < 1) {
-		/* Nothing was done unless the server read it all, and then it
-		 * undoes nothing and releases the id: the Go front starts over. */
+	if (!sendreq(s, envconfig, delegate, argc, argv)) {
+		/* The server has not read a request: nothing was done. */
 		close(s);
-		fp_go("warm: exchange failed");
+		fp_go("warm: request not sent");
 		return;
+	}
+	if ((k = recvreply(s, f, WARM_MAX_FIELDS)) < 1) {
+		/* The server read the request and ended without an answer:
+		 * it may have done part of the work, as a Go front killed
+		 * half-way would have. Starting over here could build on
+		 * that half; fail, as the killed front would, and leave it to
+		 * delete. */
+		say("runcage: ", "the warm front ended before it answered; nothing was started, and runcage delete cleans up what it may have set up");
+		_exit(1);
 	}
 	if (strcmp(f[0], "go") == 0 && k == 1) {
 		close(s);

@@ -39,7 +39,10 @@ type env struct {
 	rt       it.Runtime
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv makes a test environment. With warm false, runcage runs without
+// its warm front (RUNCAGE_NO_WARM=1): every create is done by the process
+// the test kills.
+func newEnv(t *testing.T, warm bool) *env {
 	bins, err := it.FindBinaries()
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +51,9 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, dir: dir, stateDir: filepath.Join(dir, "state"), bundle: filepath.Join(dir, "bundle")}
 	t.Cleanup(func() { // before TempDir's removal
 		if err := it.StopDenialAgent(e.stateDir); err != nil {
+			t.Error(err)
+		}
+		if err := it.StopWarm(e.stateDir); err != nil {
 			t.Error(err)
 		}
 		for _, k := range it.KillProcessesUnder(dir) {
@@ -66,6 +72,9 @@ func newEnv(t *testing.T) *env {
 	}
 	e.rt = it.Runtime{Name: "runcage", Path: bins.Runcage, Pre: []string{"--runcage-config", policy},
 		Root: filepath.Join(dir, "runc-root"), Log: filepath.Join(dir, "runcage.log")}
+	if !warm {
+		e.rt.Env = []string{"RUNCAGE_NO_WARM=1"}
+	}
 	if err := it.BuildRootfs(filepath.Join(e.bundle, "rootfs"), it.RootfsOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +140,7 @@ func (e *env) createAfterKill(id string) {
 func (e *env) killedCreate(id string, delay time.Duration) error {
 	argv := e.rt.Argv("create", "--bundle", e.bundle, id)
 	cmd := exec.Command(e.rt.Path, argv...)
-	cmd.Env = []string{it.HostPATH}
+	cmd.Env = append([]string{it.HostPATH}, e.rt.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return err
@@ -142,8 +151,21 @@ func (e *env) killedCreate(id string, delay time.Duration) error {
 	return nil
 }
 
+// TestSIGKILLDuringCreate kills `runcage create` at moments spread over a
+// create, done by the Go front and by the warm front (where the kill ends
+// the caller, and the server finishes or never starts the transaction).
 func TestSIGKILLDuringCreate(t *testing.T) {
-	e := newEnv(t)
+	for _, warm := range []bool{false, true} {
+		name := "go front"
+		if warm {
+			name = "warm front"
+		}
+		t.Run(name, func(t *testing.T) { sigkillDuringCreate(t, warm) })
+	}
+}
+
+func sigkillDuringCreate(t *testing.T, warm bool) {
+	e := newEnv(t, warm)
 	const id = "fault"
 	// The reference: one create run to the end. Its rewrite is the only
 	// other content config.json may have. The rewrite is the same for every
@@ -226,7 +248,7 @@ func TestSIGKILLAtEachWriteStep(t *testing.T) {
 	if err != nil {
 		t.Fatalf("strace not installed (make deps installs it): %v", err)
 	}
-	e := newEnv(t)
+	e := newEnv(t, false)
 	const id = "fault-step"
 	e.must("create", "--bundle", e.bundle, id)
 	rewritten := e.config()
@@ -248,7 +270,7 @@ func TestSIGKILLAtEachWriteStep(t *testing.T) {
 			argv := append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=" + tc.syscalls, "-P", tc.path,
 				"-e", "inject=" + tc.syscalls + ":signal=KILL", e.rt.Path}, e.rt.Argv("create", "--bundle", e.bundle, id)...)
 			cmd := exec.Command(strace, argv...)
-			cmd.Env = []string{it.HostPATH}
+			cmd.Env = append([]string{it.HostPATH}, e.rt.Env...)
 			out, err := cmd.CombinedOutput()
 			// strace exits as its tracee did: killed by SIGKILL, or with
 			// status 128+9.
@@ -285,4 +307,100 @@ func TestSIGKILLAtEachWriteStep(t *testing.T) {
 			e.restore()
 		})
 	}
+}
+
+// TestSIGKILLWarmFrontAtEachWriteStep kills the warm front, with strace's
+// fault injection, at the renames of the create it does for a caller. The
+// caller must fail (it cannot know how far the server got), config.json
+// must be the original, and after a delete nothing may be left and a new
+// create (which starts a new warm front) must work.
+func TestSIGKILLWarmFrontAtEachWriteStep(t *testing.T) {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Fatalf("strace not installed (make deps installs it): %v", err)
+	}
+	e := newEnv(t, true)
+	const id = "fault-warm"
+	e.must("create", "--bundle", e.bundle, id) // starts the warm front
+	rewritten := e.config()
+	e.must("delete", "--force", id)
+	e.restore()
+	for _, tc := range []struct {
+		name string
+		path string
+	}{
+		{"rename of the kept original", filepath.Join(e.bundle, spec.ConfigName+spec.OrigSuffix)},
+		{"rename onto config.json", filepath.Join(e.bundle, spec.ConfigName)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.t = t
+			pid := waitWarm(t, e.stateDir)
+			syscalls := "rename,renameat,renameat2"
+			tracer := exec.Command(strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace="+syscalls, "-P", tc.path,
+				"-e", "inject="+syscalls+":signal=KILL", "-p", strconv.Itoa(pid))
+			if err := tracer.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer tracer.Process.Kill()
+			waitTraced(t, pid)
+			res := e.rt.Exec(timeout, "create", "--bundle", e.bundle, id)
+			if res.Exit != 1 || !strings.Contains(res.Stderr, "the warm front ended before it answered") {
+				t.Fatalf("create while the warm front is killed at the %s: %s", tc.name, res)
+			}
+			_ = tracer.Wait() // strace ends with the process it attached to
+			if stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat")); err == nil && !bytes.Contains(stat, []byte(") Z ")) {
+				t.Fatal("the warm front was not killed")
+			}
+			if got := e.config(); !bytes.Equal(got, e.orig) {
+				t.Fatalf("warm front killed at the %s: config.json is not the original:\n%s", tc.name, got)
+			}
+			if kept, err := os.ReadFile(filepath.Join(e.bundle, spec.ConfigName+spec.OrigSuffix)); err == nil && !bytes.Equal(kept, e.orig) {
+				t.Errorf("warm front killed at the %s: the kept original differs from the original", tc.name)
+			}
+			e.rt.Exec(timeout, "delete", "--force", id)
+			if left, err := it.RuncageLeftovers(e.stateDir); err != nil || len(left) > 0 {
+				t.Errorf("warm front killed at the %s, then deleted: runcage still holds %v %v", tc.name, left, err)
+			}
+			e.must("create", "--bundle", e.bundle, id)
+			if got := e.config(); !bytes.Equal(got, rewritten) {
+				t.Errorf("the create after the kill wrote a different config:\n%s", got)
+			}
+			e.must("delete", "--force", id)
+			e.restore()
+		})
+	}
+}
+
+// waitWarm waits for the warm front of stateDir and returns its pid.
+func waitWarm(t *testing.T, stateDir string) int {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if pid := it.WarmPid(stateDir); pid != 0 {
+			if socks, _ := filepath.Glob(filepath.Join(stateDir, "warm", "*.sock")); len(socks) == 1 {
+				return pid
+			}
+		}
+	}
+	t.Fatal("no warm front runs")
+	return 0
+}
+
+// waitTraced waits until every thread of pid has a tracer.
+func waitTraced(t *testing.T, pid int) {
+	t.Helper()
+	task := filepath.Join("/proc", strconv.Itoa(pid), "task")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		tids, _ := os.ReadDir(task)
+		all := len(tids) > 0
+		for _, tid := range tids {
+			st, _ := os.ReadFile(filepath.Join(task, tid.Name(), "status"))
+			if !bytes.Contains(st, []byte("\nTracerPid:\t")) || bytes.Contains(st, []byte("\nTracerPid:\t0\n")) {
+				all = false
+			}
+		}
+		if all {
+			return
+		}
+	}
+	t.Fatal("strace did not attach to the warm front")
 }
