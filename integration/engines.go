@@ -224,22 +224,7 @@ func StopDenialAgent(stateDir string) error {
 		return err
 	}
 	cfg := []byte(sock + ".json")
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		running := false
-		entries, _ := os.ReadDir("/proc")
-		for _, e := range entries {
-			if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && bytes.Contains(b, cfg) {
-				running = true
-				break
-			}
-		}
-		if !running {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the denial agent of %s still runs 10 s after its socket was removed", stateDir)
-		}
-	}
+	return waitGone("the denial agent of "+stateDir, func(cmdline []byte) bool { return bytes.Contains(cmdline, cfg) })
 }
 
 // StopWarm stops the warm fronts of runcage's state directory stateDir the
@@ -249,46 +234,51 @@ func StopWarm(stateDir string) error {
 	if stateDir == "" {
 		return nil
 	}
-	dir := filepath.Join(stateDir, "warm")
-	socks, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
+	socks, _ := filepath.Glob(filepath.Join(stateDir, "warm", "*.sock"))
 	for _, s := range socks {
 		if err := os.Remove(s); err != nil && !os.IsNotExist(err) {
 			return err
 		}
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		running := false
-		entries, _ := os.ReadDir("/proc")
-		for _, e := range entries {
-			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			if err == nil && bytes.HasPrefix(b, []byte("runcage[warm]\x00")) && bytes.Contains(b, []byte(dir+"/")) {
-				running = true
-				break
-			}
-		}
-		if !running {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the warm front of %s still runs 10 s after its socket was removed", stateDir)
-		}
-	}
+	return waitGone("the warm front of "+stateDir, isWarm(stateDir))
 }
 
 // WarmPid returns the pid of the warm front serving stateDir, or 0.
-func WarmPid(stateDir string) int {
+func WarmPid(stateDir string) int { return findProc(isWarm(stateDir)) }
+
+// isWarm matches the command line of a warm front of stateDir.
+func isWarm(stateDir string) func([]byte) bool {
 	dir := []byte(filepath.Join(stateDir, "warm") + "/")
+	return func(cmdline []byte) bool {
+		return bytes.HasPrefix(cmdline, []byte("runcage[warm]\x00")) && bytes.Contains(cmdline, dir)
+	}
+}
+
+// findProc returns the pid of a process whose command line (NUL-separated)
+// matches, or 0.
+func findProc(match func(cmdline []byte) bool) int {
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.HasPrefix(b, []byte("runcage[warm]\x00")) && bytes.Contains(b, dir) {
-			var pid int
-			if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err == nil {
-				return pid
-			}
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && match(b) {
+			return pid
 		}
 	}
 	return 0
+}
+
+// waitGone waits up to 10 s until no process matches; what names them in
+// the error.
+func waitGone(what string, match func(cmdline []byte) bool) error {
+	for deadline := time.Now().Add(10 * time.Second); findProc(match) != 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still runs 10 s after its socket was removed", what)
+		}
+	}
+	return nil
 }
 
 // ReportScript is a POSIX sh script (busybox or Debian) that prints, as

@@ -857,7 +857,7 @@ void fp_setignored(const sigset_t *ign, void (*h)(int)) { setignored(ign, h); }
 static int lockid(const char *sd, const char *id)
 {
 	char path[PATH_MAX];
-	uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 offset basis */
+	uint64_t h = fnv1a64(id, strlen(id));
 	struct flock lk;
 	int fd;
 	if (!join(path, sd, LOCK_FILE))
@@ -865,8 +865,6 @@ static int lockid(const char *sd, const char *id)
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0)
 		return go("cannot open the lock file"), -1;
-	for (const char *c = id; *c; c++)
-		h = (h ^ (unsigned char)*c) * 1099511628211ULL; /* FNV-1a 64 prime */
 	memset(&lk, 0, sizeof(lk));
 	lk.l_type = F_WRLCK;
 	lk.l_whence = SEEK_SET;

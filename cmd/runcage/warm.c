@@ -52,7 +52,7 @@ static int warmsock(const char *sd, char *out, size_t outn)
 {
 	struct stat st;
 	char id[256];
-	uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 */
+	uint64_t h;
 	int n;
 	if (stat("/proc/self/exe", &st) != 0)
 		return 0;
@@ -62,8 +62,7 @@ static int warmsock(const char *sd, char *out, size_t outn)
 		     (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
 	if (n <= 0 || (size_t)n >= sizeof(id))
 		return 0;
-	for (int i = 0; i < n; i++)
-		h = (h ^ (unsigned char)id[i]) * 1099511628211ULL;
+	h = fnv1a64(id, n);
 	n = snprintf(out, outn, "%s/warm/%016llx.sock", strcmp(sd, "/") == 0 ? "" : sd,
 		     (unsigned long long)h);
 	return n > 0 && (size_t)n < outn;

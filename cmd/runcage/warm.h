@@ -3,6 +3,17 @@
 #define RUNCAGE_WARM_H
 
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* fnv1a64 is Go's hash/fnv New64a over s[0:n]. */
+static inline uint64_t fnv1a64(const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
 
 /* fp_go logs (when tracing) why the Go front takes over. */
 void fp_go(const char *why);
