@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if isAgent(os.Args) {
 		os.Exit(runAgent(os.Args))
 	}
+	if sock := os.Getenv(warmClientEnv); sock != "" {
+		os.Exit(warmClientMain(sock))
+	}
 	dir, err := os.MkdirTemp("", "runcage-bin")
 	if err != nil {
 		panic(err)

@@ -1,12 +1,15 @@
 package runtime
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,5 +154,78 @@ func TestInCwd(t *testing.T) {
 		if got := inCwd("/w", c.p, c.empty); got != c.want {
 			t.Errorf("inCwd(/w, %q, %v) = %q, want %q", c.p, c.empty, got, c.want)
 		}
+	}
+}
+
+// warmClientEnv makes the test binary (see TestMain) a client of the warm
+// front at its value: it sends a well-formed create request and prints
+// the answer's fields, or the error.
+const warmClientEnv = "RUNCAGE_TEST_WARM_CLIENT"
+
+func warmClientMain(sock string) int {
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: sock, Net: "unixpacket"})
+	if err != nil {
+		fmt.Println("dial:", err)
+		return 0
+	}
+	defer c.Close()
+	cwd, err := os.Open("/")
+	if err != nil {
+		fmt.Println("open:", err)
+		return 0
+	}
+	// A policy for the server's state directory, and an id runc refuses:
+	// served, the request is refused.
+	msg := warmMsg(os.Getenv(warmClientEnv+"_POLICY"), "/bin/true", "3", "runcage", "create", "x/y")
+	if _, _, err := c.WriteMsgUnix(msg, unix.UnixRights(2, int(cwd.Fd())), nil); err != nil {
+		fmt.Println("write:", err)
+		return 0
+	}
+	f, err := readWarm(c, nil)
+	if err != nil {
+		fmt.Println("read:", err)
+		return 0
+	}
+	fmt.Println(strings.Join(f, " "))
+	return 0
+}
+
+// TestWarmServesRootOnly: a process that is not root cannot reach the
+// socket (its directory is root's, 0700), and where it could (the
+// directory opened up here on purpose) the server answers it "go" and
+// does nothing. Root's request, the control, is served.
+func TestWarmServesRootOnly(t *testing.T) {
+	sock := startWarmServer(t)
+	state := filepath.Dir(filepath.Dir(sock))
+	policy := filepath.Join(state, "policy.toml")
+	if err := os.WriteFile(policy, []byte("runtime = \"/bin/true\"\nstate_dir = \""+state+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	client := func(cred *syscall.Credential) string {
+		cmd := exec.Command("/proc/self/exe", "-test.run=^$")
+		cmd.Env = []string{warmClientEnv + "=" + sock, warmClientEnv + "_POLICY=" + policy}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("client: %v: %s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	if got := client(nobody); !strings.Contains(got, "permission denied") {
+		t.Errorf("nobody reached the warm socket: %q", got)
+	}
+	// The refusal goes to the client's stderr, then the answer.
+	if got := client(nil); !strings.HasSuffix(got, "\nexit 1") || !strings.Contains(got, "not a valid runc container id") {
+		t.Errorf("root's request was not served: %q, want its refusal and exit 1", got)
+	}
+	// Opened up: only the peer check stands.
+	for _, p := range []string{filepath.Dir(state), state, filepath.Dir(sock), sock} {
+		if err := os.Chmod(p, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := client(nobody); got != "go" {
+		t.Errorf("nobody's request, with the socket open to it, answered %q, want go", got)
 	}
 }
