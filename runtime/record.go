@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -533,6 +534,7 @@ func ensureDenialAgent(pol *policy.Policy, dir string) error {
 // it is killed. fd 3 is the readiness pipe; stdout and stderr are its log,
 // whose open file holds its lock.
 func runDenialAgent(cfgPath string) int {
+	closeInherited(3) // it lives on: keep none of its first caller's files
 	ready := os.NewFile(3, "ready")
 	var cfg recorder.DenialConfig
 	err := readAgentConfig(cfgPath, &cfg)
@@ -634,6 +636,30 @@ func startDetached(argv []string, logf *os.File, sock string) error {
 		return nil
 	}
 	return cmd.Process.Release()
+}
+
+// closeInherited closes every descriptor above keep that this process
+// inherited from the one that started it. Those are exactly the ones
+// without close-on-exec, since every descriptor Go opens has it and a
+// descriptor that survived the exec cannot. A process that outlives its
+// caller (the warm front, the denial agent) would otherwise hold the
+// caller's pipes open, and whoever reads them would never see their end.
+func closeInherited(keep int) {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, n := range names {
+		fd, err := strconv.Atoi(n)
+		if err != nil || fd <= keep {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			unix.Close(fd)
+		}
+	}
 }
 
 // reapDetached makes startDetached wait for the processes it starts, so

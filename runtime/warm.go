@@ -186,6 +186,7 @@ type warmServer struct {
 // idle for warmIdle or sock is no longer its socket. It exits 0 at once if
 // another server holds sock's lock.
 func runWarm(sock string) int {
+	closeInherited(2) // it outlives the caller that started it
 	debug.SetMemoryLimit(4 * memoryLimit)
 	reapDetached = true // the agents Create starts are its children
 	stateDir := filepath.Dir(filepath.Dir(sock))

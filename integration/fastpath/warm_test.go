@@ -12,6 +12,7 @@ package fastpath
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,14 +93,46 @@ func (e *warmEnv) reset(t *testing.T, config []byte) {
 }
 
 // start makes sure this environment's warm front runs: the first create
-// the constructor offers it finds none and the Go front starts one.
+// the constructor offers it finds none and the Go front starts one. That
+// create inherits a pipe, as bats' and engines' children do: once it has
+// exited, the pipe must end, so the warm front (which outlives it) must
+// not hold it.
 func (e *warmEnv) start(t *testing.T) {
 	t.Helper()
-	run(t, e.runcage, []string{"runcage", "create", "-b", e.bundle, "warm-start"}, e.env("RUNCAGE_CONFIG="+e.policy))
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.SetNonblock(p[0], true); err != nil { // pollable: the read below has a deadline
+		t.Fatal(err)
+	}
+	r := os.NewFile(uintptr(p[0]), "pipe")
+	defer r.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	pid, err := syscall.ForkExec(e.runcage, []string{"runcage", "create", "-b", e.bundle, "warm-start"}, &syscall.ProcAttr{
+		Env:   e.env("RUNCAGE_CONFIG=" + e.policy),
+		Files: []uintptr{null.Fd(), null.Fd(), null.Fd(), uintptr(p[1])},
+	})
+	syscall.Close(p[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+		t.Fatal(err)
+	}
 	e.reset(t, e.pristine)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if socks, _ := filepath.Glob(filepath.Join(e.state, "warm", "*.sock")); len(socks) == 1 {
+			r.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if n, err := r.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+				t.Fatalf("the pipe the first create inherited did not end (%d, %v): the warm front holds it", n, err)
+			}
 			return
 		}
 		if time.Now().After(deadline) {
