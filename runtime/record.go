@@ -139,6 +139,7 @@ func readAgentConfig(path string, cfg any) error {
 // watches it (recorder.Watch): if the agent dies before the container is
 // gone, the watchdog kills the container.
 func runWatchdog(cfgPath string) int {
+	closeInherited(3) // the agent it starts inherits only what it passes
 	ready := os.NewFile(3, "ready")
 	var cfg recorder.AgentConfig
 	err := readAgentConfig(cfgPath, &cfg)
