@@ -300,10 +300,14 @@ void warm(const char *sd, const char *delegate, const char *envconfig, int argc,
 	sa.sun_family = AF_UNIX;
 	strcpy(sa.sun_path, path);
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		if (errno == ENOENT || errno == ECONNREFUSED)
-			runcage_warm_absent = 1;
+		int e = errno;
 		close(s);
-		fp_go("warm: no server");
+		if (e == ENOENT || e == ECONNREFUSED) {
+			runcage_warm_absent = 1;
+			fp_go("warm: no server");
+		} else {
+			fp_go(e == EACCES ? "warm: connect: permission denied" : "warm: connect failed");
+		}
 		return;
 	}
 	/* Only root may answer for root. */

@@ -381,6 +381,14 @@ func TestWarmCallerCgroup(t *testing.T) {
 			// sh moves itself into base, then runs runcage there.
 			argv := []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$@"`, base, e.runcage, "create", "-b", e.bundle, "g1"}
 			o := e.invokePath(t, "", "/bin/sh", argv, ev, config)
+			if fast && len(o.trace) == 1 && o.trace[0] == traceGo+"warm: no server" {
+				// Seen once in CI, not reproduced: say what became of
+				// the server, start one again and take the case once more.
+				socks, _ := filepath.Glob(filepath.Join(e.state, "warm", "*"))
+				t.Logf("cgroupsPath %q: no warm front answered (state/warm holds %q; warm front pid %d); once more", c.path, socks, integration.WarmPid(e.state))
+				e.start(t)
+				o = e.invokePath(t, "", "/bin/sh", argv, ev, config)
+			}
 			if o.exit != c.exit {
 				t.Errorf("cgroupsPath %q (warm front %v): exit %d, want %d; trace %q stderr %s", c.path, fast, o.exit, c.exit, o.trace, o.stderr)
 			}
