@@ -60,6 +60,7 @@ func hardenBundle(inv *Invocation, pol *policy.Policy, lg *logger, delegate stri
 	}
 	var once sync.Once
 	unlock := func() { once.Do(lock) }
+	defer releaseOnPanic(unlock)
 	created, err := Create(c, CreateOptions{Policy: pol, Profile: prof, Delegate: delegate, Caller: caller, Debugf: func(format string, args ...any) {
 		lg.debugf("profile %q (from %s): "+format, append([]any{prof.Name, src}, args...)...)
 	}, Warnf: lg.warnf})
@@ -237,6 +238,17 @@ func Create(c Container, o CreateOptions) (created *Created, err error) {
 	return &Created{undo: cu.Release()}, nil
 }
 
+// releaseOnPanic, deferred right after a container id's lock is taken,
+// releases it if the function panics, and panics on. A runc front dies
+// with the panic and its lock with it; a long-lived process that recovers
+// (the warm front) would otherwise keep the id locked until it exits.
+func releaseOnPanic(unlock func()) {
+	if v := recover(); v != nil {
+		unlock()
+		panic(v)
+	}
+}
+
 // keptCopies reports whether bundle holds either file runcage keeps beside
 // a config.json it rewrote: the original or the copy of what it wrote.
 func keptCopies(bundle string) bool {
@@ -396,6 +408,7 @@ func afterDelete(inv *Invocation, pol *policy.Policy, lockfd int) (afterFunc, er
 	if err != nil {
 		return nil, err
 	}
+	defer releaseOnPanic(unlock)
 	after, err := afterDeleteLocked(pol, inv.Global.Root, inv.ContainerID)
 	if err != nil || after == nil {
 		unlock()

@@ -145,3 +145,30 @@ func TestCreateRefusalSetsUpNothing(t *testing.T) {
 	}
 	requireNothingSetUp(t, pol, c)
 }
+
+// TestReleaseOnPanic: a panic after the lock is taken releases it and
+// goes on; a normal return leaves the lock to its holder.
+func TestReleaseOnPanic(t *testing.T) {
+	released := 0
+	locked := func(fail bool) {
+		defer releaseOnPanic(func() { released++ })
+		if fail {
+			panic("in create")
+		}
+	}
+	locked(false)
+	if released != 0 {
+		t.Fatal("released on a normal return")
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != "in create" {
+				t.Errorf("panic %v did not go on", v)
+			}
+		}()
+		locked(true)
+	}()
+	if released != 1 {
+		t.Errorf("released %d times on a panic, want 1", released)
+	}
+}
